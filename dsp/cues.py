@@ -1,0 +1,84 @@
+"""Cue policy: which single cue the LED shows, chosen so it helps rather than nags.
+
+Conditions (each with its own hysteresis where it has a level): talk-over while
+a confirmed talk-over runs; fast while the rolling rate is above `fast_on_csps`
+(until it falls below `fast_off_csps`); flat while the pitch SD is below
+`flat_on_cents` (until above `flat_off_cents`); dead air while it lasts. One cue
+at a time, by priority talkover > fast > flat > dead_air: a higher-priority cue
+takes over at once. A cue stays lit at least `cue_min_on_ms`, goes dark when its
+condition ends or after `cue_max_on_ms`, and the same cue cannot light again
+within its `*_repeat_ms` of going dark.
+
+Scaling: frame counters only.
+"""
+
+from array import array
+
+NONE = 0
+TALKOVER = 1
+FAST = 2
+FLAT = 3
+DEAD_AIR = 4
+CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
+
+
+class Cues:
+    def __init__(self, p):
+        self.min_on = p.cue_min_on_ms // 10
+        self.max_on = p.cue_max_on_ms // 10
+        self.repeat = array("i", (0, p.talkover_repeat_ms // 10, p.fast_repeat_ms // 10,
+                                  p.flat_repeat_ms // 10, p.dead_air_repeat_ms // 10))
+        self.fast_on = p.fast_on_csps
+        self.fast_off = p.fast_off_csps
+        self.flat_on = p.flat_on_cents
+        self.flat_off = p.flat_off_cents
+        self.want = array("b", bytes(5))
+        self.last_end = array("i", bytes(20))
+        self.reset()
+
+    def reset(self):
+        for i in range(5):
+            self.want[i] = 0
+            self.last_end[i] = -(1 << 29)   # never lit
+        self.cue = NONE
+        self.since = 0
+
+    def levels(self, rate_csps, sd_cents):
+        """Update the fast and flat conditions from the rolling values (-1 = undefined)."""
+        w = self.want
+        if rate_csps < 0:
+            w[FAST] = 0
+        elif rate_csps > self.fast_on:
+            w[FAST] = 1
+        elif rate_csps < self.fast_off:
+            w[FAST] = 0
+        if sd_cents < 0:
+            w[FLAT] = 0
+        elif sd_cents < self.flat_on:
+            w[FLAT] = 1
+        elif sd_cents > self.flat_off:
+            w[FLAT] = 0
+
+    def step(self, frame, talkover, dead_air):
+        """Decide the cue shown on this frame; returns it."""
+        w = self.want
+        w[TALKOVER] = talkover
+        w[DEAD_AIR] = dead_air
+        cue = self.cue
+        if cue != NONE:
+            on = frame - self.since
+            if on >= self.min_on and (not w[cue] or on >= self.max_on):
+                self.last_end[cue] = frame
+                cue = NONE
+        # the best cue allowed to light now, if it outranks what is shown
+        for c in range(1, 5):
+            if cue != NONE and c >= cue:
+                break
+            if w[c] and frame - self.last_end[c] >= self.repeat[c]:
+                if cue != NONE:
+                    self.last_end[cue] = frame
+                cue = c
+                self.since = frame
+                break
+        self.cue = cue
+        return cue

@@ -1,0 +1,174 @@
+"""The engine: 10 ms frame pairs in, per-frame state and a per-second record out.
+
+    eng = Engine(Params())
+    if eng.process(rep_frame, cust_frame):   # array('h') of FRAME samples each
+        use(eng.record)                      # array('i'), fields RECORD_FIELDS
+
+Per frame, in order: band-pass both channels (coeffs.BANDPASS_Q13), frame
+energy and level in dB Q8, noise floor and speech decision per channel (vad),
+crosstalk gate, onset/hangover (vad), talk-over, dead air, pitch of the rep,
+syllable nuclei, cue policy. Once per second: rolling rate and pitch spread,
+and the record. All buffers are allocated here, so process() allocates nothing.
+
+Record fields: t_s (second index), rep_active_ms, customer_active_ms, overlap_ms,
+syllables, rate_csps (rolling syllables/s x 100, -1 undefined), pitch_cents (mean
+F0 of the second's voiced frames in cents re 55 Hz, -1 none), pitch_sd_cents
+(rolling, -1 undefined), cue (index into cues.CUE_NAMES, shown at the end of
+the second).
+
+Scaling: energies < 2**28.33 and their 20 ms sums < 2**29.33 (kernels.energy);
+levels < 2**15; counters < 2**30 for 62 days of audio.
+"""
+
+from array import array
+
+from . import kernels
+from .coeffs import BANDPASS_Q13
+from .crosstalk import Crosstalk
+from .cues import Cues
+from .deadair import DeadAir
+from .fixmath import db_q8
+from .pitch import Pitch, PitchSpread
+from .syllables import RollingRate, Syllables
+from .talkover import Talkover
+from .vad import Vad
+
+RATE_HZ = 8000
+FRAME = 80
+FRAMES_PER_S = 100
+RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
+                 "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
+
+
+class Engine:
+    def __init__(self, params, viper=True):
+        p = params
+        k = kernels.select(viper)
+        self.k = k
+        self.params = p
+        self.bp = array("h", BANDPASS_Q13[0])
+        self.bp_state = (array("h", bytes(8)), array("h", bytes(8)))
+        self.x = (array("h", bytes(2 * FRAME)), array("h", bytes(2 * FRAME)))
+        self.vad_rep = Vad(p)
+        self.vad_cust = Vad(p)
+        self.xtalk = Crosstalk(p)
+        self.talkover = Talkover(p)
+        self.dead = DeadAir(p)
+        self.pitch = Pitch(p, k)
+        self.spread = PitchSpread(p, k)
+        self.syl = Syllables(p)
+        self.rate = RollingRate(p)
+        self.cues = Cues(p)
+        self.record = array("i", bytes(4 * len(RECORD_FIELDS)))
+        self.reset()
+
+    def reset(self):
+        for s in self.bp_state:
+            for i in range(4):
+                s[i] = 0
+        for stage in (self.vad_rep, self.vad_cust, self.talkover, self.dead, self.pitch,
+                      self.spread, self.syl, self.rate, self.cues):
+            stage.reset()
+        self.frame = 0
+        self.e_prev = 0
+        # per-frame outputs
+        self.level_rep = 0
+        self.level_cust = 0
+        self.rep_active = 0
+        self.cust_active = 0
+        self.f0_cents = 0
+        self.syllable = 0
+        self.cue = 0
+        self.event_ready = 0
+        self.event_start = 0
+        self.event_end = 0
+        self.event_interrupter = 0
+        # this second's counts
+        self.n_rep = 0
+        self.n_cust = 0
+        self.n_both = 0
+        self.n_syl = 0
+
+    def process(self, rep, cust):
+        """Run one frame pair (FRAME int16 samples each); True when a record is ready."""
+        k = self.k
+        f = self.frame
+        x0 = self.x[0]
+        x1 = self.x[1]
+        k.biquad_q13(rep, x0, FRAME, self.bp, self.bp_state[0])
+        k.biquad_q13(cust, x1, FRAME, self.bp, self.bp_state[1])
+        e0 = k.energy(x0, FRAME)
+        l0 = db_q8(e0)
+        l1 = db_q8(k.energy(x1, FRAME))
+        self.level_rep = l0
+        self.level_cust = l1
+
+        vr = self.vad_rep
+        vc = self.vad_cust
+        s0 = vr.speech_like(l0)
+        s1 = vc.speech_like(l1)
+        xt = self.xtalk
+        xt.gate(l0, l1)
+        a0 = vr.step(s0 and xt.rep_ok, f)
+        a1 = vc.step(s1 and xt.cust_ok, f)
+        self.rep_active = a0
+        self.cust_active = a1
+
+        to = self.talkover
+        to.step(f, a0, a1, vr.start, vc.start)
+        self.event_ready = to.ready
+        if to.ready:
+            self.event_start = to.start
+            self.event_end = to.end
+            self.event_interrupter = to.interrupter
+        dead = self.dead.step(a0 or a1)
+
+        f0 = self.pitch.step(x0, FRAME, a0)
+        self.f0_cents = f0
+        self.spread.push(f0)
+        # syllable envelope: the rep's energy over the last 20 ms, < 2**29.33
+        env = db_q8(e0 + self.e_prev)
+        self.e_prev = e0
+        self.syllable = self.syl.step(env, f0, a0)
+
+        self.cue = self.cues.step(f, to.confirmed, dead)
+
+        self.n_rep += a0
+        self.n_cust += a1
+        self.n_both += a0 and a1
+        self.n_syl += self.syllable
+        f += 1
+        self.frame = f
+        if f % FRAMES_PER_S:
+            return False
+        self.close_second(f // FRAMES_PER_S - 1)
+        return True
+
+    def close_second(self, t_s):
+        rate = self.rate.push_second(self.n_syl, self.n_rep)
+        mean = self.spread.second()
+        self.cues.levels(rate, self.spread.sd_cents)
+        r = self.record
+        r[0] = t_s
+        r[1] = self.n_rep * 10
+        r[2] = self.n_cust * 10
+        r[3] = self.n_both * 10
+        r[4] = self.n_syl
+        r[5] = rate
+        r[6] = mean
+        r[7] = self.spread.sd_cents
+        r[8] = self.cue
+        self.n_rep = 0
+        self.n_cust = 0
+        self.n_both = 0
+        self.n_syl = 0
+
+    def flush(self):
+        """End of input: close an open talk-over so it is reported (event_ready)."""
+        to = self.talkover
+        to.close()
+        self.event_ready = to.ready
+        if to.ready:
+            self.event_start = to.start
+            self.event_end = to.end
+            self.event_interrupter = to.interrupter

@@ -1,0 +1,163 @@
+"""Hot loops of the engine, plain Python; kernels_viper.py has bit-identical twins.
+
+Every kernel takes preallocated arrays and returns an int or nothing, so a frame
+allocates nothing. The engine calls them through `select()`, which picks the viper
+twins on MicroPython.
+
+Scaling and overflow:
+- biquad_q13: direct form I. Input, output and state int16; coefficients Q13
+  (|c| < 4). The accumulator is Q13 with sum(|c|) * 2**15 <= 3.99 * 2**28 < 2**30
+  by construction (callcue.design rejects larger sections); it is rounded half up
+  by (acc + 2**12) >> 13 and the output saturates to int16, so the state can never
+  grow past int16 and the bound holds for every later sample.
+- energy: sum of (x * x) >> 8 over a 10 ms frame (80 samples): each term < 2**22,
+  the sum < 80 * 2**22 < 2**28.33. Full-scale square: 335,523,840.
+- normalize: shifts a block so its peak magnitude lies in [2**12, 2**13) (left
+  shift up to 12, right shift up to 3); output |x| < 2**13.
+- ndf_q10: YIN's difference function on a normalised block: |x[j] - x[j+tau]| < 2**14,
+  squared < 2**28, >> 10 < 2**18; d(tau) over w <= 40 samples < 2**23.33; the running
+  sum over tau <= 68 lags < 2**29.42. The cumulative-mean-normalised value
+  r(tau) = d * tau / (cum >> 10) is Q10 with d * tau < 2**29.42.
+- spread: see its docstring; every sum < 2**28.2.
+"""
+
+
+def biquad_q13(src, dst, n, c, s):
+    """Filter n samples src -> dst (may be the same array). c = (b0, b1, b2, a1, a2),
+    s = [x1, x2, y1, y2] state, updated."""
+    b0 = c[0]
+    b1 = c[1]
+    b2 = c[2]
+    a1 = c[3]
+    a2 = c[4]
+    x1 = s[0]
+    x2 = s[1]
+    y1 = s[2]
+    y2 = s[3]
+    for i in range(n):
+        x = src[i]
+        acc = b0 * x + 4096       # Q13, |acc| < 3.99 * 2**28 throughout
+        acc += b1 * x1
+        acc += b2 * x2
+        acc -= a1 * y1
+        acc -= a2 * y2
+        y = acc >> 13
+        if y > 32767:
+            y = 32767
+        elif y < -32768:
+            y = -32768
+        dst[i] = y
+        x2 = x1
+        x1 = x
+        y2 = y1
+        y1 = y
+    s[0] = x1
+    s[1] = x2
+    s[2] = y1
+    s[3] = y2
+
+
+def energy(x, n):
+    """Sum of (x*x) >> 8 over n int16 samples (< 2**28.33 for n = 80)."""
+    e = 0
+    for i in range(n):
+        v = x[i]
+        e += (v * v) >> 8
+    return e
+
+
+def decimate(src, start, stop, step, dst, off):
+    """dst[off + k] = src[start + k * step] while start + k * step < stop (also a
+    plain copy with step 1; overlapping is fine when dst lies before src)."""
+    k = off
+    for i in range(start, stop, step):
+        dst[k] = src[i]
+        k += 1
+
+
+def normalize(src, dst, n):
+    """Scale src[:n] into dst so the peak lies in [2**12, 2**13); return the peak
+    of src (0 means all zero: dst untouched)."""
+    peak = 0
+    for i in range(n):
+        v = src[i]
+        if v < 0:
+            v = -v
+        if v > peak:
+            peak = v
+    if peak == 0:
+        return 0
+    p = peak
+    up = 0
+    while p < 4096:
+        p <<= 1
+        up += 1
+    down = 0
+    while p >= 8192:
+        p >>= 1
+        down += 1
+    for i in range(n):
+        dst[i] = (src[i] << up) >> down
+    return peak
+
+
+def ndf_q10(x, w, tau_max, d, r):
+    """YIN for 1 <= tau <= tau_max on x (w + tau_max normalised samples): d[tau] =
+    difference function, r[tau] = cumulative-mean-normalised difference in Q10
+    (r[0] = 1024). Returns the sum of d over all lags (0 means silence)."""
+    cum = 0
+    r[0] = 1024
+    for tau in range(1, tau_max + 1):
+        dt = 0
+        for j in range(w):
+            e = x[j] - x[j + tau]
+            dt += (e * e) >> 10         # < 2**18 per term, dt < 2**23.33
+        d[tau] = dt
+        cum += dt                       # < 2**29.42
+        den = cum >> 10
+        if den == 0:
+            r[tau] = 1024
+        else:
+            r[tau] = (dt * tau) // den  # dt * tau < 2**29.42
+    return cum
+
+
+def spread(ring, n, out):
+    """Statistics of the non-zero cents values in ring[:n]: out[0] = count,
+    out[1] = sum, out[2] = sum of (min(|c - mean|, 1200) ** 2) >> 4, with
+    mean = sum // count. Bounds for n <= 3000, 0 <= c < 4096: sum < 2**24,
+    each term <= 90,000, out[2] < 2**28.1."""
+    cnt = 0
+    tot = 0
+    for i in range(n):
+        c = ring[i]
+        if c > 0:
+            cnt += 1
+            tot += c
+    out[0] = cnt
+    out[1] = tot
+    acc = 0
+    if cnt:
+        mean = tot // cnt
+        for i in range(n):
+            c = ring[i]
+            if c > 0:
+                e = c - mean
+                if e < 0:
+                    e = -e
+                if e > 1200:
+                    e = 1200
+                acc += (e * e) >> 4
+    out[2] = acc
+
+
+def select(viper):
+    """The kernel module to use: the viper twins when asked for and available."""
+    if viper:
+        try:
+            from . import kernels_viper
+            return kernels_viper
+        except ImportError:  # CPython: no viper emitter
+            pass
+    import sys
+    return sys.modules[__name__]

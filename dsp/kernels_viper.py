@@ -1,0 +1,148 @@
+"""Viper twins of kernels.py for the RP2040: same arguments, bit-identical results.
+
+Only importable on MicroPython. viper ints are machine words (32-bit on the
+RP2040), so the bounds in kernels.py (all < 2**30) hold here too. ptr16 loads are
+zero-extended, so each int16 load is sign-extended with (v ^ 0x8000) - 0x8000.
+"""
+
+import micropython
+
+
+@micropython.viper
+def biquad_q13(src: ptr16, dst: ptr16, n: int, c: ptr16, s: ptr16):
+    b0 = (int(c[0]) ^ 0x8000) - 0x8000
+    b1 = (int(c[1]) ^ 0x8000) - 0x8000
+    b2 = (int(c[2]) ^ 0x8000) - 0x8000
+    a1 = (int(c[3]) ^ 0x8000) - 0x8000
+    a2 = (int(c[4]) ^ 0x8000) - 0x8000
+    x1 = (int(s[0]) ^ 0x8000) - 0x8000
+    x2 = (int(s[1]) ^ 0x8000) - 0x8000
+    y1 = (int(s[2]) ^ 0x8000) - 0x8000
+    y2 = (int(s[3]) ^ 0x8000) - 0x8000
+    i = 0
+    while i < n:
+        x = (int(src[i]) ^ 0x8000) - 0x8000
+        acc = b0 * x + 4096
+        acc += b1 * x1
+        acc += b2 * x2
+        acc -= a1 * y1
+        acc -= a2 * y2
+        y = acc >> 13
+        if y > 32767:
+            y = 32767
+        elif y < -32768:
+            y = -32768
+        dst[i] = y
+        x2 = x1
+        x1 = x
+        y2 = y1
+        y1 = y
+        i += 1
+    s[0] = x1
+    s[1] = x2
+    s[2] = y1
+    s[3] = y2
+
+
+@micropython.viper
+def energy(x: ptr16, n: int) -> int:
+    e = 0
+    i = 0
+    while i < n:
+        v = (int(x[i]) ^ 0x8000) - 0x8000
+        e += (v * v) >> 8
+        i += 1
+    return e
+
+
+@micropython.viper
+def decimate(src: ptr16, start: int, stop: int, step: int, dst: ptr16, off: int):
+    k = off
+    i = start
+    while i < stop:
+        dst[k] = src[i]
+        k += 1
+        i += step
+
+
+@micropython.viper
+def normalize(src: ptr16, dst: ptr16, n: int) -> int:
+    peak = 0
+    i = 0
+    while i < n:
+        v = (int(src[i]) ^ 0x8000) - 0x8000
+        if v < 0:
+            v = 0 - v
+        if v > peak:
+            peak = v
+        i += 1
+    if peak == 0:
+        return 0
+    p = peak
+    up = 0
+    while p < 4096:
+        p <<= 1
+        up += 1
+    down = 0
+    while p >= 8192:
+        p >>= 1
+        down += 1
+    i = 0
+    while i < n:
+        v = (int(src[i]) ^ 0x8000) - 0x8000
+        dst[i] = (v << up) >> down
+        i += 1
+    return peak
+
+
+@micropython.viper
+def ndf_q10(x: ptr16, w: int, tau_max: int, d: ptr32, r: ptr32) -> int:
+    cum = 0
+    r[0] = 1024
+    tau = 1
+    while tau <= tau_max:
+        dt = 0
+        j = 0
+        while j < w:
+            e = ((int(x[j]) ^ 0x8000) - 0x8000) - ((int(x[j + tau]) ^ 0x8000) - 0x8000)
+            dt += (e * e) >> 10
+            j += 1
+        d[tau] = dt
+        cum += dt
+        den = cum >> 10
+        if den == 0:
+            r[tau] = 1024
+        else:
+            r[tau] = (dt * tau) // den
+        tau += 1
+    return cum
+
+
+@micropython.viper
+def spread(ring: ptr16, n: int, out: ptr32):
+    cnt = 0
+    tot = 0
+    i = 0
+    while i < n:
+        c = (int(ring[i]) ^ 0x8000) - 0x8000
+        if c > 0:
+            cnt += 1
+            tot += c
+        i += 1
+    out[0] = cnt
+    out[1] = tot
+    acc = 0
+    if cnt:
+        mean = tot // cnt
+        i = 0
+        while i < n:
+            c = (int(ring[i]) ^ 0x8000) - 0x8000
+            if c > 0:
+                e = c - mean
+                if e < 0:
+                    e = 0 - e
+                if e > 1200:
+                    e = 1200
+                acc += (e * e) >> 4
+            i += 1
+    out[2] = acc

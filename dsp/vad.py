@@ -1,0 +1,73 @@
+"""Voice activity per channel: adaptive noise floor, threshold with hysteresis,
+onset and hangover.
+
+Levels are frame energies in dB Q8 (fixmath.db_q8 of kernels.energy; a full-scale
+square wave is FS_DB_Q8, about 85.3 dB). The noise floor is tracked in dB Q16:
+it follows the level down fast (1/8 of the gap per frame) and rises at most
+`floor_rise_db_per_min`, so pauses between words pull it down and speech cannot
+drag it up. A frame is speech-like when its level is above the floor by
+`vad_on_db` (or `vad_off_db` once active) and above `vad_min_dbfs`, and when the
+crosstalk gate lets it through. A party becomes active after `vad_onset_ms` of
+consecutive speech-like frames and stays active for `vad_hangover_ms` after.
+
+Scaling: levels < 86 * 256; floor_q16 < 86 * 2**16 < 2**23; no product is formed.
+"""
+
+from .fixmath import db_q8
+
+# level of a full-scale square wave: 80 * ((32767**2) >> 8), in dB Q8
+FS_DB_Q8 = db_q8(335523840)
+
+
+class Vad:
+    def __init__(self, p):
+        self.on_q8 = p.vad_on_db << 8
+        self.off_q8 = p.vad_off_db << 8
+        self.min_q8 = FS_DB_Q8 + (p.vad_min_dbfs << 8)
+        self.onset = p.vad_onset_ms // 10
+        self.hangover = p.vad_hangover_ms // 10
+        self.rise_q16 = (p.floor_rise_db_per_min << 16) // 6000   # per 10 ms frame
+        self.reset()
+
+    def reset(self):
+        self.floor_q16 = -1      # -1: not yet seen a frame
+        self.active = 0
+        self.start = 0           # frame at which the current active run began
+        self.run = 0             # consecutive speech-like frames
+        self.hold = 0            # frames since the last speech-like frame while active
+
+    def floor_q8(self):
+        return self.floor_q16 >> 8
+
+    def speech_like(self, level_q8):
+        """Threshold decision for this frame (before the crosstalk gate); also
+        updates the noise floor."""
+        f = self.floor_q16
+        lv = level_q8 << 8
+        if f < 0:
+            f = lv
+        elif lv < f:
+            f -= (f - lv) >> 3
+        else:
+            f += self.rise_q16
+            if f > lv:
+                f = lv
+        self.floor_q16 = f
+        thr = self.off_q8 if self.active else self.on_q8
+        return level_q8 > (f >> 8) + thr and level_q8 > self.min_q8
+
+    def step(self, speech, frame):
+        """Advance onset/hangover with this frame's gated decision; returns active."""
+        if speech:
+            self.run += 1
+            self.hold = 0
+            if not self.active and self.run >= self.onset:
+                self.active = 1
+                self.start = frame
+        else:
+            self.run = 0
+            if self.active:
+                self.hold += 1
+                if self.hold > self.hangover:
+                    self.active = 0
+        return self.active
