@@ -10,7 +10,14 @@ crosstalk gate, onset/hangover (vad), talk-over, dead air, pitch of the rep,
 syllable nuclei, cue policy. Once per second: rolling rate and pitch spread,
 and the record. All buffers are allocated here, so process() allocates nothing.
 
-Record fields: t_s (second index), rep_active_ms, customer_active_ms, overlap_ms,
+Per frame: rep_active/cust_active (with hangover: what decisions use) and
+rep_speech/cust_speech (speaking on this very frame). Talk time (records and
+total_rep/total_cust/total_both, in frames) counts speech frames plus gaps
+bridged by the hangover, credited when speech resumes (see vad.py); overlap
+counts frames where both are speaking.
+
+Record fields: t_s (second index), rep_active_ms, customer_active_ms, overlap_ms
+(time speaking, from the *_speech flags),
 syllables, rate_csps (rolling syllables/s x 100, -1 undefined), pitch_cents (mean
 F0 of the second's voiced frames in cents re 55 Hz, -1 none), pitch_sd_cents
 (rolling, -1 undefined), cue (index into cues.CUE_NAMES, shown at the end of
@@ -76,6 +83,8 @@ class Engine:
         self.level_cust = 0
         self.rep_active = 0
         self.cust_active = 0
+        self.rep_speech = 0
+        self.cust_speech = 0
         self.f0_cents = 0
         self.syllable = 0
         self.cue = 0
@@ -83,6 +92,10 @@ class Engine:
         self.event_start = 0
         self.event_end = 0
         self.event_interrupter = 0
+        # talk time so far, in frames (speech frames plus bridged gaps)
+        self.total_rep = 0
+        self.total_cust = 0
+        self.total_both = 0
         # this second's counts
         self.n_rep = 0
         self.n_cust = 0
@@ -113,6 +126,8 @@ class Engine:
         a1 = vc.step(s1 and xt.cust_ok, f)
         self.rep_active = a0
         self.cust_active = a1
+        self.rep_speech = vr.speech
+        self.cust_speech = vc.speech
 
         to = self.talkover
         to.step(f, a0, a1, vr.start, vc.start)
@@ -133,9 +148,14 @@ class Engine:
 
         self.cue = self.cues.step(f, to.confirmed, dead)
 
-        self.n_rep += a0
-        self.n_cust += a1
-        self.n_both += a0 and a1
+        t0 = vr.speech + vr.credit
+        t1 = vc.speech + vc.credit
+        self.n_rep += t0
+        self.n_cust += t1
+        self.n_both += vr.speech and vc.speech
+        self.total_rep += t0
+        self.total_cust += t1
+        self.total_both += vr.speech and vc.speech
         self.n_syl += self.syllable
         f += 1
         self.frame = f

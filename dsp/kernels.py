@@ -70,9 +70,11 @@ def decimate(src, start, stop, step, dst, off):
     """dst[off + k] = src[start + k * step] while start + k * step < stop (also a
     plain copy with step 1; overlapping is fine when dst lies before src)."""
     k = off
-    for i in range(start, stop, step):
+    i = start
+    while i < stop:      # range() with a variable step would allocate on MicroPython
         dst[k] = src[i]
         k += 1
+        i += step
 
 
 def normalize(src, dst, n):

@@ -24,6 +24,7 @@ TABLE = (
     ("talkover_gap_ms", 300, 0, 2000, "shorter breaks in the overlap do not end a talk-over"),
     # speaking rate (dsp/syllables.py)
     ("syl_dip_db", 3, 1, 20, "level dip that separates two syllable nuclei"),
+    ("syl_peak_db", 12, 3, 40, "a nucleus is at most this far below the loudest recent one"),
     ("rate_window_s", 10, 2, 30, "rolling window of the speaking rate"),
     ("rate_min_speech_ms", 3000, 500, 30000, "rep speech in the window before a rate is defined"),
     ("fast_on_csps", 550, 100, 1500, "speaking rate above which the fast cue turns on"),
@@ -31,7 +32,7 @@ TABLE = (
     # pitch (dsp/pitch.py)
     ("pitch_min_hz", 60, 60, 400, "lowest F0 searched"),
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),
-    ("pitch_thresh_pct", 20, 5, 60, "normalised-difference dip below which a frame is voiced"),
+    ("pitch_thresh_pct", 15, 5, 60, "normalised-difference dip below which a frame is voiced"),
     ("pitch_window_s", 10, 2, 30, "rolling window of the pitch standard deviation"),
     ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before the SD is defined"),
     ("flat_on_cents", 100, 10, 1200, "pitch SD below which the flat cue turns on"),

@@ -4,7 +4,9 @@ second of the rep's own speech.
 Nuclei are peaks of the rep's level envelope (energy of the last two frames, 20 ms,
 in dB Q8) that rise at least `syl_dip_db` above the preceding valley and are
 followed by a dip of `syl_dip_db`, found on a voiced frame (a pitch in this or
-the two previous frames) while the rep is active. The count is made when the dip
+the two previous frames) while the rep is active, and no more than `syl_peak_db`
+below the loudest recent peak (a reference that decays 10 dB/s), so consonant
+bursts and breaths between vowels are not counted. The count is made when the dip
 after the peak confirms it, so a nucleus is counted 1-3 frames after its peak.
 
 The rate is kept per second in a ring of `rate_window_s` seconds: syllables and
@@ -18,10 +20,19 @@ for fewer than 107,000 syllables in the window.
 
 from array import array
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+_REF_DECAY_Q8 = const(26)   # 0.1 dB per 10 ms frame
+
 
 class Syllables:
     def __init__(self, p):
         self.dip_q8 = p.syl_dip_db << 8
+        self.peak_q8 = p.syl_peak_db << 8
         self.reset()
 
     def reset(self):
@@ -29,6 +40,7 @@ class Syllables:
         self.peak = 0
         self.peak_ok = 0
         self.valley = 0
+        self.ref = 0             # loudest recent envelope, decaying
         self.voiced_ago = 99     # frames since the last voiced frame
         self.nucleus = 0         # 1 on the frame a nucleus is counted
 
@@ -36,12 +48,16 @@ class Syllables:
         self.nucleus = 0
         self.voiced_ago = 0 if voiced else self.voiced_ago + 1
         ok = active and self.voiced_ago <= 2
+        ref = self.ref - _REF_DECAY_Q8
+        if env_q8 > ref:
+            ref = env_q8
+        self.ref = ref
         if self.seek_peak:
             if env_q8 > self.peak:
                 self.peak = env_q8
                 self.peak_ok = ok
             elif env_q8 < self.peak - self.dip_q8:
-                if self.peak_ok:
+                if self.peak_ok and self.peak >= ref - self.peak_q8:
                     self.nucleus = 1
                 self.seek_peak = 0
                 self.valley = env_q8

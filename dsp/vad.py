@@ -9,6 +9,11 @@ drag it up. A frame is speech-like when its level is above the floor by
 `vad_on_db` (or `vad_off_db` once active) and above `vad_min_dbfs`, and when the
 crosstalk gate lets it through. A party becomes active after `vad_onset_ms` of
 consecutive speech-like frames and stays active for `vad_hangover_ms` after.
+`active` (with hangover) drives decisions: talk-over, dead air, pitch. Talk time
+counts `speech` frames (active and speech-like on this very frame) plus `credit`:
+when speech resumes within the hangover, the bridged gap is credited then. So
+the hangover that ends each talk spurt never inflates talk time (or deflates the
+speaking rate), while short dips inside words still count.
 
 Scaling: levels < 86 * 256; floor_q16 < 86 * 2**16 < 2**23; no product is formed.
 """
@@ -32,6 +37,8 @@ class Vad:
     def reset(self):
         self.floor_q16 = -1      # -1: not yet seen a frame
         self.active = 0
+        self.speech = 0
+        self.credit = 0
         self.start = 0           # frame at which the current active run began
         self.run = 0             # consecutive speech-like frames
         self.hold = 0            # frames since the last speech-like frame while active
@@ -58,7 +65,10 @@ class Vad:
 
     def step(self, speech, frame):
         """Advance onset/hangover with this frame's gated decision; returns active."""
+        self.credit = 0
         if speech:
+            if self.active:
+                self.credit = self.hold
             self.run += 1
             self.hold = 0
             if not self.active and self.run >= self.onset:
@@ -70,4 +80,5 @@ class Vad:
                 self.hold += 1
                 if self.hold > self.hangover:
                     self.active = 0
+        self.speech = 1 if speech and self.active else 0
         return self.active
