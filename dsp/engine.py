@@ -148,8 +148,11 @@ class Engine:
 
         self.cue = self.cues.step(f, to.confirmed, dead)
 
-        t0 = vr.speech + vr.credit
-        t1 = vc.speech + vc.credit
+        # credit a bridged gap only within this second: the record of the last
+        # second is already out (drops at most one hangover per second boundary)
+        into = f % FRAMES_PER_S
+        t0 = vr.speech + (vr.credit if vr.credit < into else into)
+        t1 = vc.speech + (vc.credit if vc.credit < into else into)
         self.n_rep += t0
         self.n_cust += t1
         self.n_both += vr.speech and vc.speech

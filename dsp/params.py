@@ -33,7 +33,7 @@ TABLE = (
     ("pitch_min_hz", 60, 60, 400, "lowest F0 searched"),
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),
     ("pitch_thresh_pct", 15, 5, 60, "normalised-difference dip below which a frame is voiced"),
-    ("pitch_window_s", 10, 2, 30, "rolling window of the pitch standard deviation"),
+    ("pitch_window_s", 20, 2, 30, "rolling window of the pitch standard deviation"),
     ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before the SD is defined"),
     ("flat_on_cents", 100, 10, 1200, "pitch SD below which the flat cue turns on"),
     ("flat_off_cents", 150, 10, 1200, "pitch SD above which the flat cue turns off"),

@@ -1,0 +1,86 @@
+"""Unit checks of the integer helpers, the parameter table and the filter design."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from callcue import design
+from callcue.dsp import coeffs, fixmath
+from callcue.dsp.params import NAMES, TABLE, Params
+
+LOG2_MAX_ERR_CENTS = 0.6
+
+
+def test_log2_q12_accuracy():
+    rng = random.Random(1)
+    xs = [2, 3, 5, 255, 256, 257, 4095, 65537, (1 << 30) - 1]
+    xs += [rng.randrange(2, 1 << 30) for _ in range(20000)]
+    worst = max(abs(fixmath.log2_q12(x) / 4096 - math.log2(x)) for x in xs)
+    assert worst * 1200 < LOG2_MAX_ERR_CENTS
+    assert fixmath.log2_q12(1) == 0 and fixmath.log2_q12(0) == 0
+
+
+def test_isqrt_exact():
+    rng = random.Random(2)
+    xs = list(range(0, 5000)) + [(1 << 30) - 1] + [rng.randrange(1 << 30) for _ in range(20000)]
+    for x in xs:
+        assert fixmath.isqrt(x) == math.isqrt(x), x
+
+
+def test_db_q8_matches_float():
+    for e in (2, 10, 1000, 10**6, 335523840):
+        assert abs(fixmath.db_q8(e) / 256 - 10 * math.log10(e)) < 0.02
+
+
+def test_sat16():
+    assert [fixmath.sat16(v) for v in (-40000, -32768, 0, 32767, 40000)] == [
+        -32768, -32768, 0, 32767, 32767]
+
+
+def test_params_defaults_in_range_and_named():
+    p = Params()
+    assert set(p.as_dict()) == set(NAMES)
+    for name, default, lo, hi, meaning in TABLE:
+        assert lo <= default <= hi and meaning, name
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"nope": 1}, "nope: unknown parameter"),
+    ({"vad_on_db": 2}, "vad_on_db: 2 is outside 3..30"),
+    ({"vad_on_db": 9.5}, "vad_on_db: must be an integer"),
+    ({"vad_on_db": True}, "vad_on_db: must be an integer"),
+    ({"fast_on_csps": 400, "fast_off_csps": 450}, "fast_off_csps: must not exceed"),
+    ({"flat_on_cents": 200, "flat_off_cents": 150}, "flat_off_cents: must not be below"),
+    ({"pitch_min_hz": 300, "pitch_max_hz": 200}, "pitch_min_hz: must be below"),
+])
+def test_params_reject_bad_values(kw, msg):
+    with pytest.raises(ValueError, match="^" + msg):
+        Params(**kw)
+
+
+def test_coeffs_file_is_current(tmp_path):
+    """dsp/coeffs.py is exactly what the scipy design quantises to."""
+    assert coeffs.__file__.endswith("coeffs.py")
+    with open(coeffs.__file__) as f:
+        assert f.read() == design.coeffs_source()
+
+
+def test_quantised_filters_match_design():
+    for sos, q in ((design.bandpass_sos(), coeffs.BANDPASS_Q13),
+                   (design.lowpass_sos(), coeffs.LOWPASS_Q13)):
+        qf = np.array([[c[0], c[1], c[2], 8192, c[3], c[4]] for c in q]) / 8192
+        w, h = signal.sosfreqz(sos, worN=256, fs=8000)
+        _, hq = signal.sosfreqz(qf, worN=256, fs=8000)
+        band = np.abs(h) > 0.1
+        assert np.max(np.abs(20 * np.log10(np.abs(hq[band]) / np.abs(h[band])))) < 0.1
+        for c in q:
+            # the accumulator bound of kernels.biquad_q13
+            assert sum(abs(v) for v in c) * 32768 < 1 << 30
+
+
+def test_quantise_rejects_unsafe_section():
+    with pytest.raises(ValueError, match="sum of"):
+        design.quantise_sos([[1.0, 2.0, 1.0, 1.0, -1.9, 0.95]])
