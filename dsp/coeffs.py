@@ -5,5 +5,5 @@ COEF_SHIFT = 13
 DECIMATE = 2
 # Butterworth band-pass 150-3400 Hz at 8000 Hz, order 1 per edge
 BANDPASS_Q13 = ((6285, 0, -6285, -2309, -4379),)
-# Butterworth low-pass 900 Hz order 4, before decimation by 2
-LOWPASS_Q13 = ((694, 1389, 694, -7786, 2048), (694, 1389, 694, -9979, 4931))
+# Butterworth low-pass 600 Hz order 4, before decimation by 2
+LOWPASS_Q13 = ((346, 692, 346, -10285, 3351), (346, 692, 346, -12437, 5767))

@@ -1,6 +1,6 @@
 """Pitch of the rep: F0 by YIN on a 4 kHz decimated signal, and its rolling spread.
 
-The band-passed mic signal is low-passed (4th-order Butterworth at 900 Hz, two
+The band-passed mic signal is low-passed (4th-order Butterworth at 600 Hz, two
 Q13 biquads) and every 2nd sample kept (4 kHz). Every other frame (20 ms hop)
 the last 108 decimated samples (27 ms) are normalised to a peak in
 [2**12, 2**13) and YIN's difference d(tau) and cumulative-mean-normalised
@@ -9,7 +9,9 @@ difference r(tau) (Q10) are computed over a 40-sample (10 ms) window for lags
 `pitch_thresh_pct` %, walked down to its local minimum of r, is the period; a
 parabola through d at its neighbours refines it to 1/256 sample. Harmonics alone
 give the same period, so the telephone band's missing fundamental does not
-matter. Only frames where the rep is active are searched; the estimate holds
+matter. The 600 Hz low-pass also keeps the difference function smooth between
+lags: at 4 kHz a period falls between two lags, and content near 1 kHz would
+then hide the true period's dip and favour twice the period. Only frames where the rep is active are searched; the estimate holds
 for both frames of the hop.
 
 F0 is reported in integer cents re CENTS_REF_HZ (55 Hz): 60 Hz = 151,

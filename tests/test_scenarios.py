@@ -109,3 +109,48 @@ def test_sidetone_alone_is_not_the_customer():
     assert res["talk"]["rep_s"] > 5
     assert res["talk"]["customer_s"] < 0.2
     assert res["talkover_events"] == []
+
+
+def _f0_trace(pcm):
+    from array import array
+
+    import numpy as np
+
+    from callcue.dsp.engine import FRAME, Engine
+
+    eng = Engine(Params(), viper=False)
+    a = array("h", bytes(2 * FRAME))
+    b = array("h", bytes(2 * FRAME))
+    out = np.zeros(len(pcm) // FRAME, np.int32)
+    for i in range(len(out)):
+        a[:] = array("h", pcm[i * FRAME:(i + 1) * FRAME, 0].tobytes())
+        b[:] = array("h", pcm[i * FRAME:(i + 1) * FRAME, 1].tobytes())
+        eng.process(a, b)
+        out[i] = eng.f0_cents
+    return out
+
+
+# The YIN window ends at the current frame and spans 27 ms; its estimate describes the
+# audio about two frames back.
+PITCH_LAG_FRAMES = 2
+
+
+@pytest.mark.parametrize("scenario,seed", [("turn-taking", 0), ("expressive-rep", 1),
+                                           ("noisy-line", 0), ("turn-taking", 5)])
+def test_pitch_track_matches_truth(scenario, seed):
+    import numpy as np
+
+    pcm, truth = synth.render(scenario, seed=seed, duration_s=30.0)
+    f0 = _f0_trace(pcm)
+    track = np.array(truth["rep"]["f0_track"])
+    idx = np.floor(track[:, 0] * 100).astype(int) + PITCH_LAG_FRAMES
+    keep = idx < len(f0)
+    est = f0[idx[keep]]
+    hz = track[keep, 1]
+    voiced = est > 0
+    err = 1200 * np.log2(55 * 2 ** (est[voiced] / 1200) / hz[voiced])
+    print("%s/%d: recall %.2f, median |err| %.1f cents, gross %.3f" % (
+        scenario, seed, voiced.mean(), np.median(np.abs(err)), np.mean(np.abs(err) > 316)))
+    assert voiced.mean() > 0.70
+    assert np.median(np.abs(err)) < 20
+    assert np.mean(np.abs(err) > 316) < 0.02       # gross: more than 20 % off

@@ -15,7 +15,7 @@ RATE_HZ = 8000
 BANDPASS_HZ = (150, 3400)
 # anti-alias low-pass before decimating the rep's channel by 2 for the pitch search
 DECIMATE = 2
-LOWPASS_HZ = 900
+LOWPASS_HZ = 600
 LOWPASS_ORDER = 4
 
 COEF_SHIFT = 13  # Q13: |coefficient| < 4
