@@ -1,6 +1,7 @@
 """Unit checks of the integer helpers, the parameter table and the filter design."""
 
 import math
+from pathlib import Path
 import random
 
 import numpy as np
@@ -84,3 +85,28 @@ def test_quantised_filters_match_design():
 def test_quantise_rejects_unsafe_section():
     with pytest.raises(ValueError, match="sum of"):
         design.quantise_sos([[1.0, 2.0, 1.0, 1.0, -1.9, 0.95]])
+
+
+def test_readme_lists_every_parameter():
+    readme = (Path(coeffs.__file__).parent / "README.md").read_text()
+    for name, default, lo, hi, meaning in TABLE:
+        assert "| `%s` | %d | %d..%d | %s |" % (name, default, lo, hi, meaning) in readme, name
+
+
+def test_dsp_code_is_integer_only():
+    """No float literal, float(), true division, math or numpy in dsp/ code (comments and
+    docstrings may speak of fractions)."""
+    import io
+    import tokenize
+
+    for path in sorted(Path(coeffs.__file__).parent.glob("*.py")):
+        toks = list(tokenize.generate_tokens(io.StringIO(path.read_text()).readline))
+        for tok in toks:
+            where = "%s:%d" % (path.name, tok.start[0])
+            if tok.type == tokenize.NUMBER:
+                s = tok.string.lower()
+                assert s.startswith(("0x", "0b", "0o")) or not any(c in s for c in ".ej"), where
+            elif tok.type == tokenize.NAME:
+                assert tok.string not in ("float", "math", "numpy", "complex"), where
+            elif tok.type == tokenize.OP:
+                assert tok.string not in ("/", "/="), where
