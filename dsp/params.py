@@ -13,7 +13,7 @@ TABLE = (
     ("vad_off_db", 5, 1, 30, "level above the noise floor below which speech may end"),
     ("vad_min_dbfs", -55, -80, -20, "frames quieter than this are never speech"),
     ("vad_onset_ms", 20, 10, 200, "time above threshold before a party counts as speaking"),
-    ("vad_hangover_ms", 100, 0, 1000, "time a party still counts as speaking after the level drops"),
+    ("vad_hangover_ms", 100, 0, 1000, "a party stays active this long after the level drops"),
     ("floor_rise_db_per_min", 30, 1, 600, "how fast the noise floor may rise during speech"),
     # crosstalk gate (dsp/crosstalk.py)
     ("sidetone_loss_db", 12, 0, 60, "rep's voice in the earpiece channel, dB below the mic"),
@@ -34,7 +34,7 @@ TABLE = (
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),
     ("pitch_thresh_pct", 15, 5, 60, "normalised-difference dip below which a frame is voiced"),
     ("pitch_window_s", 20, 2, 30, "rolling window of the pitch standard deviation"),
-    ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before the SD is defined"),
+    ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before an SD exists"),
     ("flat_on_cents", 100, 10, 1200, "pitch SD below which the flat cue turns on"),
     ("flat_off_cents", 150, 10, 1200, "pitch SD above which the flat cue turns off"),
     # dead air (dsp/deadair.py)

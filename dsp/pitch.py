@@ -11,8 +11,8 @@ parabola through d at its neighbours refines it to 1/256 sample. Harmonics alone
 give the same period, so the telephone band's missing fundamental does not
 matter. The 600 Hz low-pass also keeps the difference function smooth between
 lags: at 4 kHz a period falls between two lags, and content near 1 kHz would
-then hide the true period's dip and favour twice the period. Only frames where the rep is active are searched; the estimate holds
-for both frames of the hop.
+then hide the true period's dip and favour twice the period. Only frames where
+the rep is active are searched; the estimate holds for both frames of the hop.
 
 F0 is reported in integer cents re CENTS_REF_HZ (55 Hz): 60 Hz = 151,
 400 Hz = 3437; 0 means unvoiced. Hz = 55 * 2**(cents / 1200).

