@@ -405,3 +405,16 @@ def test_analyze_bad_output_folder(callcue, tmp_path, base_call):
     proc = callcue("analyze", base_call[0], "--json", out)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "result.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_params_lists_every_parameter(callcue):
+    from callcue.dsp.params import TABLE
+
+    proc = callcue("params")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(TABLE)
+    for line, (name, default, lo, hi, _) in zip(lines, TABLE):
+        assert line.split()[:3] == [name, str(default), "%d..%d" % (lo, hi)]
+    rows = json.loads(callcue("params", "--json").stdout)
+    assert [r["name"] for r in rows] == [row[0] for row in TABLE]

@@ -174,6 +174,29 @@ def write_json_atomic(path, doc):
         raise
 
 
+# ---------------------------------------------------------------------------- params
+
+
+def args_params(p):
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+def do_params(args):
+    """List every engine parameter: name, default, allowed range and meaning. Any of them
+    can be given to `analyze --param NAME=VALUE` (and, later, set on the dongle)."""
+    from callcue.dsp.params import TABLE
+
+    if args.json:
+        rows = [{"name": n, "default": d, "min": lo, "max": hi, "meaning": m}
+                for n, d, lo, hi, m in TABLE]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(row[0]) for row in TABLE)
+    for name, default, lo, hi, meaning in TABLE:
+        print(f"{name:<{width}}  {default:>6}  {lo:>6}..{hi:<6}  {meaning}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- table
 
 # name, one-line help, argument builder, handler
@@ -185,6 +208,8 @@ COMMANDS = (
         args_analyze,
         do_analyze,
     ),
+    ("params", "list the engine's parameters with defaults, ranges and meanings", args_params,
+     do_params),
 )
 
 
