@@ -25,13 +25,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Until the firmware and the virtual dongle exist, the main job is the host analysis:
-# synthesise a call with known ground truth, then run the DSP engine over it.
+# The main job, on the embedded default: a synthesised call (known ground truth) played
+# through the virtual dongle (the real firmware on the simulated board, LED cues drawn
+# live), then its session log pulled over the serial protocol and summarised.
 run: setup
 	mkdir -p $(DEMO)
 	$(BIN)/callcue synth $(DEMO)/call.wav --scenario rep-interrupts --seed 1
+	$(BIN)/callcue sim $(DEMO)/call.wav --led --speed 10 --pull $(DEMO)/logs
 	$(BIN)/callcue analyze $(DEMO)/call.wav --json $(DEMO)/call.json
-	@echo "compare with the synthesiser's ground truth: $(DEMO)/call.truth.json"
+	@echo "session logs: $(DEMO)/logs/   host analysis of the same call: $(DEMO)/call.json"
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,269 @@
+"""The dongle's application: capture -> engine -> cue LED, session logs and the serial link.
+
+App(capture, led, clock, store, link, config, wdt) gets every piece of hardware from a
+HAL (hal_rp2 on the device, hal_sim under the unix port), so the same code runs in
+both. One frame: take a frame pair, run the engine, set the LED; once per second
+append the record to the session log and, if streaming, send it; poll the link
+without blocking; feed the watchdog.
+
+Sessions: a session (one log file) opens on the first voice activity while idle and
+closes when the engine's dead-air stage says the call has ended (`call_end_ms` of
+silence). Overruns (frames the capture lost because the loop fell behind) are
+counted by the capture, logged in every record and shown by `info`.
+"""
+
+from array import array
+
+from dsp.engine import FRAME, Engine
+
+from . import protocol
+
+FW_VERSION = "0.1.0"
+
+
+class App:
+    def __init__(self, capture, led, clock, store, link, config, wdt=None):
+        self.capture = capture
+        self.led = led
+        self.clock = clock
+        self.store = store
+        self.link = link
+        self.config = config
+        self.wdt = wdt
+        self.engine = Engine(config.params)
+        self.rep = array("h", bytes(2 * FRAME))
+        self.cust = array("h", bytes(2 * FRAME))
+        self.replay_engine = None    # the engine of a host replay, while one runs
+        self.reboot_mode = "normal"
+        self.session = -1            # open session id, -1 when idle
+        self.talkovers = 0           # talk-over events ended this second
+        self.talkovers_total = 0
+        self.records_logged = 0
+        self.cal_step = None
+        self.cal_left = 0
+        self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
+        self.cal_result = {}
+        self.reboot_requested = False
+        self.store.recover(feed=wdt.feed if wdt is not None else None)
+        if link is not None:
+            self._register(link)
+            link.send_event("boot", {"firmware": FW_VERSION})
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, max_frames=-1):
+        """Run until the capture ends (simulated board) or max_frames frames."""
+        cap = self.capture
+        n = 0
+        while not cap.done and n != max_frames and not self.reboot_requested:
+            if cap.read(self.rep, self.cust):
+                if self.replay_engine is None:     # during a replay, live audio waits
+                    self.step()
+                n += 1
+            elif self.link is not None:
+                self.link.poll()
+        self.close()
+        return n
+
+    def serve(self):
+        """Keep answering the link without audio (the simulated call has ended)."""
+        import time
+        while not self.reboot_requested:
+            self.link.poll()
+            if self.wdt is not None:
+                self.wdt.feed()
+            time.sleep_ms(1)
+
+    def step(self):
+        """One frame pair (already in self.rep / self.cust)."""
+        eng = self.engine
+        ready = eng.process(self.rep, self.cust)
+        self.led.show(eng.cue)
+        if eng.event_ready:
+            self.talkovers += 1
+            self.talkovers_total += 1
+            if self.link is not None and self.link.stream != protocol.STREAM_OFF:
+                self.link.send_event("talkover", protocol.talkover_event(eng))
+        if self.cal_step is not None:
+            self._calibrate_frame()
+        if ready:
+            self._second()
+        if self.link is not None:
+            self.link.send_frame(eng)
+            self.link.poll()
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def _second(self):
+        eng = self.engine
+        in_call = eng.dead.in_call
+        if self.session < 0 and in_call:
+            self.session = self.store.start(self.clock.now())
+            if self.session < 0:           # storage unusable: coach on, count the loss
+                self.store.dropped_records += 1
+        if self.session >= 0:
+            if self.store.append(eng.record, self.capture.overruns, self.talkovers):
+                self.records_logged += 1
+            if not in_call:
+                self.store.end()
+                self.session = -1
+        if self.link is not None:
+            self.link.send_record(eng.record, self.capture.overruns, self.talkovers)
+        self.talkovers = 0
+
+    def close(self):
+        if self.session >= 0:
+            self.store.end()
+            self.session = -1
+
+    # ------------------------------------------------------------------ calibration
+
+    def _calibrate_frame(self):
+        eng = self.engine
+        s = self.cal_sum
+        step = self.cal_step
+        # silence: every frame; rep/customer: frames where that party's channel is speech
+        use = (step == "silence" or (step == "rep" and eng.vad_rep.active)
+               or (step == "customer" and eng.vad_cust.active))
+        if use:
+            s[0] += eng.level_rep
+            s[1] += eng.level_cust
+            s[3] += 1
+        s[2] += 1
+        if s[2] >= self.cal_left:
+            n = s[3]
+            res = {"step": step, "frames": s[2], "used_frames": n}
+            if n:
+                res["rep_level_db_q8"] = s[0] // n
+                res["customer_level_db_q8"] = s[1] // n
+                # coupling as dB the leaking channel sits below the source channel
+                res["difference_db_q8"] = (s[0] - s[1]) // n
+            self.cal_result = res
+            self.cal_step = None
+
+    # ------------------------------------------------------------------ commands
+    # One handler per command of protocol.COMMANDS (see PROTOCOL.md); `ping`, `help`
+    # and `stream` are answered by the link itself.
+
+    def _register(self, link):
+        for name in ("info", "sessions", "stat_session", "get_session", "delete_session",
+                     "get_config", "set_config", "set_time", "calibrate", "calibration",
+                     "cal_save", "replay_start", "replay", "replay_end", "reboot"):
+            link.handle(name, getattr(self, "cmd_" + name))
+
+    def cmd_info(self, args):
+        from .sessionlog import FORMAT_VERSION
+        return {
+            "device_id": self.config.device_id,
+            "firmware": FW_VERSION,
+            "log_format": FORMAT_VERSION,
+            "calibration": self.config.calibration or None,
+            "config_status": self.config.status,
+            "cal_hash": self.config.cal_hash(),
+            "params": self.config.overrides,
+            "free_bytes": self.store.free_bytes(),
+            "uptime_s": self.clock.uptime_s(),
+            "time": self.clock.now(),
+            "overruns": self.capture.overruns,
+            "frames": self.engine.frame,
+            "session": self.session if self.session >= 0 else None,
+            "records_logged": self.records_logged,
+            "sessions_removed_for_space": self.store.removed_for_space,
+            "records_dropped": self.store.dropped_records,
+            "talkovers": self.talkovers_total,
+            "capture_done": self.capture.done,
+        }
+
+    def cmd_sessions(self, args):
+        return {"sessions": [{"id": s[0], "bytes": s[1], "records": s[2], "start": s[3]}
+                             for s in self.store.sessions()]}
+
+    def cmd_stat_session(self, args):
+        size, crc, is_open = self.store.stat(args["id"])
+        return {"id": args["id"], "bytes": size, "crc32": crc & 0xFFFFFFFF, "open": is_open}
+
+    def cmd_get_session(self, args):
+        sid = args["id"]
+        size, _, _ = self.store.stat(sid)
+        data = self.store.read(sid, args["offset"], args["len"])
+        return protocol.chunk_reply(sid, args["offset"], size, data)
+
+    def cmd_delete_session(self, args):
+        sid = args["id"]
+        size, crc, is_open = self.store.stat(sid)
+        if is_open:
+            raise protocol.ProtocolError(protocol.BUSY, "session %d is still recording" % sid)
+        if crc & 0xFFFFFFFF != args["crc32"]:
+            raise protocol.ProtocolError(protocol.MISMATCH,
+                                         "crc32 does not match session %d: pull it again" % sid)
+        if not self.store.delete(sid):
+            raise protocol.ProtocolError(protocol.STORAGE, "could not delete session %d" % sid)
+        return {"deleted": sid}
+
+    def cmd_get_config(self, args):
+        return {"params": self.config.overrides, "calibration": self.config.calibration,
+                "status": self.config.status, "effective": self.config.params.as_dict()}
+
+    def cmd_set_config(self, args):
+        self.config.set(args["params"])
+        self.engine = Engine(self.config.params)
+        return self.cmd_get_config({})
+
+    def cmd_set_time(self, args):
+        self.clock.set_time(args["time"])
+        return {"time": self.clock.now()}
+
+    def cmd_calibrate(self, args):
+        self.cal_step = args["step"]
+        self.cal_left = args["seconds"] * 100
+        for i in range(4):
+            self.cal_sum[i] = 0
+        self.cal_result = {}
+        return {"step": self.cal_step, "frames": self.cal_left}
+
+    def cmd_calibration(self, args):
+        return {"running": self.cal_step is not None, "result": self.cal_result}
+
+    def cmd_cal_save(self, args):
+        if self.cal_step is not None or not self.cal_result:
+            raise protocol.ProtocolError(protocol.BUSY, "no finished measurement to save")
+        cal = dict(self.config.calibration)
+        cal[self.cal_result["step"]] = self.cal_result
+        self.config.set_calibration(cal)
+        return {"calibration": cal}
+
+    def cmd_replay_start(self, args):
+        """Replay: the host's PCM through a fresh engine; live capture is discarded and
+        nothing is logged until replay_end."""
+        params = self.config.params
+        if args.get("params"):
+            from dsp.params import Params
+            merged = dict(self.config.overrides)
+            merged.update(args["params"])
+            params = Params(**merged)
+        self.replay_engine = Engine(params)
+        return {"frame": 0}
+
+    def cmd_replay(self, args):
+        eng = self.replay_engine
+        if eng is None:
+            raise protocol.ProtocolError(protocol.BUSY, "replay_start first")
+        rep, cust = args["pcm"]
+        ready = eng.process(rep, cust)
+        return protocol.replay_reply(eng, ready)
+
+    def cmd_replay_end(self, args):
+        eng = self.replay_engine
+        if eng is None:
+            raise protocol.ProtocolError(protocol.BUSY, "no replay in progress")
+        eng.flush()
+        self.replay_engine = None
+        return {"frames": eng.frame, "evt": protocol.talkover_event(eng)}
+
+    def cmd_reboot(self, args):
+        self.reboot_mode = args["mode"]
+
+        def stop():
+            self.reboot_requested = True
+        self.link.after = stop
+        return {"mode": args["mode"]}

@@ -1,0 +1,106 @@
+"""The RP2040 board: I2S stereo ADC capture, WS2812 cue LED, RTC clock, watchdog.
+
+The only module that imports `machine`. Pins and rates come from board.py (generated
+from hardware/pinout.toml). Capture: machine.I2S in non-blocking mode fills a ring of
+preallocated frame buffers from its IRQ; read() de-interleaves the oldest full one
+into the engine's int16 frames. When the loop falls behind and the ring is full, the
+IRQ overwrites the oldest frame and counts an overrun, so loss is never silent.
+"""
+
+import time
+
+import machine
+import micropython
+import neopixel
+from machine import I2S, Pin
+
+from . import board
+from .leds import CUE_COLOURS
+
+_FRAME = 80
+_SLOTS = 8                  # 80 ms of slack for the loop
+_FRAME_BYTES = _FRAME * 4   # 16-bit stereo: L, R per sample
+
+
+@micropython.viper
+def _deinterleave(src: ptr16, rep: ptr16, cust: ptr16, n: int, rep_slot: int):
+    cust_slot = 1 - rep_slot
+    i = 0
+    while i < n:
+        rep[i] = src[2 * i + rep_slot]
+        cust[i] = src[2 * i + cust_slot]
+        i += 1
+
+
+class I2SCapture:
+    def __init__(self):
+        self.ring = [bytearray(_FRAME_BYTES) for _ in range(_SLOTS)]
+        self.head = 0          # slot the IRQ fills next
+        self.tail = 0          # slot read() takes next
+        self.count = 0
+        self.overruns = 0
+        self.done = False
+        self.i2s = I2S(board.I2S_ID, sck=Pin(board.I2S_SCK), ws=Pin(board.I2S_WS),
+                       sd=Pin(board.I2S_SD), mode=I2S.RX, bits=board.I2S_BITS,
+                       format=I2S.STEREO, rate=board.I2S_RATE_HZ, ibuf=4 * _FRAME_BYTES)
+        self.i2s.irq(self._irq)
+        self.i2s.readinto(self.ring[self.head])
+
+    def _irq(self, i2s):
+        # ring[head] is complete; one slot is always the one being filled
+        if self.count == _SLOTS - 1:       # ring full: drop the oldest frame
+            self.tail = (self.tail + 1) % _SLOTS
+            self.count -= 1
+            self.overruns += 1
+        self.head = (self.head + 1) % _SLOTS
+        self.count += 1
+        i2s.readinto(self.ring[self.head])
+
+    def read(self, rep, cust):
+        if self.count == 0:
+            return False
+        _deinterleave(self.ring[self.tail], rep, cust, _FRAME, board.I2S_REP_SLOT)
+        irq = machine.disable_irq()
+        self.tail = (self.tail + 1) % _SLOTS
+        self.count -= 1
+        machine.enable_irq(irq)
+        return True
+
+
+class NeoPixelLED:
+    """One WS2812: the cue's colour at a brightness that is visible, not glaring."""
+
+    def __init__(self, brightness_pct=25):
+        self.np = neopixel.NeoPixel(Pin(board.LED_PIN), board.LED_COUNT)
+        self.brightness = brightness_pct
+        self.cue = -1
+        self.show(0)
+
+    def show(self, cue):
+        if cue == self.cue:
+            return
+        self.cue = cue
+        r, g, b = CUE_COLOURS[cue][1]
+        k = self.brightness
+        self.np[0] = (r * k // 100, g * k // 100, b * k // 100)
+        self.np.write()
+
+
+class RTCClock:
+    def __init__(self):
+        self.rtc = machine.RTC()
+        self.t0 = time.ticks_ms()
+
+    def now(self):
+        return time.time()
+
+    def set_time(self, t):
+        y, mo, d, h, mi, s, wd, _ = time.gmtime(t)
+        self.rtc.datetime((y, mo, d, wd, h, mi, s, 0))
+
+    def uptime_s(self):
+        return time.ticks_diff(time.ticks_ms(), self.t0) // 1000
+
+
+def watchdog(timeout_ms=4000):
+    return machine.WDT(timeout=timeout_ms)

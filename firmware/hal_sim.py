@@ -1,0 +1,186 @@
+"""The simulated board: the same surface as hal_rp2.py, for MicroPython's unix port.
+
+- FileCapture: frame pairs from a frame-planar raw file (per 10 ms: 80 rep int16 then
+  80 customer int16, little-endian; `callcue sim` writes it from a WAV), as fast as
+  possible or paced in real time, optionally looping.
+- LedRecorder: records the cue timeline and can draw it in a terminal.
+- SimClock: seconds since the epoch as set by the host, advanced by audio time.
+- storage: a LittleFS image in RAM or in a host file, or a host folder.
+- the serial link is stdin/stdout (the host bridges it to a pseudo-terminal).
+"""
+
+import sys
+import time
+
+from dsp.engine import FRAME
+
+from .leds import CUE_COLOURS
+
+_FRAME_BYTES = 2 * FRAME
+_RING_FRAMES = 8        # like the device's capture ring: 80 ms of slack before an overrun
+
+
+class SimClock:
+    """Wall-clock seconds: set by the host (`set_time`), advanced by captured audio."""
+
+    def __init__(self):
+        self.base = 0
+        self.frames = 0
+
+    def tick(self):
+        self.frames += 1
+
+    def now(self):
+        return self.base + self.frames // 100
+
+    def set_time(self, t):
+        self.base = t - self.frames // 100
+
+    def uptime_s(self):
+        return self.frames // 100
+
+
+class FileCapture:
+    def __init__(self, path, clock, speed=0, loop=False):
+        self.path = path
+        self.clock = clock
+        self.speed = speed          # 0: as fast as possible; 1: real time; 10: ten times
+        self.loop = loop
+        self.f = open(path, "rb")
+        self.done = False
+        self.overruns = 0
+        self.delivered = 0
+        self.t0 = time.ticks_ms()
+
+    def read(self, rep, cust):
+        """Fill rep and cust with the next frame pair; False if none is due yet or the
+        file has ended (then `done` is set)."""
+        if self.done:
+            return False
+        if self.speed:
+            due = time.ticks_diff(time.ticks_ms(), self.t0) * self.speed // 10 - self.delivered
+            if due <= 0:
+                return False
+            while due > _RING_FRAMES:        # fell behind: the ring would have overflowed
+                if not self._next(rep, cust):
+                    return False
+                self.overruns += 1
+                due -= 1
+        return self._next(rep, cust)
+
+    def _next(self, rep, cust):
+        if self.f.readinto(rep) != _FRAME_BYTES or self.f.readinto(cust) != _FRAME_BYTES:
+            if not self.loop:
+                self.done = True
+                return False
+            self.f.seek(0)
+            if self.f.readinto(rep) != _FRAME_BYTES or self.f.readinto(cust) != _FRAME_BYTES:
+                self.done = True
+                return False
+        self.delivered += 1
+        self.clock.tick()
+        return True
+
+    def close(self):
+        self.f.close()
+
+
+class LedRecorder:
+    """The cue LED: keeps (frame, cue) at every change; `draw` prints it live."""
+
+    def __init__(self, clock, draw=False, out=None):
+        self.clock = clock
+        self.draw = draw
+        self.out = out or sys.stderr
+        self.cue = 0
+        self.timeline = []
+
+    def show(self, cue):
+        if cue == self.cue:
+            return
+        self.cue = cue
+        self.timeline.append((self.clock.frames, cue))
+        if self.draw:
+            name, rgb = CUE_COLOURS[cue]
+            t = self.clock.frames / 100
+            r, g, b = rgb
+            dot = "\x1b[38;2;%d;%d;%dm\u25cf\x1b[0m" % (r, g, b) if cue else "\u25cb"
+            self.out.write("[%7.2f s] LED %s %s\n" % (t, dot, name))
+
+
+class WDT:
+    """The simulated watchdog only counts feeds."""
+
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class RAMBlockDev:
+    """A block device in a bytearray (or over a host file's bytes), for LittleFS."""
+
+    def __init__(self, data, block_size=4096):
+        self.data = data
+        self.block_size = block_size
+
+    def readblocks(self, n, buf, off=0):
+        a = n * self.block_size + off
+        buf[:] = self.data[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=None):
+        a = n * self.block_size + (off or 0)
+        self.data[a:a + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // self.block_size
+        if op == 5:
+            return self.block_size
+        if op == 6:
+            return 0
+        return None
+
+
+def mount_storage(spec, mount_point="/flash", size=1 << 20):
+    """Storage for the session logs and config: returns the folder to use.
+
+    spec: "ram" (a fresh LittleFS in memory), "IMAGE.lfs" (a LittleFS image in a host
+    file, created if missing, written back by `sync_storage`), or a host folder."""
+    import os
+
+    import vfs
+    if spec == "ram" or spec.endswith(".lfs"):
+        data = None
+        if spec != "ram":
+            try:
+                with open(spec, "rb") as f:
+                    data = bytearray(f.read())
+            except OSError:
+                data = None
+        fresh = data is None
+        if fresh:
+            data = bytearray(b"\xff" * size)
+        bdev = RAMBlockDev(data)
+        if fresh:
+            vfs.VfsLfs2.mkfs(bdev)
+        vfs.mount(vfs.VfsLfs2(bdev), mount_point)
+        _MOUNTED.append((spec, bdev))
+        return mount_point
+    try:
+        os.mkdir(spec)
+    except OSError:
+        pass
+    return spec
+
+
+_MOUNTED = []
+
+
+def sync_storage():
+    """Write file-backed LittleFS images back to their host files."""
+    for spec, bdev in _MOUNTED:
+        if spec != "ram":
+            with open(spec, "wb") as f:
+                f.write(bdev.data)

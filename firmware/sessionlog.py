@@ -1,0 +1,666 @@
+"""Session logs on flash: one file per call, a header then one 32-byte record per second.
+
+The format is LOGFORMAT.md; this module mirrors it. The pure part (encode/decode) runs
+unchanged on MicroPython and CPython: the dongle writes with it, the host decodes pulled
+files with it (`callcue.firmware.sessionlog`). SessionLog is the store on the device's
+LittleFS (it also works on a host folder).
+
+    log = SessionLog("/logs", device_id, fw_version, cal_hash)
+    log.recover()                       # at boot, before anything else touches /logs
+    sid = log.start(unix_time)          # first voice activity while idle
+    log.append(eng.record, overruns, talkovers)   # once per second; never raises
+    log.end()                           # the call has ended
+
+Durability: append() writes one record and flushes it (on LittleFS, f.flush() is
+lfs2_file_sync: the record is committed atomically, or not at all if power fails
+first). A record whose append() returned True survives a power cut. On a file
+system without that guarantee a torn tail can exist; recover() and the decoders find it
+by length, CRC and sequence number and drop it.
+
+CRC: binascii.crc32 (= zlib.crc32) over the whole record (or header) with its CRC field
+taken as zero, like the GPT header. On the RP2040, crc32 returns an int that is >= 2**30
+three times in four, which MicroPython must allocate as a big int (2 GC blocks, 32
+bytes): that is the one allocation in append(), once per second, and it cannot be
+avoided with binascii.crc32. Everything else in append() reuses preallocated buffers.
+"""
+
+import binascii
+import os
+import struct
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+FORMAT_VERSION = const(1)
+HEADER_SIZE = const(64)
+RECORD_SIZE = const(32)
+MAGIC = b"CCSL"
+
+# the engine's per-second record (dsp.engine.RECORD_FIELDS; a test keeps them equal)
+RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
+                 "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
+
+# header: magic, version, header size, record size, flags, session id, start time,
+# calibration hash, device id, firmware version, reserved, crc32 (LOGFORMAT.md)
+_HDR_FMT = "<4sBBBBIII16s16s8sI"
+_ID_LEN = const(16)
+_FW_LEN = const(16)
+_HDR_CRC = const(60)
+# record: seq, t_s, rep_active_ms, customer_active_ms, overlap_ms, rate_csps, pitch_cents,
+# pitch_sd_cents, overruns, syllables, cue, talkovers, flags, reserved, crc32
+_REC_FMT = "<IIHHHhhhHBBBBHI"
+_REC_CRC = const(28)
+
+_MAX30 = const(0x3FFFFFFF)   # seq and t_s stay small ints on the RP2040 (34 years of s)
+_U16 = const(0xFFFF)
+_I16 = const(0x7FFF)
+_U8 = const(0xFF)
+
+_ENOENT = const(2)
+_EIO = const(5)
+_ENOSPC = const(28)
+_CHUNK = const(256)          # bytes per read in recover(), truncation and crc32()
+
+
+def _clamp(v, lo, hi):
+    return lo if v < lo else (hi if v > hi else v)
+
+
+def _ascii(s, n):
+    # printable ASCII only, so a header always decodes; longer text is cut to n bytes
+    b = bytes(c if 32 <= c < 127 else 63 for c in str(s).encode())
+    return b[:n]
+
+
+def _text(b):
+    i = b.find(b"\x00")
+    return str(b if i < 0 else b[:i], "ascii")
+
+
+def _crc_zeroed(buf, crc_off, size):
+    """crc32 of buf[:size] with the 4 bytes at crc_off taken as zero (allocates a copy)."""
+    tmp = bytearray(buf[:size])
+    tmp[crc_off:crc_off + 4] = b"\x00\x00\x00\x00"
+    return binascii.crc32(tmp)
+
+
+# ---------------------------------------------------------------------------- header
+
+def encode_header(device_id, fw_version, cal_hash, start_time, session_id):
+    """The 64-byte header of a session file (LOGFORMAT.md, "Header").
+
+    device_id and fw_version: printable ASCII, at most 16 bytes each (other characters
+    become "?", longer text is cut). cal_hash and start_time are stored modulo 2**32
+    (start_time: Unix seconds from the clock the host set; 0 = never set)."""
+    buf = bytearray(HEADER_SIZE)
+    struct.pack_into(_HDR_FMT, buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, RECORD_SIZE, 0,
+                     _clamp(session_id, 0, _MAX30), start_time & 0xFFFFFFFF,
+                     cal_hash & 0xFFFFFFFF, _ascii(device_id, _ID_LEN),
+                     _ascii(fw_version, _FW_LEN), b"", 0)
+    struct.pack_into("<I", buf, _HDR_CRC, binascii.crc32(buf))
+    return bytes(buf)
+
+
+_BAD = const(0)
+_OURS = const(1)
+_FOREIGN = const(2)
+
+
+def _header_state(buf):
+    """_OURS: a valid header of this format version; _FOREIGN: a valid header (magic,
+    crc32) of another version; _BAD: anything else."""
+    if len(buf) < HEADER_SIZE or buf[:4] != MAGIC:
+        return _BAD
+    if _crc_zeroed(buf, _HDR_CRC, HEADER_SIZE) != struct.unpack_from("<I", buf, _HDR_CRC)[0]:
+        return _BAD
+    if buf[4] != FORMAT_VERSION:
+        return _FOREIGN
+    try:
+        decode_header(buf)
+    except ValueError:
+        return _BAD
+    return _OURS
+
+
+def decode_header(buf):
+    """The header at the start of buf as a dict; raises ValueError if it is not one."""
+    if len(buf) < HEADER_SIZE:
+        raise ValueError("session header: %d bytes, need %d" % (len(buf), HEADER_SIZE))
+    (magic, version, hsize, rsize, flags, sid, start, cal, dev, fw, _res,
+     crc) = struct.unpack_from(_HDR_FMT, buf, 0)
+    if magic != MAGIC:
+        raise ValueError("session header: magic %r, want %r (not a callcue session log)"
+                         % (magic, MAGIC))
+    if _crc_zeroed(buf, _HDR_CRC, HEADER_SIZE) != crc:
+        raise ValueError("session header: crc32 mismatch (the file is corrupt)")
+    if version != FORMAT_VERSION:
+        raise ValueError("session header: format version %d, this reader knows %d; "
+                         "update callcue to read it" % (version, FORMAT_VERSION))
+    if hsize < HEADER_SIZE or rsize != RECORD_SIZE:
+        raise ValueError("session header: header size %d / record size %d invalid for "
+                         "format version %d" % (hsize, rsize, version))
+    try:
+        dev = _text(dev)
+        fw = _text(fw)
+    except Exception:
+        raise ValueError("session header: device id or firmware version is not ASCII") \
+            from None
+    return {"format_version": version, "header_size": hsize, "record_size": rsize,
+            "flags": flags, "session_id": sid, "start_time": start, "cal_hash": cal,
+            "device_id": dev, "fw_version": fw}
+
+
+# ---------------------------------------------------------------------------- records
+
+def encode_record_into(buf, seq, rec, overruns, talkovers):
+    """Encode one record into buf (a bytearray of RECORD_SIZE) without allocating, apart
+    from the int binascii.crc32 returns (a big int on the RP2040 when >= 2**30).
+
+    rec: the engine's record (array('i'), RECORD_FIELDS order). Every value is clamped
+    to its field (LOGFORMAT.md), so any int encodes and both interpreters give the same
+    bytes: seq and t_s 0..2**30-1, the *_ms fields and overruns 0..65535, rate/pitch/SD
+    -1..32767, syllables, cue and talkovers 0..255."""
+    struct.pack_into(_REC_FMT, buf, 0,
+                     _clamp(seq, 0, _MAX30), _clamp(rec[0], 0, _MAX30),
+                     _clamp(rec[1], 0, _U16), _clamp(rec[2], 0, _U16), _clamp(rec[3], 0, _U16),
+                     _clamp(rec[5], -1, _I16), _clamp(rec[6], -1, _I16),
+                     _clamp(rec[7], -1, _I16), _clamp(overruns, 0, _U16),
+                     _clamp(rec[4], 0, _U8), _clamp(rec[8], 0, _U8),
+                     _clamp(talkovers, 0, _U8), 0, 0, 0)
+    # the crc field is zero here, so the crc covers the whole record (LOGFORMAT.md)
+    struct.pack_into("<I", buf, _REC_CRC, binascii.crc32(buf))
+
+
+def _record_seq(rec, scratch, prev):
+    """seq of the RECORD_SIZE bytes in rec if the record is valid and follows prev
+    (seq > prev), else -1. scratch: a bytearray(RECORD_SIZE) to check the crc in."""
+    if len(rec) < RECORD_SIZE:
+        return -1
+    scratch[:] = rec[:RECORD_SIZE]
+    crc = struct.unpack_from("<I", scratch, _REC_CRC)[0]
+    scratch[_REC_CRC:_REC_CRC + 4] = b"\x00\x00\x00\x00"
+    if binascii.crc32(scratch) != crc:
+        return -1
+    seq = struct.unpack_from("<I", scratch, 0)[0]
+    return seq if seq > prev else -1
+
+
+def decode_record(rec):
+    """One record's fields as a dict (no validity check; see decode_records)."""
+    (seq, t_s, rep, cust, both, rate, pitch, sd, overruns, syl, cue, talkovers, _flags,
+     _res, _crc) = struct.unpack_from(_REC_FMT, rec, 0)
+    return {"seq": seq, "t_s": t_s, "rep_active_ms": rep, "customer_active_ms": cust,
+            "overlap_ms": both, "syllables": syl, "rate_csps": rate, "pitch_cents": pitch,
+            "pitch_sd_cents": sd, "cue": cue, "overruns": overruns, "talkovers": talkovers}
+
+
+def decode_records(data):
+    """Every valid record in a session file's body (the bytes after the header), in
+    order, stopping at the first short, CRC-failing or out-of-sequence one."""
+    out = []
+    scratch = bytearray(RECORD_SIZE)
+    mv = memoryview(data)
+    prev = -1
+    for off in range(0, len(data) - RECORD_SIZE + 1, RECORD_SIZE):
+        rec = mv[off:off + RECORD_SIZE]
+        seq = _record_seq(rec, scratch, prev)
+        if seq < 0:
+            break
+        out.append(decode_record(rec))
+        prev = seq
+    return out
+
+
+def decode_session(data):
+    """(header dict, records) of a whole session file; ValueError on a bad header."""
+    hdr = decode_header(data)
+    return hdr, decode_records(memoryview(data)[hdr["header_size"]:])
+
+
+# ---------------------------------------------------------------------------- the store
+
+def _session_id(name):
+    # "s000123.log" -> 123; anything else -> -1
+    if len(name) < 6 or name[0] != "s" or not name.endswith(".log"):
+        return -1
+    digits = name[1:-4]
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else -1
+
+
+class SessionLog:
+    """Session files in the folder `root` (created if missing), one per call.
+
+    Space: before a session starts and every `check_bytes` of log written, if free
+    space (statvfs) is below min_free_bytes, the oldest sessions other than the open
+    one are removed (removed_for_space). On ENOSPC, append() and start() remove the
+    oldest other session and retry; when nothing is left to remove the record is
+    dropped (dropped_records). Nothing here raises on I/O errors or corrupt files.
+
+    statvfs: a function like os.statvfs (tests inject one); the free-byte figure is
+    f_frsize * f_bavail, read as 0 when LittleFS reports more free blocks than it has
+    (it does while blocks are in flight on a full disk)."""
+
+    def __init__(self, root, device_id, fw_version, cal_hash, min_free_bytes=16384,
+                 statvfs=None, check_bytes=4096):
+        self.root = root.rstrip("/") if len(root) > 1 else root
+        self.device_id = device_id
+        self.fw_version = fw_version
+        self.cal_hash = cal_hash
+        self.min_free_bytes = min_free_bytes
+        self.check_bytes = check_bytes
+        self._statvfs = statvfs if statvfs is not None else os.statvfs
+        self._buf = bytearray(RECORD_SIZE)       # the record being written
+        self._scratch = bytearray(RECORD_SIZE)   # crc checks in recover()
+        self._f = None
+        self._id = -1
+        self._seq = 0
+        self._size = 0
+        self._start_time = 0
+        self._next_check = 0
+        self.removed_for_space = 0   # sessions removed to make room
+        self.dropped_records = 0     # records append() could not write
+        self.dropped_torn = 0        # records recover() dropped (torn or invalid)
+        self.deleted_files = 0       # files recover() deleted (bad header or no records)
+        self.last_errno = 0          # errno of the last I/O error (0: none yet)
+        try:
+            os.mkdir(self.root)
+        except OSError:
+            pass                     # exists (or cannot be made: every write fails softly)
+        self._next_id = self._first_free_id()
+
+    # ------------------------------------------------------------------ paths and listing
+
+    def _path(self, sid, ext=".log"):
+        return "%s/s%06d%s" % (self.root, sid, ext)
+
+    def _names(self):
+        try:
+            return os.listdir(self.root)
+        except OSError as e:
+            self.last_errno = e.errno
+            return []
+
+    def _ids(self):
+        ids = []
+        for name in self._names():
+            sid = _session_id(name)
+            if sid >= 0:
+                ids.append(sid)
+        ids.sort()
+        return ids
+
+    def _first_free_id(self):
+        ids = self._ids()
+        nxt = ids[-1] + 1 if ids else 1
+        try:
+            with open(self.root + "/nextid", "rb") as f:
+                floor = int(f.read(12))
+            if floor > nxt:
+                nxt = floor
+        except Exception:
+            pass                     # no floor file (or a torn one): max id + 1
+        return nxt
+
+    def _file_size(self, path):
+        try:
+            return os.stat(path)[6]
+        except OSError:
+            return -1
+
+    def free_bytes(self):
+        """Free bytes on the log's file system (see the class docstring), -1 if unknown."""
+        try:
+            st = self._statvfs(self.root)
+        except Exception:
+            return -1
+        avail = st[4]
+        if avail > st[2]:
+            avail = 0
+        return (st[1] or st[0]) * avail
+
+    def total_bytes(self):
+        """Size of the log's file system in bytes, -1 if unknown."""
+        try:
+            st = self._statvfs(self.root)
+        except Exception:
+            return -1
+        return (st[1] or st[0]) * st[2]
+
+    # ------------------------------------------------------------------ boot
+
+    def recover(self, feed=None):
+        """Check every closed session file at boot. A file whose header is missing or
+        invalid, or that holds no valid record, is deleted (deleted_files); a file with a
+        torn or invalid tail is cut after its last valid record (copy + rename: LittleFS
+        files cannot be truncated in place). A valid header of another format version
+        (a downgrade) is left alone. Returns the records dropped (also added to
+        dropped_torn). Never raises.
+
+        Cost: every record is read and checked once (about 32 bytes of I/O and one
+        crc32 each). feed: called once per file (e.g. the watchdog's feed)."""
+        dropped = 0
+        names = self._names()
+        for name in names:
+            if name[0] == "s" and name.endswith(".tmp"):
+                # a truncation copy: finished if its .log is gone (rename not atomic on
+                # FAT), else incomplete
+                log = name[:-4] + ".log"
+                try:
+                    if log in names:
+                        os.remove(self.root + "/" + name)
+                    else:
+                        os.rename(self.root + "/" + name, self.root + "/" + log)
+                except OSError as e:
+                    self.last_errno = e.errno
+        for sid in self._ids():
+            if sid == self._id:
+                continue
+            try:
+                dropped += self._recover_file(sid)
+            except Exception as e:
+                self.last_errno = getattr(e, "errno", _EIO)
+            if feed is not None:
+                feed()
+        self.dropped_torn += dropped
+        nxt = self._first_free_id()
+        if nxt > self._next_id:
+            self._next_id = nxt
+        return dropped
+
+    def _recover_file(self, sid):
+        path = self._path(sid)
+        size = self._file_size(path)
+        if size < 0:
+            return 0
+        slots = (size - HEADER_SIZE + RECORD_SIZE - 1) // RECORD_SIZE \
+            if size > HEADER_SIZE else 0
+        keep = 0
+        with open(path, "rb") as f:
+            head = f.read(HEADER_SIZE)
+            state = _header_state(head)
+            if state == _FOREIGN:
+                return 0             # another format version's file: not ours to judge
+            if state == _OURS:
+                keep = decode_header(head)["header_size"]
+                f.seek(keep)
+                buf = self._buf
+                prev = -1
+                while f.readinto(buf) == RECORD_SIZE:
+                    seq = _record_seq(buf, self._scratch, prev)
+                    if seq < 0:
+                        break
+                    prev = seq
+                    keep += RECORD_SIZE
+                if prev < 0:
+                    keep = 0         # a header and no record: nothing to keep
+        if not keep:
+            self._remove(sid)
+            self.deleted_files += 1
+            return slots
+        if keep < size:
+            if not self._truncate(sid, keep):
+                # no room for the copy: free the oldest other session, try once more
+                if not (self._free_oldest(sid) and self._truncate(sid, keep)):
+                    return 0
+            return (size - keep + RECORD_SIZE - 1) // RECORD_SIZE
+        return 0
+
+    def _truncate(self, sid, keep):
+        """Cut session sid's file to keep bytes by copying them to a .tmp file and renaming
+        it over the .log (atomic on LittleFS). False (file unchanged) on an I/O error."""
+        src = self._path(sid)
+        tmp = self._path(sid, ".tmp")
+        chunk = bytearray(_CHUNK)
+        mv = memoryview(chunk)
+        try:
+            with open(src, "rb") as fi, open(tmp, "wb") as fo:
+                left = keep
+                while left > 0:
+                    n = fi.readinto(mv[:left] if left < _CHUNK else mv)
+                    if not n:
+                        break
+                    fo.write(mv[:n])
+                    left -= n
+                fo.flush()
+            os.rename(tmp, src)
+            return True
+        except OSError as e:
+            self.last_errno = e.errno
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            return False
+
+    # ------------------------------------------------------------------ space
+
+    def _remove(self, sid):
+        try:
+            os.remove(self._path(sid))
+        except OSError as e:
+            self.last_errno = e.errno
+            return False
+        if sid == self._next_id - 1:
+            # the newest file is gone: remember its id so ids stay monotonic
+            try:
+                with open(self.root + "/nextid", "wb") as f:
+                    f.write(("%d" % self._next_id).encode())
+            except OSError as e:
+                self.last_errno = e.errno
+        return True
+
+    def _free_oldest(self, keep=-1):
+        """Remove the oldest session that is neither open nor `keep`; True if one went."""
+        for sid in self._ids():
+            if sid != self._id and sid != keep:
+                if self._remove(sid):
+                    self.removed_for_space += 1
+                    return True
+                return False
+        return False
+
+    def _make_room(self):
+        free = self.free_bytes()
+        while 0 <= free < self.min_free_bytes and self._free_oldest():
+            free = self.free_bytes()
+
+    # ------------------------------------------------------------------ sessions
+
+    def start(self, start_time):
+        """Open a new session file (header written and flushed) and return its id, or -1
+        if no file could be made (its records are then dropped and counted)."""
+        if self._id >= 0:
+            self.end()
+        self._make_room()
+        sid = self._next_id
+        self._next_id = sid + 1
+        hdr = encode_header(self.device_id, self.fw_version, self.cal_hash, start_time, sid)
+        path = self._path(sid)
+        while True:
+            f = None
+            try:
+                f = open(path, "wb")
+                f.write(hdr)
+                f.flush()
+                break
+            except OSError as e:
+                self.last_errno = e.errno
+                if f is not None:
+                    self._close(f)
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+                if e.errno == _ENOSPC and self._free_oldest():
+                    continue
+                self._next_id = sid  # nothing was made under this id: reuse it
+                self._id = -2        # no file: append() drops and counts
+                self._seq = 0
+                return -1
+        self._f = f
+        self._id = sid
+        self._seq = 0
+        self._size = HEADER_SIZE
+        self._start_time = start_time
+        self._next_check = HEADER_SIZE + self.check_bytes
+        return sid
+
+    def append(self, rec, overruns=0, talkovers=0):
+        """Write one record and flush it; True if it is on flash. Never raises.
+
+        Allocation: none on the path that succeeds, apart from the crc32 result (see the
+        module docstring) and, every check_bytes, the statvfs tuple. Errors allocate
+        (exceptions, paths), which is fine: they are rare."""
+        if self._id < 0:
+            if self._id == -2:
+                self.dropped_records += 1
+            return False
+        seq = self._seq
+        self._seq = seq + 1
+        buf = self._buf
+        try:
+            encode_record_into(buf, seq, rec, overruns, talkovers)
+        except Exception:
+            self.dropped_records += 1   # not an array of ints: nothing sensible to log
+            return False
+        if self._size >= self._next_check:
+            self._next_check = self._size + self.check_bytes
+            self._make_room()
+        retried = False
+        while True:
+            err = self._write(buf)
+            if not err:
+                self._size += RECORD_SIZE
+                return True
+            if err == _ENOSPC and self._free_oldest():
+                continue
+            if err != _ENOSPC and not retried:
+                retried = True       # one more try on a fresh handle
+                continue
+            self.dropped_records += 1
+            return False
+
+    def _write(self, buf):
+        f = self._f
+        if f is None:
+            f = self._reopen()
+            if f is None:
+                return _EIO
+        try:
+            f.write(buf)
+            f.flush()
+            return 0
+        except OSError as e:
+            err = e.errno
+        except Exception:
+            err = _EIO
+        # LittleFS discards what the failed handle had not committed when it is closed;
+        # the next write reopens the file at its committed end
+        self.last_errno = err
+        self._close(f)
+        self._f = None
+        return err
+
+    def _reopen(self):
+        path = self._path(self._id)
+        try:
+            size = self._file_size(path)
+            if size < HEADER_SIZE:
+                return None
+            keep = size - (size - HEADER_SIZE) % RECORD_SIZE
+            if keep != size and not self._truncate(self._id, keep):
+                return None          # a part record we cannot cut off: write nothing after it
+            self._f = open(path, "ab")
+            self._size = keep
+            return self._f
+        except OSError as e:
+            self.last_errno = e.errno
+            return None
+
+    def _close(self, f):
+        try:
+            f.close()
+        except Exception:
+            pass
+
+    def end(self):
+        """Close the open session (no-op if none)."""
+        if self._f is not None:
+            self._close(self._f)
+        self._f = None
+        self._id = -1
+        self._seq = 0
+
+    @property
+    def session_id(self):
+        """The open session's id, -1 if none."""
+        return self._id if self._id >= 0 else -1
+
+    def sessions(self):
+        """[(session_id, size_bytes, n_records, start_time)] oldest first, the open one
+        included; n_records counts whole record slots (exact after recover());
+        start_time is -1 for a file whose header cannot be read."""
+        out = []
+        for sid in self._ids():
+            if sid == self._id:
+                out.append((sid, self._size, (self._size - HEADER_SIZE) // RECORD_SIZE,
+                            self._start_time))
+                continue
+            path = self._path(sid)
+            size = self._file_size(path)
+            start = -1
+            try:
+                with open(path, "rb") as f:
+                    start = decode_header(f.read(HEADER_SIZE))["start_time"]
+            except Exception:
+                pass
+            n = (size - HEADER_SIZE) // RECORD_SIZE if size >= HEADER_SIZE else 0
+            out.append((sid, size, n, start))
+        return out
+
+    def read(self, session_id, offset, n):
+        """n bytes of a session file from offset (fewer at the end, b"" past it); for the
+        open session, only what has been flushed. OSError(ENOENT) if no such session."""
+        path = self._path(session_id)
+        size = self._size if session_id == self._id else self._file_size(path)
+        if size < 0:
+            raise OSError(_ENOENT)
+        if offset >= size or n <= 0:
+            return b""
+        if n > size - offset:
+            n = size - offset
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+
+    def stat(self, session_id):
+        """(size_bytes, crc32 of the whole file, is_open) of a session; OSError(ENOENT)
+        if no such session. For the open session: the flushed bytes only."""
+        path = self._path(session_id)
+        is_open = session_id == self._id
+        size = self._size if is_open else self._file_size(path)
+        if size < 0:
+            raise OSError(_ENOENT)
+        crc = 0
+        chunk = bytearray(_CHUNK)
+        mv = memoryview(chunk)
+        with open(path, "rb") as f:
+            left = size
+            while left > 0:
+                k = f.readinto(mv[:left] if left < _CHUNK else mv)
+                if not k:
+                    break
+                crc = binascii.crc32(mv[:k], crc)
+                left -= k
+        return size, crc, is_open
+
+    def delete(self, session_id):
+        """Delete a closed session's file; False for the open session or no such file."""
+        if session_id == self._id or self._file_size(self._path(session_id)) < 0:
+            return False
+        return self._remove(session_id)

