@@ -72,7 +72,10 @@ class NeoPixelLED:
 
     def __init__(self, brightness_pct=25):
         self.np = neopixel.NeoPixel(Pin(board.LED_PIN), board.LED_COUNT)
-        self.brightness = brightness_pct
+        k = brightness_pct
+        # the colours at this brightness, made once: show() runs in the frame loop
+        self.colours = [(r * k // 100, g * k // 100, b * k // 100)
+                        for _, (r, g, b) in CUE_COLOURS]
         self.cue = -1
         self.show(0)
 
@@ -80,9 +83,7 @@ class NeoPixelLED:
         if cue == self.cue:
             return
         self.cue = cue
-        r, g, b = CUE_COLOURS[cue][1]
-        k = self.brightness
-        self.np[0] = (r * k // 100, g * k // 100, b * k // 100)
+        self.np[0] = self.colours[cue]
         self.np.write()
 
 

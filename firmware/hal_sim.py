@@ -11,6 +11,7 @@
 
 import sys
 import time
+from array import array
 
 from dsp.engine import FRAME
 
@@ -86,26 +87,43 @@ class FileCapture:
 
 
 class LedRecorder:
-    """The cue LED: keeps (frame, cue) at every change; `draw` prints it live."""
+    """The cue LED: keeps (frame, cue) at every change in a preallocated array (the
+    frame loop allocates nothing; past `capacity` changes the oldest are overwritten);
+    `draw` prints each change live."""
 
-    def __init__(self, clock, draw=False, out=None):
+    def __init__(self, clock, draw=False, out=None, capacity=4096):
         self.clock = clock
         self.draw = draw
         self.out = out or sys.stderr
         self.cue = 0
-        self.timeline = []
+        self.changes = 0
+        self.log = array("i", bytes(8 * capacity))
 
     def show(self, cue):
         if cue == self.cue:
             return
         self.cue = cue
-        self.timeline.append((self.clock.frames, cue))
+        i = (self.changes % (len(self.log) // 2)) * 2
+        self.log[i] = self.clock.frames
+        self.log[i + 1] = cue
+        self.changes += 1
         if self.draw:
             name, rgb = CUE_COLOURS[cue]
             t = self.clock.frames / 100
             r, g, b = rgb
             dot = "\x1b[38;2;%d;%d;%dm\u25cf\x1b[0m" % (r, g, b) if cue else "\u25cb"
             self.out.write("[%7.2f s] LED %s %s\n" % (t, dot, name))
+
+    @property
+    def timeline(self):
+        """[(frame, cue)] of the changes still held, oldest first."""
+        cap = len(self.log) // 2
+        first = self.changes - cap if self.changes > cap else 0
+        out = []
+        for k in range(first, self.changes):
+            i = (k % cap) * 2
+            out.append((self.log[i], self.log[i + 1]))
+        return out
 
 
 class WDT:
@@ -119,7 +137,9 @@ class WDT:
 
 
 class RAMBlockDev:
-    """A block device in a bytearray (or over a host file's bytes), for LittleFS."""
+    """A block device in a bytearray (or over a host file's bytes), for LittleFS, with
+    the RP2040's 4 KB erase sectors. Copies byte by byte: slicing would allocate, and the
+    log's flush runs inside the allocation-free frame loop."""
 
     def __init__(self, data, block_size=4096):
         self.data = data
@@ -127,20 +147,30 @@ class RAMBlockDev:
 
     def readblocks(self, n, buf, off=0):
         a = n * self.block_size + off
-        buf[:] = self.data[a:a + len(buf)]
+        data = self.data
+        for i in range(len(buf)):
+            buf[i] = data[a + i]
 
     def writeblocks(self, n, buf, off=None):
-        a = n * self.block_size + (off or 0)
-        self.data[a:a + len(buf)] = buf
+        if off is None:           # simple protocol: whole blocks, erase first
+            off = 0
+        a = n * self.block_size + off
+        data = self.data
+        for i in range(len(buf)):
+            data[a + i] = buf[i]
 
     def ioctl(self, op, arg):
         if op == 4:
             return len(self.data) // self.block_size
         if op == 5:
             return self.block_size
-        if op == 6:
+        if op == 6:               # erase a block: flash reads 0xFF
+            a = arg * self.block_size
+            data = self.data
+            for i in range(self.block_size):
+                data[a + i] = 0xFF
             return 0
-        return None
+        return 0
 
 
 def mount_storage(spec, mount_point="/flash", size=1 << 20):
@@ -164,8 +194,8 @@ def mount_storage(spec, mount_point="/flash", size=1 << 20):
             data = bytearray(b"\xff" * size)
         bdev = RAMBlockDev(data)
         if fresh:
-            vfs.VfsLfs2.mkfs(bdev)
-        vfs.mount(vfs.VfsLfs2(bdev), mount_point)
+            vfs.VfsLfs2.mkfs(bdev, progsize=256)
+        vfs.mount(vfs.VfsLfs2(bdev, progsize=256), mount_point)
         _MOUNTED.append((spec, bdev))
         return mount_point
     try:

@@ -48,12 +48,17 @@ def main(argv):
         from firmware.link import Link
         link = Link.stdio()
     app = App(capture, led, clock, store, link, config, hal_sim.WDT())
+    import time
+    t0 = time.ticks_us()
     frames = app.run()
+    loop_us = time.ticks_diff(time.ticks_us(), t0)
     if link is not None and "--stay" in opts:
         app.serve()
     hal_sim.sync_storage()
-    sys.stderr.write("sim: %d frames, %d records logged, %d overruns, %d LED changes\n" % (
-        frames, app.records_logged, capture.overruns, len(led.timeline)))
+    sys.stderr.write("sim: %d frames, %d records logged, %d overruns, %d LED changes, "
+                     "loop %d us per 10 ms frame\n" % (frames, app.records_logged,
+                                                      capture.overruns, led.changes,
+                                                      loop_us // max(frames, 1)))
     return 0
 
 

@@ -197,6 +197,110 @@ def do_params(args):
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------- verify
+
+
+def args_verify(p):
+    p.add_argument(
+        "calls",
+        nargs="*",
+        metavar="CALL.wav",
+        help="stereo WAV(s): channel 0 = rep (headset mic), channel 1 = customer (earpiece)",
+    )
+    p.add_argument("--json", action="store_true",
+                   help="print the figures as JSON (schema callcue.verify/1) instead: one "
+                   "object, or {schema, calls: [...]} for several calls")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="draw waveform, voice activity, pitch and cues, fixed vs float; with "
+                   "several calls, OUT-<call>.png each")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one engine parameter (integer) in both; may be repeated")
+
+
+def do_verify(args):
+    """Run the fixed-point engine and the float reference (numpy/scipy) on the same call and
+    compare them stage by stage: filter SNR and max error in LSB, frame level, voice
+    activity, talk-over events, dead air, pitch, syllables, rolling rate and pitch SD,
+    cues. Each figure has a documented tolerance (callcue/verify.py); the exit code is 1
+    when any is exceeded, 2 for input that cannot be read."""
+    if not args.calls:
+        return fail("verify", "give one or more CALL.wav")
+
+    from callcue import analyze, verify, wavio
+
+    pairs = []
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            return fail("--param", f"{item!r} is not NAME=VALUE")
+        pairs.append((name.strip(), value.strip()))
+    try:
+        params = analyze.make_params(pairs)
+    except ValueError as e:
+        return fail("--param", str(e))
+
+    calls = []
+    for path in args.calls:
+        try:
+            rep, cust, _info = wavio.read_call(path)
+        except wavio.InputError as e:
+            return fail(e.path, e.reason)
+        calls.append((path, rep, cust))
+
+    docs = []
+    all_ok = True
+    for k, (path, rep, cust) in enumerate(calls):
+        name = os.path.basename(path)
+        seconds = max(rep.size, cust.size) / wavio.DSP_RATE_HZ
+        result = verify.verify_pcm(rep, cust, params)
+        all_ok &= result.ok
+        if args.plot:
+            out = args.plot
+            if len(calls) > 1:
+                stem, ext = os.path.splitext(args.plot)
+                out = f"{stem}-{os.path.splitext(name)[0]}{ext or '.png'}"
+            try:
+                verify.plot(result, rep, cust, out, name)
+            except OSError as e:
+                return fail(out, e.strerror or str(e))
+            except ValueError as e:  # e.g. an image format matplotlib does not write
+                return fail(out, str(e))
+        if args.json:
+            docs.append(verify.as_dict(result, path, seconds))
+            continue
+        if k:
+            print()
+        for line in verify.table(result, name, seconds):
+            print(line)
+        if args.plot:
+            print(f"plot: {out}")
+    if args.json:
+        json.dump(docs[0] if len(docs) == 1 else {"schema": verify.SCHEMA, "calls": docs},
+                  sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return EXIT_OK if all_ok else verify.EXIT_OUT_OF_TOLERANCE
+
+
+# ---------------------------------------------------------------------------- sim
+
+
+def args_sim(p):
+    from callcue import sim_cmd
+
+    sim_cmd.add_args(p)
+
+
+def do_sim(args):
+    """Run a call through the virtual dongle: the real firmware under MicroPython's unix
+    port on a simulated board. Serves its serial link on a pseudo-terminal (or use
+    `--port sim://CALL.wav` anywhere), or writes the records it logged (--records), or
+    pulls its session logs like a supervisor (--pull)."""
+    from callcue import sim_cmd
+
+    args.speed = sim_cmd.default_speed(args)
+    return sim_cmd.run(args, fail)
+
+
 # ---------------------------------------------------------------------------- table
 
 # name, one-line help, argument builder, handler
@@ -208,8 +312,12 @@ COMMANDS = (
         args_analyze,
         do_analyze,
     ),
+    ("sim", "run a call through the virtual dongle (the real firmware, simulated board)",
+     args_sim, do_sim),
     ("params", "list the engine's parameters with defaults, ranges and meanings", args_params,
      do_params),
+    ("verify", "check the fixed-point engine against the float reference, stage by stage",
+     args_verify, do_verify),
 )
 
 

