@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-
 from callcue import simulator, synth
 from callcue.analyze import analyze_pcm
 from callcue.device import Device, DeviceError
