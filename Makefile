@@ -13,7 +13,7 @@ MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(DEVICE_SRC))
 
 DEMO := build/demo
 
-.PHONY: setup run test mpy lint format clean distclean
+.PHONY: setup run test mpy bench lint format clean distclean
 
 setup: $(STAMP)
 
@@ -37,6 +37,12 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
+# memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json}.
+# Medians of several runs on this machine; a few minutes. Nothing in it passes or fails.
+bench: setup
+	$(BIN)/python tests/bench/run_bench.py
 
 # Cross-compile every device file for the RP2040 (Cortex-M0+, Thumb: -march=armv6m).
 mpy: setup $(MPY_OUT)

@@ -301,6 +301,51 @@ def do_sim(args):
     return sim_cmd.run(args, fail)
 
 
+# ---------------------------------------------------------------- host tools (dongle)
+# Each job lives in its own module with add_args(p) and run(args); run raises
+# callcue.devices.HostError(what, reason) for the one-line error.
+
+
+def _host_args(module):
+    def add(p):
+        import importlib
+
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        importlib.import_module("callcue." + module).add_args(p)
+
+    return add
+
+
+def _host_run(module, doc):
+    def run(args):
+        import importlib
+
+        from callcue.devices import HostError
+
+        try:
+            return importlib.import_module("callcue." + module).run(args)
+        except HostError as e:
+            print(f"callcue: error: {e.what}: {e.reason}", file=sys.stderr)
+            return e.code
+
+    run.__doc__ = doc
+    return run
+
+
+args_devices, do_devices = _host_args("devices"), _host_run(
+    "devices", "List attached dongles: USB serial ports whose device answers `info`.")
+args_device, do_device = _host_args("devcmd"), _host_run(
+    "devcmd", "One dongle's identity, engine parameter overrides and clock.")
+args_logs, do_logs = _host_args("logs"), _host_run(
+    "logs", "List a dongle's session logs, pull them into a SQLite archive (resumable, "
+    "idempotent, --delete only after a verified import), export the archive.")
+args_report, do_report = _host_args("report"), _host_run(
+    "report", "A self-contained HTML report (embedded plots) of archived calls.")
+args_stream, do_stream = _host_args("stream"), _host_run(
+    "stream", "A live dashboard of the dongle's per-second records; --csv/--jsonl record "
+    "them. Reconnects after unplug/replug; Ctrl-C exits.")
+
+
 # ---------------------------------------------------------------------------- table
 
 # name, one-line help, argument builder, handler
@@ -318,6 +363,13 @@ COMMANDS = (
      do_params),
     ("verify", "check the fixed-point engine against the float reference, stage by stage",
      args_verify, do_verify),
+    ("devices", "list attached dongles with id and firmware", args_devices, do_devices),
+    ("device", "device info | config get | config set KEY=VALUE | time set", args_device,
+     do_device),
+    ("logs", "logs list | pull (into a SQLite archive) | export (csv, jsonl, parquet)",
+     args_logs, do_logs),
+    ("report", "HTML report with plots of archived calls", args_report, do_report),
+    ("stream", "live dashboard of the dongle's per-second records", args_stream, do_stream),
 )
 
 
