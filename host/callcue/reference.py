@@ -1,0 +1,546 @@
+"""Float reference of the DSP engine: every stage in numpy/scipy, written as the definition
+that the fixed-point core (callcue.dsp) approximates.
+
+One function per engine stage, with the engine's stage names (dsp/README.md), in the
+engine's order:
+
+    bandpass -> level -> noise_floor -> crosstalk -> vad -> talkover -> dead_air
+    -> lowpass -> pitch -> pitch_spread -> syllable_envelope -> syllables
+    -> rolling_rate -> cue_policy
+
+`run(rep, cust, params)` chains them into a `Trace`. Every stage takes plain arrays, so
+`callcue verify` can also feed one stage the fixed-point engine's upstream outputs and
+compare that stage alone (e.g. talk-over logic given identical voice activity).
+
+The parameters are `callcue.dsp.params.Params`, the engine's own, and the filters are
+`callcue.design`'s scipy designs in double precision (the engine runs the same designs
+quantised by `design.quantise_sos`), so a change of default or of a design moves both.
+
+Units (the engine's, in float):
+- samples: int16 scale (full scale 32768), input quantised to int16 first;
+- frames: 10 ms (FRAME = 80 samples at 8000 Hz); per-second values close every 100;
+- level: 10*log10(sum(x**2) / 256) over a frame ("dB"), 0 for an energy <= 1; a
+  full-scale square wave is FS_DB (85.3 dB), so dBFS = level - FS_DB;
+- pitch: cents re 55 Hz (`CENTS_REF_HZ`), 0 = unvoiced; spread in cents;
+- rate: syllables per second; NaN = not defined yet (the engine's -1).
+
+Where the engine is an approximation of these definitions (integer rounding, a 33-entry
+log table, Q-format state), `callcue verify` measures the difference and holds it to a
+documented tolerance. One deliberate difference: a bridged gap in talk time counts in the
+second it lies in; the engine, whose record for an earlier second is already out,
+credits only the part inside the current second (dsp/engine.py).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from callcue import design
+from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
+from callcue.dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
+from callcue.dsp.params import TABLE, Params
+from callcue.dsp.pitch import CENTS_REF_HZ
+from callcue.dsp.talkover import CUSTOMER, REP
+
+FRAME_MS = 1000 * FRAME // RATE_HZ  # 10
+# energy units: sum(x**2) / 256 (the engine's (x*x) >> 8), so a frame level is in
+# "dB re 256 LSB**2"; a full-scale square wave over a frame:
+ENERGY_SCALE = 256.0
+FS_DB = float(10 * np.log10(FRAME * 32767.0**2 / ENERGY_SCALE))
+
+# pitch: YIN on the low-passed rep channel decimated to 4 kHz
+DEC_RATE_HZ = RATE_HZ // design.DECIMATE
+YIN_WINDOW = DEC_RATE_HZ // 100  # 40 samples, 10 ms: the difference function's window
+_LOWEST_F0_HZ = next(row[2] for row in TABLE if row[0] == "pitch_min_hz")
+# the block searched every other frame: the window plus the longest lag (+1 for the
+# parabola), 108 samples (27 ms) ending with the current frame
+YIN_BLOCK = YIN_WINDOW + -(-DEC_RATE_HZ // _LOWEST_F0_HZ) + 1
+MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
+GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
+
+SYL_REF_DECAY_DB = 10.0 / FRAMES_PER_S  # the loudest recent nucleus decays 10 dB/s
+
+
+@dataclass
+class Trace:
+    """Everything one run of the chain produces, the same fields for the fixed-point
+    engine (callcue.verify.fixed_trace) and the float reference (`run`).
+
+    Per sample (8 kHz): x_rep, x_cust (band-passed), lp_rep (rep low-passed for pitch).
+    Per frame: energy_*, level_* (dB), floor_* (dB), *_ok (crosstalk gate), *_active
+    (with hangover), *_speech (speaking this frame), *_start (frame the current active
+    run began), *_talk (talk-time frames credited), talkover (a confirmed talk-over
+    runs), dead_air, f0_cents, envelope (dB, syllable envelope), syllable (1 on the frame
+    a nucleus is counted), cue. Per second: rate_sps, sd_cents, pitch_cents (NaN where
+    not defined). events: (start frame, end frame exclusive, interrupter 0 rep 1 cust).
+    """
+
+    x_rep: np.ndarray = None
+    x_cust: np.ndarray = None
+    lp_rep: np.ndarray = None
+    energy_rep: np.ndarray = None
+    energy_cust: np.ndarray = None
+    level_rep: np.ndarray = None
+    level_cust: np.ndarray = None
+    floor_rep: np.ndarray = None
+    floor_cust: np.ndarray = None
+    rep_ok: np.ndarray = None
+    cust_ok: np.ndarray = None
+    rep_active: np.ndarray = None
+    cust_active: np.ndarray = None
+    rep_speech: np.ndarray = None
+    cust_speech: np.ndarray = None
+    rep_start: np.ndarray = None
+    cust_start: np.ndarray = None
+    rep_talk: np.ndarray = None
+    cust_talk: np.ndarray = None
+    talkover: np.ndarray = None
+    dead_air: np.ndarray = None
+    f0_cents: np.ndarray = None
+    envelope: np.ndarray = None
+    syllable: np.ndarray = None
+    cue: np.ndarray = None
+    rate_sps: np.ndarray = None
+    sd_cents: np.ndarray = None
+    pitch_cents: np.ndarray = None
+    events: list = field(default_factory=list)
+
+    @property
+    def frames(self):
+        return len(self.level_rep)
+
+
+def whole_frames(x):
+    """x as float64, cut to whole 10 ms frames (the engine drops a final partial one)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x[: len(x) // FRAME * FRAME]
+
+
+# ------------------------------------------------------------------------ band limiting
+
+
+def bandpass(x):
+    """DC removal and telephone band: design.bandpass_sos() run by scipy in double."""
+    return signal.sosfilt(design.bandpass_sos(), whole_frames(x))
+
+
+# ------------------------------------------------------------------------------- level
+
+
+def frame_energy(x):
+    """sum(x**2) / 256 per 10 ms frame."""
+    x = whole_frames(x).reshape(-1, FRAME)
+    return np.sum(x * x, axis=1) / ENERGY_SCALE
+
+
+def level_db(energy):
+    """10*log10(energy), 0 for an energy <= 1 (the engine's db_q8 of 0 or 1)."""
+    e = np.asarray(energy, dtype=np.float64)
+    return np.where(e > 1.0, 10.0 * np.log10(np.maximum(e, 1.0)), 0.0)
+
+
+# ----------------------------------------------------------------------- voice activity
+
+
+def noise_floor(level, p):
+    """Adaptive noise floor per frame (dB): starts at the first level, follows the level
+    down by 1/8 of the gap per frame and rises at most `floor_rise_db_per_min`."""
+    rise = p.floor_rise_db_per_min / (60.0 * FRAMES_PER_S)
+    out = np.empty(len(level))
+    f = None
+    for i, lv in enumerate(level):
+        if f is None:
+            f = lv
+        elif lv < f:
+            f -= (f - lv) / 8.0
+        else:
+            f = min(f + rise, lv)
+        out[i] = f
+    return out
+
+
+def crosstalk(level_rep, level_cust, p):
+    """The crosstalk gate: (rep_ok, cust_ok) per frame. A party counts only when its
+    channel beats the leakage of the other's (loss less margin): the customer when
+    L1 > L0 - (sidetone_loss - margin), the rep when L0 > L1 - (echo_loss - margin)."""
+    rep_ok = level_rep + (p.echo_loss_db - p.xtalk_margin_db) > level_cust
+    cust_ok = level_cust + (p.sidetone_loss_db - p.xtalk_margin_db) > level_rep
+    return rep_ok, cust_ok
+
+
+@dataclass
+class Activity:
+    """One party's voice activity per frame (see `vad`)."""
+
+    active: np.ndarray
+    speech: np.ndarray
+    start: np.ndarray
+    talk: np.ndarray
+
+
+def vad(level, floor, ok, p):
+    """Voice activity of one party from its levels, noise floor and crosstalk gate.
+
+    A frame is speech-like when the level is above floor + `vad_on_db` (`vad_off_db`
+    while the party is active) and above `vad_min_dbfs`, and the gate lets it through.
+    The party becomes active after `vad_onset_ms` of consecutive speech-like frames and
+    stays active `vad_hangover_ms` after the last one. speech = speech-like while active;
+    talk = speech frames plus the gaps the hangover bridged (non-speech frames while
+    active that speech followed); start = the frame the current active run began.
+    """
+    onset = p.vad_onset_ms // FRAME_MS
+    hangover = p.vad_hangover_ms // FRAME_MS
+    min_db = FS_DB + p.vad_min_dbfs
+    n = len(level)
+    active = np.zeros(n, bool)
+    speech = np.zeros(n, bool)
+    start = np.zeros(n, np.int64)
+    talk = np.zeros(n, np.int64)
+    on = False
+    run = hold = begun = 0
+    for i in range(n):
+        thr = p.vad_off_db if on else p.vad_on_db
+        like = level[i] > floor[i] + thr and level[i] > min_db and bool(ok[i])
+        if like:
+            if on and hold:
+                talk[i - hold : i] = 1   # the bridged gap
+            run += 1
+            hold = 0
+            if not on and run >= onset:
+                on = True
+                begun = i
+        else:
+            run = 0
+            if on:
+                hold += 1
+                if hold > hangover:
+                    on = False
+        active[i] = on
+        speech[i] = like and on
+        start[i] = begun
+        talk[i] |= speech[i]
+    return Activity(active, speech, start, talk)
+
+
+# --------------------------------------------------------------------------- talk-over
+
+
+def talkover(rep_active, cust_active, rep_start, cust_start, p):
+    """Talk-overs: (confirmed per frame, events).
+
+    Frames where both parties are active form overlap runs; a break of up to
+    `talkover_gap_ms` does not end a run. A run with `talkover_min_ms` of overlapping
+    frames is a talk-over: confirmed from the frame that completes that minimum until
+    the run ends (its last overlapping frame plus the gap allowance). The interrupter is
+    the party whose active run began later (the rep on a tie). Events are (first, last +
+    1, interrupter), including a run still open at the end of the input.
+    """
+    min_frames = p.talkover_min_ms // FRAME_MS
+    gap = p.talkover_gap_ms // FRAME_MS
+    n = len(rep_active)
+    confirmed = np.zeros(n, bool)
+    events = []
+    both = np.flatnonzero(np.asarray(rep_active, bool) & np.asarray(cust_active, bool))
+    if both.size == 0:
+        return confirmed, events
+    breaks = np.flatnonzero(np.diff(both) - 1 > gap) + 1
+    for run in np.split(both, breaks):
+        if len(run) < min_frames:
+            continue
+        first, last = int(run[0]), int(run[-1])
+        confirmed[run[min_frames - 1] : last + gap + 1] = True
+        who = CUSTOMER if cust_start[first] > rep_start[first] else REP
+        events.append((first, last + 1, who))
+    return confirmed, events
+
+
+# ---------------------------------------------------------------------------- dead air
+
+
+def dead_air(anyone, p):
+    """Dead air per frame: once someone has spoken, a silence of both parties is dead air
+    from its `dead_air_ms`-th frame on, until speech resumes or the silence reaches
+    `call_end_ms` (the call has ended)."""
+    limit = p.dead_air_ms // FRAME_MS
+    call_end = p.call_end_ms // FRAME_MS
+    anyone = np.asarray(anyone, bool)
+    n = len(anyone)
+    out = np.zeros(n, bool)
+    spoke = np.flatnonzero(anyone)
+    if spoke.size == 0:
+        return out
+    quiet = ~anyone
+    quiet[: spoke[0]] = False   # before the call starts
+    edges = np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]]))
+    for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        out[s + limit - 1 : min(e, s + call_end - 1)] = True
+    return out
+
+
+# ------------------------------------------------------------------------------- pitch
+
+
+def lowpass(x):
+    """The pitch front end's anti-alias low-pass, design.lowpass_sos() in double."""
+    return signal.sosfilt(design.lowpass_sos(), whole_frames(x))
+
+
+def yin(block, tau_min, tau_max, thresh):
+    """YIN on one block: the period in samples (0 = unvoiced).
+
+    d(tau) = sum over the first YIN_WINDOW samples of (x[j] - x[j + tau])**2 for
+    tau = 1..tau_max + 1; r(tau) = d(tau) * tau / sum(d(1..tau)) (cumulative mean
+    normalised). The first lag in [tau_min, tau_max] with r below `thresh`, walked down
+    to its local minimum, is the period, refined by a parabola through d at its
+    neighbours (at most half a sample).
+    """
+    block = np.asarray(block, dtype=np.float64)
+    if np.max(np.abs(block)) < MIN_PEAK:
+        return 0.0
+    w = YIN_WINDOW
+    taus = np.arange(tau_max + 2)
+    d = np.zeros(tau_max + 2)
+    for tau in taus[1:]:
+        e = block[:w] - block[tau : tau + w]
+        d[tau] = np.dot(e, e)
+    cum = np.cumsum(d)
+    if cum[-1] == 0:
+        return 0.0
+    r = np.ones(tau_max + 2)
+    r[1:] = np.where(cum[1:] > 0, d[1:] * taus[1:] / np.maximum(cum[1:], 1e-300), 1.0)
+    below = np.flatnonzero(r[tau_min : tau_max + 1] < thresh)
+    if below.size == 0:
+        return 0.0
+    tau = tau_min + int(below[0])
+    while tau < tau_max and r[tau + 1] < r[tau]:
+        tau += 1
+    a, b, c = d[tau - 1], d[tau], d[tau + 1]
+    den = a - 2.0 * b + c
+    off = float(np.clip((a - c) / (2.0 * den), -0.5, 0.5)) if den > 0 else 0.0
+    return tau + off
+
+
+def pitch(lp, rep_active, p):
+    """F0 of the rep per frame in cents re 55 Hz (0 unvoiced).
+
+    The low-passed rep signal is decimated to 4 kHz (every DECIMATE-th sample, the last
+    of each pair). Every other frame (the 1st, 3rd, ...) where the rep is active, YIN
+    runs on the last YIN_BLOCK decimated samples (silence before the input), lags
+    from floor(4000 / pitch_max_hz) to ceil(4000 / pitch_min_hz), threshold
+    `pitch_thresh_pct` %; the estimate holds for the next frame too while the rep stays
+    active. The block ends with the current frame, so it describes audio ~2 frames back.
+    """
+    dec = whole_frames(lp)[design.DECIMATE - 1 :: design.DECIMATE]
+    per_frame = FRAME // design.DECIMATE
+    n = len(dec) // per_frame
+    hist = np.concatenate([np.zeros(YIN_BLOCK), dec])
+    tau_min = DEC_RATE_HZ // p.pitch_max_hz
+    tau_max = -(-DEC_RATE_HZ // p.pitch_min_hz)
+    thresh = p.pitch_thresh_pct / 100.0
+    active = np.asarray(rep_active, bool)
+    f0 = np.zeros(n)
+    for i in range(n):
+        if not active[i]:
+            continue
+        if i % 2:
+            f0[i] = f0[i - 1]
+            continue
+        end = YIN_BLOCK + (i + 1) * per_frame
+        period = yin(hist[end - YIN_BLOCK : end], tau_min, tau_max, thresh)
+        if period > 0:
+            f0[i] = 1200.0 * np.log2(DEC_RATE_HZ / period / CENTS_REF_HZ)
+    return f0
+
+
+def pitch_spread(f0_cents, p):
+    """Per second: (sd_cents, mean_cents). sd = RMS deviation from the mean of the voiced
+    frames' F0 over the last `pitch_window_s` seconds, each deviation clipped at 1200
+    cents, defined once `pitch_min_voiced_ms` are voiced; mean = mean F0 of the second's
+    voiced frames. NaN where not defined."""
+    f0 = np.asarray(f0_cents, dtype=np.float64)
+    window = p.pitch_window_s * FRAMES_PER_S
+    min_voiced = p.pitch_min_voiced_ms // FRAME_MS
+    seconds = len(f0) // FRAMES_PER_S
+    sd = np.full(seconds, np.nan)
+    mean = np.full(seconds, np.nan)
+    for s in range(seconds):
+        end = (s + 1) * FRAMES_PER_S
+        sec = f0[end - FRAMES_PER_S : end]
+        if np.any(sec > 0):
+            mean[s] = sec[sec > 0].mean()
+        win = f0[max(0, end - window) : end]
+        v = win[win > 0]
+        if v.size >= min_voiced:
+            sd[s] = np.sqrt(np.mean(np.minimum(np.abs(v - v.mean()), 1200.0) ** 2))
+    return sd, mean
+
+
+# ---------------------------------------------------------------------- speaking rate
+
+
+def syllable_envelope(energy_rep):
+    """The rep's level over the last two frames (20 ms), dB."""
+    e = np.asarray(energy_rep, dtype=np.float64)
+    return level_db(e + np.concatenate([[0.0], e[:-1]]))
+
+
+def syllables(envelope, f0_cents, rep_active, p):
+    """Syllable nuclei: (count per frame, peak frames).
+
+    Nuclei are peaks of the envelope with a prominence of more than `syl_dip_db`
+    (scipy.signal.find_peaks: they rise above the valleys on both sides by that much),
+    on a frame where the rep is active and voiced (F0 on this or the two previous
+    frames), and no more than `syl_peak_db` below the loudest recent envelope (a peak
+    hold decaying 10 dB/s) when the dip after the peak confirms it. A nucleus is
+    counted on that confirming frame: the first after the peak that is more than
+    `syl_dip_db` below it. A flat peak is at its first frame, and of equal peaks with no
+    such dip between them only the first counts (find_peaks would take both).
+    """
+    env = np.asarray(envelope, dtype=np.float64)
+    n = len(env)
+    count = np.zeros(n, np.int64)
+    if n == 0:
+        return count, np.zeros(0, np.int64)
+    dip = float(p.syl_dip_db)
+    _, props = signal.find_peaks(env, prominence=np.nextafter(dip, np.inf), plateau_size=1)
+    peaks = props["left_edges"]   # a flat peak is at its first frame
+    voiced = np.asarray(f0_cents) > 0
+    voiced_recent = voiced.copy()
+    voiced_recent[1:] |= voiced[:-1]
+    voiced_recent[2:] |= voiced[:-2]
+    k = np.arange(n) * SYL_REF_DECAY_DB
+    ref = np.maximum.accumulate(env + k) - k   # max over j <= i of env[j] - decay * (i - j)
+    active = np.asarray(rep_active, bool)
+    kept = []
+    dips = set()
+    for pk in peaks:
+        after = np.flatnonzero(env[pk + 1 :] < env[pk] - dip)
+        if after.size == 0:
+            continue
+        c = pk + 1 + int(after[0])
+        if c in dips:
+            continue   # an equal peak before the same dip: one nucleus, the first
+        dips.add(c)
+        if active[pk] and voiced_recent[pk] and env[pk] >= ref[c] - p.syl_peak_db:
+            count[c] += 1
+            kept.append(pk)
+    return count, np.asarray(kept, np.int64)
+
+
+def rolling_rate(syllable, talk, p):
+    """Per second: syllables per second of the rep's talk time over the last
+    `rate_window_s` seconds, defined once the window holds `rate_min_speech_ms` of talk
+    (NaN before)."""
+    seconds = len(syllable) // FRAMES_PER_S
+    m = seconds * FRAMES_PER_S
+    syl = np.asarray(syllable[:m]).reshape(seconds, FRAMES_PER_S).sum(axis=1)
+    act = np.asarray(talk[:m]).reshape(seconds, FRAMES_PER_S).sum(axis=1)
+    win = p.rate_window_s
+    min_frames = p.rate_min_speech_ms // FRAME_MS
+    rate = np.full(seconds, np.nan)
+    for s in range(seconds):
+        a = act[max(0, s - win + 1) : s + 1].sum()
+        if a >= min_frames:
+            rate[s] = syl[max(0, s - win + 1) : s + 1].sum() * FRAMES_PER_S / a
+    return rate
+
+
+# --------------------------------------------------------------------------- cue policy
+
+
+def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p):
+    """The cue shown per frame (callcue.dsp.cues numbering).
+
+    Conditions: talk-over and dead air per frame; fast (rate above `fast_on_csps` / 100,
+    off below `fast_off_csps` / 100) and flat (SD below `flat_on_cents`, off above
+    `flat_off_cents`) from each second's rolling values, from the next frame on (off
+    while undefined). One cue at a time, priority talkover > fast > flat > dead_air,
+    a higher one taking over at once; a cue stays lit at least `cue_min_on_ms`, goes dark
+    when its condition ends or after `cue_max_on_ms`, and cannot light again within its
+    `*_repeat_ms` of going dark.
+    """
+    n = len(talkover_on)
+    fast = np.zeros(n, bool)
+    flat = np.zeros(n, bool)
+    f_on = s_on = False
+    for s, (rate, sd) in enumerate(zip(rate_sps, sd_cents, strict=True)):
+        if np.isnan(rate):
+            f_on = False
+        elif rate > p.fast_on_csps / 100.0:
+            f_on = True
+        elif rate < p.fast_off_csps / 100.0:
+            f_on = False
+        if np.isnan(sd):
+            s_on = False
+        elif sd < p.flat_on_cents:
+            s_on = True
+        elif sd > p.flat_off_cents:
+            s_on = False
+        fast[(s + 1) * FRAMES_PER_S :] = f_on
+        flat[(s + 1) * FRAMES_PER_S :] = s_on
+    wants = {TALKOVER: np.asarray(talkover_on, bool), FAST: fast, FLAT: flat,
+             DEAD_AIR: np.asarray(dead_on, bool)}
+    repeat = {TALKOVER: p.talkover_repeat_ms, FAST: p.fast_repeat_ms,
+              FLAT: p.flat_repeat_ms, DEAD_AIR: p.dead_air_repeat_ms}
+    repeat = {c: ms // FRAME_MS for c, ms in repeat.items()}
+    min_on = p.cue_min_on_ms // FRAME_MS
+    max_on = p.cue_max_on_ms // FRAME_MS
+    last_end = {c: -np.inf for c in wants}
+    out = np.zeros(n, np.int64)
+    cue = NONE
+    since = 0
+    for i in range(n):
+        if cue != NONE:
+            on = i - since
+            if on >= min_on and (not wants[cue][i] or on >= max_on):
+                last_end[cue] = i
+                cue = NONE
+        for c in (TALKOVER, FAST, FLAT, DEAD_AIR):   # by priority
+            if cue != NONE and c >= cue:
+                break
+            if wants[c][i] and i - last_end[c] >= repeat[c]:
+                if cue != NONE:
+                    last_end[cue] = i
+                cue, since = c, i
+                break
+        out[i] = cue
+    return out
+
+
+# -------------------------------------------------------------------------- the chain
+
+
+def run(rep, cust, params=None):
+    """The whole reference chain on int16 rep/customer arrays at 8000 Hz -> Trace."""
+    p = params if params is not None else Params()
+    n = max(len(rep), len(cust))
+    a = np.zeros(n)
+    b = np.zeros(n)
+    a[: len(rep)] = rep
+    b[: len(cust)] = cust
+    t = Trace()
+    t.x_rep = bandpass(a)
+    t.x_cust = bandpass(b)
+    t.energy_rep = frame_energy(t.x_rep)
+    t.energy_cust = frame_energy(t.x_cust)
+    t.level_rep = level_db(t.energy_rep)
+    t.level_cust = level_db(t.energy_cust)
+    t.floor_rep = noise_floor(t.level_rep, p)
+    t.floor_cust = noise_floor(t.level_cust, p)
+    t.rep_ok, t.cust_ok = crosstalk(t.level_rep, t.level_cust, p)
+    r = vad(t.level_rep, t.floor_rep, t.rep_ok, p)
+    c = vad(t.level_cust, t.floor_cust, t.cust_ok, p)
+    t.rep_active, t.rep_speech, t.rep_start, t.rep_talk = r.active, r.speech, r.start, r.talk
+    t.cust_active, t.cust_speech, t.cust_start, t.cust_talk = (
+        c.active, c.speech, c.start, c.talk)
+    t.talkover, t.events = talkover(r.active, c.active, r.start, c.start, p)
+    t.dead_air = dead_air(r.active | c.active, p)
+    t.lp_rep = lowpass(t.x_rep)
+    t.f0_cents = pitch(t.lp_rep, r.active, p)
+    t.sd_cents, t.pitch_cents = pitch_spread(t.f0_cents, p)
+    t.envelope = syllable_envelope(t.energy_rep)
+    t.syllable, _ = syllables(t.envelope, t.f0_cents, r.active, p)
+    t.rate_sps = rolling_rate(t.syllable, r.talk, p)
+    t.cue = cue_policy(t.talkover, t.dead_air, t.rate_sps, t.sd_cents, p)
+    return t
