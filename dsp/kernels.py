@@ -10,8 +10,9 @@ Scaling and overflow:
   by construction (callcue.design rejects larger sections); it is rounded half up
   by (acc + 2**12) >> 13 and the output saturates to int16, so the state can never
   grow past int16 and the bound holds for every later sample.
-- energy: sum of (x * x) >> 8 over a 10 ms frame (80 samples): each term < 2**22,
-  the sum < 80 * 2**22 < 2**28.33. Full-scale square: 335,523,840.
+- energy: sum of (x * x + 128) >> 8 (rounded) over a 10 ms frame (80 samples), with
+  x = -32768 taken as -32767 so x * x + 128 < 2**30 stays a small int: each term
+  < 2**22, the sum < 80 * 2**22 < 2**28.33. Full-scale square: 335,523,840.
 - normalize: shifts a block so its peak magnitude lies in [2**12, 2**13) (left
   shift up to 12, right shift up to 3); output |x| < 2**13.
 - ndf_q10: YIN's difference function on a normalised block: |x[j] - x[j+tau]| < 2**14,
@@ -58,11 +59,13 @@ def biquad_q13(src, dst, n, c, s):
 
 
 def energy(x, n):
-    """Sum of (x*x) >> 8 over n int16 samples (< 2**28.33 for n = 80)."""
+    """Sum of (x*x + 128) >> 8 over n int16 samples (< 2**28.33 for n = 80)."""
     e = 0
     for i in range(n):
         v = x[i]
-        e += (v * v) >> 8
+        if v < -32767:
+            v = -32767
+        e += (v * v + 128) >> 8
     return e
 
 

@@ -50,7 +50,9 @@ def energy(x: ptr16, n: int) -> int:
     i = 0
     while i < n:
         v = (int(x[i]) ^ 0x8000) - 0x8000
-        e += (v * v) >> 8
+        if v < -32767:
+            v = -32767
+        e += (v * v + 128) >> 8
         i += 1
     return e
 
