@@ -341,6 +341,9 @@ args_logs, do_logs = _host_args("logs"), _host_run(
     "idempotent, --delete only after a verified import), export the archive.")
 args_report, do_report = _host_args("report"), _host_run(
     "report", "A self-contained HTML report (embedded plots) of archived calls.")
+args_flash, do_flash = _host_args("flash"), _host_run(
+    "flash", "Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython "
+    "board with mpremote; --dry-run lists the commands.")
 args_stream, do_stream = _host_args("stream"), _host_run(
     "stream", "A live dashboard of the dongle's per-second records; --csv/--jsonl record "
     "them. Reconnects after unplug/replug; Ctrl-C exits.")
@@ -370,6 +373,8 @@ COMMANDS = (
      args_logs, do_logs),
     ("report", "HTML report with plots of archived calls", args_report, do_report),
     ("stream", "live dashboard of the dongle's per-second records", args_stream, do_stream),
+    ("flash", "put the firmware on an RP2040 running MicroPython (mpy-cross + mpremote)",
+     args_flash, do_flash),
 )
 
 

@@ -1,0 +1,173 @@
+"""The supervisor's archive: a folder holding `callcue.sqlite` (devices, sessions and their
+per-second records, in device units) and `partial/` (bytes of interrupted pulls).
+
+A session is identified by (device_id, session_id, start_time): the device may reuse a
+session id once the old one is deleted, never with the same start time. Importing a
+session already archived with the same crc32 adds nothing; with a different crc32 it is an
+error (the device's log changed under us), never a silent overwrite. The raw log bytes are
+kept too, so any field can be decoded again later with the device's own log format.
+"""
+
+import sqlite3
+import time
+from pathlib import Path
+
+from callcue.firmware.protocol import crc32
+from callcue.firmware.sessionlog import decode_session
+
+DB_NAME = "callcue.sqlite"
+RECORD_COLUMNS = ("seq", "t_s", "rep_active_ms", "customer_active_ms", "overlap_ms",
+                  "syllables", "rate_csps", "pitch_cents", "pitch_sd_cents", "cue",
+                  "overruns", "talkovers")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    fw_version TEXT,
+    first_seen INTEGER,
+    last_seen INTEGER
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    pk INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(device_id),
+    session_id INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    fw_version TEXT,
+    cal_hash INTEGER,
+    bytes INTEGER NOT NULL,
+    crc32 INTEGER NOT NULL,
+    n_records INTEGER NOT NULL,
+    imported_at INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    UNIQUE (device_id, session_id, start_time)
+);
+CREATE TABLE IF NOT EXISTS records (
+    session_pk INTEGER NOT NULL REFERENCES sessions(pk),
+    seq INTEGER NOT NULL, t_s INTEGER NOT NULL,
+    rep_active_ms INTEGER, customer_active_ms INTEGER, overlap_ms INTEGER,
+    syllables INTEGER, rate_csps INTEGER, pitch_cents INTEGER, pitch_sd_cents INTEGER,
+    cue INTEGER, overruns INTEGER, talkovers INTEGER,
+    PRIMARY KEY (session_pk, seq)
+);
+"""
+
+
+class ArchiveError(Exception):
+    pass
+
+
+class Archive:
+    def __init__(self, folder, create=True):
+        self.folder = Path(folder)
+        path = self.folder / DB_NAME
+        if not create and not path.is_file():
+            raise ArchiveError(f"no archive here ({DB_NAME} missing); pull logs into it with "
+                               "`callcue logs pull --archive DIR`")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "partial").mkdir(exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=10)
+        self.db.row_factory = sqlite3.Row
+        self.db.executescript(_SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ partial pulls
+
+    def partial_path(self, device_id, sid):
+        return self.folder / "partial" / f"{device_id}-s{sid:06d}.part"
+
+    def find(self, device_id, session_id, start_time):
+        return self.db.execute(
+            "SELECT pk, crc32, n_records FROM sessions WHERE device_id=? AND session_id=? "
+            "AND start_time=?", (device_id, session_id, start_time)).fetchone()
+
+    # ------------------------------------------------------------------ import
+
+    def import_session(self, data):
+        """Import one pulled session log (bytes). Returns (pk, added): added is False if
+        it was already archived (same crc32). Raises ArchiveError for a log that does not
+        decode or that differs from the archived copy."""
+        try:
+            hdr, recs = decode_session(data)
+        except ValueError as e:
+            raise ArchiveError(f"the session log does not decode: {e}") from None
+        crc = crc32(data)
+        key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
+        old = self.find(*key)
+        if old is not None:
+            if old["crc32"] != crc:
+                raise ArchiveError(
+                    f"session {key[1]} of {key[0]} is archived with crc32 {old['crc32']:08x} "
+                    f"but the device's is {crc:08x}; move the archive aside to pull it again")
+            return old["pk"], False
+        now = int(time.time())
+        with self.db:
+            self.db.execute(
+                "INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE "
+                "SET fw_version=excluded.fw_version, last_seen=excluded.last_seen",
+                (hdr["device_id"], hdr["fw_version"], now, now))
+            cur = self.db.execute(
+                "INSERT INTO sessions (device_id, session_id, start_time, fw_version, cal_hash,"
+                " bytes, crc32, n_records, imported_at, raw) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (*key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc, len(recs), now,
+                 bytes(data)))
+            pk = cur.lastrowid
+            self.db.executemany(
+                "INSERT INTO records VALUES (?%s)" % (",?" * len(RECORD_COLUMNS)),
+                [(pk, *(r[c] for c in RECORD_COLUMNS)) for r in recs])
+        return pk, True
+
+    def verify(self, pk, crc):
+        """True if session `pk` is stored whole: raw bytes with crc32 `crc`, and as many
+        record rows as the log decodes to."""
+        row = self.db.execute("SELECT raw, n_records FROM sessions WHERE pk=?",
+                              (pk,)).fetchone()
+        if row is None or crc32(row["raw"]) != crc:
+            return False
+        n = self.db.execute("SELECT COUNT(*) FROM records WHERE session_pk=?",
+                            (pk,)).fetchone()[0]
+        return n == row["n_records"] == len(decode_session(row["raw"])[1])
+
+    # ------------------------------------------------------------------ queries
+
+    def sessions(self, session=None, device=None, since=None):
+        """Session rows (no raw bytes), oldest first, filtered by session pk or
+        DEVICE:ID, device id, and start time >= since (unix s)."""
+        where, args = [], []
+        if session is not None:
+            dev_id, _, sid = str(session).rpartition(":")
+            if dev_id:
+                where.append("device_id=? AND session_id=?")
+                args += [dev_id, int(sid)]
+            else:
+                where.append("pk=?")
+                args.append(int(sid))
+        if device is not None:
+            where.append("device_id=?")
+            args.append(device)
+        if since is not None:
+            where.append("start_time>=?")
+            args.append(int(since))
+        sql = ("SELECT pk, device_id, session_id, start_time, fw_version, cal_hash, bytes, "
+               "crc32, n_records, imported_at FROM sessions")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY start_time, pk", args)]
+
+    def records(self, pk):
+        return [dict(r) for r in self.db.execute(
+            "SELECT %s FROM records WHERE session_pk=? ORDER BY seq" % ",".join(RECORD_COLUMNS),
+            (pk,))]
+
+    def counts(self):
+        q = self.db.execute
+        return {"devices": q("SELECT COUNT(*) FROM devices").fetchone()[0],
+                "sessions": q("SELECT COUNT(*) FROM sessions").fetchone()[0],
+                "records": q("SELECT COUNT(*) FROM records").fetchone()[0]}

@@ -1,0 +1,231 @@
+"""`callcue logs list | pull | export`: a dongle's session logs into the supervisor's archive.
+
+pull: for every finished session on the device, fetch it in CRC-checked chunks (each
+chunk is also appended to ARCHIVE/partial/, so an interrupted pull resumes where it
+stopped), check the whole file's crc32 against the device's, import it into the SQLite
+archive (callcue.archive; a session already there adds nothing), check the import by
+reading it back, and only then, and only with --delete, ask the device to delete it (the
+device deletes only if the crc32 we send matches its file).
+"""
+
+import csv
+import json
+import sys
+import time
+
+from callcue.archive import RECORD_COLUMNS, Archive, ArchiveError
+from callcue.devices import HostError, connect
+from callcue.firmware.protocol import CHUNK_MAX
+
+EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", *RECORD_COLUMNS)
+
+
+def add_args(p):
+    p.epilog = ("examples: callcue logs list --port /dev/ttyACM0\n"
+                "          callcue logs pull --port /dev/ttyACM0 --archive ~/callcue --delete\n"
+                "          callcue logs export --archive ~/callcue --format csv --out calls.csv")
+    sub = p.add_subparsers(dest="action", metavar="list|pull|export", required=True)
+    ls = sub.add_parser("list", help="the sessions stored on the device")
+    ls.add_argument("--json", action="store_true", help="print the list as JSON")
+    pull = sub.add_parser("pull", help="pull every finished session into the archive")
+    pull.add_argument("--archive", required=True, metavar="DIR",
+                      help="archive folder (created if missing)")
+    pull.add_argument("--delete", action="store_true",
+                      help="delete each session from the device once its import is verified")
+    pull.add_argument("--chunk", type=int, default=CHUNK_MAX, metavar="BYTES",
+                      help=f"bytes per request, 1..{CHUNK_MAX} (default {CHUNK_MAX})")
+    for q in (ls, pull):
+        q.add_argument("--port", required=True, metavar="P",
+                       help="serial port or URL of the dongle (see `callcue devices`)")
+    ex = sub.add_parser("export", help="the archive's per-second records for spreadsheets")
+    ex.add_argument("--archive", required=True, metavar="DIR", help="archive folder")
+    ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
+    ex.add_argument("--out", default="-", metavar="FILE",
+                    help="output file ('-': stdout; parquet needs a file)")
+
+
+def run(args):
+    if args.action == "export":
+        return export(args)
+    if args.action == "list":
+        with connect(args.port) as dev:
+            sessions = dev.sessions()
+        if args.json:
+            print(json.dumps(sessions, indent=1))
+            return 0
+        if not sessions:
+            print("no sessions on the device")
+        for s in sessions:
+            start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["start"])) \
+                if s["start"] >= 0 else "?"
+            print("session %-6d %s  %6d records  %8d bytes" % (
+                s["id"], start, s["records"], s["bytes"]))
+        return 0
+    if not 1 <= args.chunk <= CHUNK_MAX:
+        raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
+    with connect(args.port) as dev, Archive(args.archive) as ar:
+        stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
+                         progress=_rich_progress())
+    rate = stats["records"] / stats["seconds"] if stats["seconds"] > 0 else 0.0
+    print("pulled %d session(s), %d bytes, %d records in %.2f s (%.0f records/s); "
+          "%d new, %d already archived, %d deleted from the device; archive %s" % (
+              stats["pulled"], stats["bytes"], stats["records"], stats["seconds"], rate,
+              stats["added"], stats["skipped"], stats["deleted"], args.archive))
+    return 0
+
+
+def _rich_progress():
+    """progress(label, done, total) drawing a rich bar on stderr (when it is a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    state = {}
+
+    def progress(label, done, total):
+        if "bar" not in state:
+            state["bar"] = Progress(TextColumn("{task.description}"), BarColumn(),
+                                    DownloadColumn(), console=console, transient=True)
+            state["bar"].start()
+        bar = state["bar"]
+        if state.get("label") != label:
+            state["task"] = bar.add_task(label, total=total)
+            state["label"] = label
+        bar.update(state["task"], completed=done)
+        if done >= total:
+            bar.stop()
+            state.clear()
+
+    return progress
+
+
+def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
+    """Pull every finished session of `dev` into archive `ar` (see the module doc).
+    Returns counts and the transfer time. Device/serial errors propagate; the bytes
+    received so far stay in ar's partial/ folder for the next call to resume."""
+    info = dev.info()
+    device_id = info["device_id"]
+    stats = {"pulled": 0, "bytes": 0, "records": 0, "seconds": 0.0, "added": 0,
+             "skipped": 0, "deleted": 0}
+    for s in dev.sessions():
+        sid = s["id"]
+        st = dev.stat_session(sid)
+        size, crc = st["bytes"], st["crc32"]
+        if st["open"]:
+            say("session %d: still recording; pull it after the call ends" % sid)
+            continue
+        old = ar.find(device_id, sid, s["start"]) if s["start"] >= 0 else None
+        if old is not None and old["crc32"] == crc:
+            stats["skipped"] += 1
+            say("session %d: already in the archive" % sid)
+            if delete and ar.verify(old["pk"], crc):
+                dev.delete_session(sid, crc)
+                stats["deleted"] += 1
+                say("session %d: deleted from the device" % sid)
+            continue
+        part = ar.partial_path(device_id, sid)
+        buf = bytearray(part.read_bytes()) if part.exists() else bytearray()
+        if len(buf) > size or (buf and len(buf) >= 64 and buf[:64] != _head(dev, sid)):
+            buf.clear()  # not this session's beginning (the id was reused): start over
+        if buf:
+            say("session %d: resuming at byte %d of %d" % (sid, len(buf), size))
+        t0 = time.monotonic()
+        with open(part, "wb" if not buf else "ab") as f:
+            while len(buf) < size:
+                n = min(chunk, size - len(buf))
+                data = dev._chunk(sid, len(buf), n, 3)
+                f.write(data)
+                f.flush()
+                buf += data
+                if progress is not None:
+                    progress("session %d" % sid, len(buf), size)
+        try:
+            data = dev.pull_session(sid, partial=bytes(buf))  # checks the whole crc32
+        except Exception:
+            part.unlink(missing_ok=True)  # wrong bytes: the next pull starts over
+            raise
+        stats["seconds"] += time.monotonic() - t0
+        try:
+            pk, added = ar.import_session(data)
+        except ArchiveError as e:
+            raise HostError(str(ar.folder), f"session {sid}: {e}") from None
+        part.unlink(missing_ok=True)
+        n = len(ar.records(pk))
+        stats["pulled"] += 1
+        stats["bytes"] += len(data)
+        stats["records"] += n
+        stats["added" if added else "skipped"] += 1
+        say("session %d: %d bytes, %d records %s" % (
+            sid, len(data), n, "imported" if added else "already in the archive"))
+        if delete:
+            if not ar.verify(pk, crc):
+                raise HostError(str(ar.folder), f"session {sid}: the archived copy does not "
+                                "read back whole; not deleting it from the device")
+            dev.delete_session(sid, crc)
+            stats["deleted"] += 1
+            say("session %d: deleted from the device" % sid)
+    return stats
+
+
+def _head(dev, sid):
+    from callcue.firmware import protocol
+
+    return protocol.chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
+
+
+def export_rows(ar):
+    for s in ar.sessions():
+        recs = ar.records(s["pk"])
+        t0 = recs[0]["t_s"] if recs else 0
+        for r in recs:
+            yield {"device_id": s["device_id"], "session_id": s["session_id"],
+                   "start_time": s["start_time"], "unix_time": s["start_time"] + r["t_s"] - t0,
+                   **r}
+
+
+def export(args):
+    try:
+        ar = Archive(args.archive, create=False)
+    except ArchiveError as e:
+        raise HostError(args.archive, str(e), code=2) from None
+    with ar:
+        rows = export_rows(ar)
+        if args.format == "parquet":
+            return _parquet(rows, args.out)
+        out = sys.stdout if args.out == "-" else open(args.out, "w", newline="")  # noqa: SIM115
+        try:
+            n = 0
+            if args.format == "csv":
+                w = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+                w.writeheader()
+                for row in rows:
+                    w.writerow(row)
+                    n += 1
+            else:
+                for row in rows:
+                    out.write(json.dumps(row) + "\n")
+                    n += 1
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    if args.out != "-":
+        print("wrote %d records to %s" % (n, args.out))
+    return 0
+
+
+def _parquet(rows, out):
+    if out == "-":
+        raise HostError("--out", "parquet is binary: give --out FILE.parquet", code=2)
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise HostError("--format parquet", "needs pyarrow: pip install 'callcue[parquet]' "
+                        "(or use --format csv / jsonl)") from None
+    rows = list(rows)
+    table = pyarrow.table({c: [r[c] for r in rows] for c in EXPORT_COLUMNS})
+    pyarrow.parquet.write_table(table, out)
+    print("wrote %d records to %s" % (len(rows), out))
+    return 0

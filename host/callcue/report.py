@@ -1,0 +1,267 @@
+"""`callcue report`: a self-contained HTML report of archived calls, plots embedded as PNG.
+
+Per call: a timeline (who spoke each second, overlap seconds, cue seconds), the rolling
+speaking rate and pitch SD; a summary table of every call; per device, trends across
+calls. Everything comes from the archive's per-second records (device units, see
+firmware/LOGFORMAT.md). The log keeps talk-over *counts* per second, not who
+interrupted (only the live stream's talk-over events carry that), so overlaps are drawn
+in one colour and the table gives counts, not counts by interrupter.
+"""
+
+import base64
+import datetime as dt
+import html
+import io
+import time
+
+import numpy as np
+
+from callcue.archive import Archive, ArchiveError
+from callcue.devices import HostError
+
+CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
+CUE_COLOURS = {"talkover": "#d62728", "fast": "#ff7f0e", "flat": "#9467bd",
+               "dead_air": "#7f7f7f"}
+REP, CUSTOMER, OVERLAP = "#1f77b4", "#2ca02c", "#d62728"
+
+
+def add_args(p):
+    p.epilog = ("examples: callcue report --archive ~/callcue --out report.html\n"
+                "          callcue report --archive ~/callcue --device cc-0001 "
+                "--since 2026-11-01 --out nov.html --pdf nov.pdf")
+    p.add_argument("--archive", required=True, metavar="DIR", help="archive folder")
+    p.add_argument("--session", metavar="ID",
+                   help="one session: archive row number, or DEVICE:SESSION")
+    p.add_argument("--device", metavar="ID", help="only this device's calls")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only calls started on or after")
+    p.add_argument("--out", required=True, metavar="report.html", help="HTML file to write")
+    p.add_argument("--pdf", metavar="report.pdf", help="also write the plots as a PDF")
+
+
+# ------------------------------------------------------------------------ metrics
+
+
+def _runs(mask):
+    """Lengths of the runs of True in a boolean array."""
+    if not mask.any():
+        return np.zeros(0, int)
+    d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+
+
+def _speech_span(active):
+    on = np.flatnonzero(active > 0)
+    return slice(on[0], on[-1] + 1) if on.size else slice(0, 0)
+
+
+def call_metrics(recs):
+    """The summary figures of one call from its per-second records (device units)."""
+    col = {k: np.array([r[k] for r in recs], dtype=np.int64) for k in recs[0]} if recs else {}
+    n = len(recs)
+    if not n:
+        return {"seconds": 0}
+    rep, cust, both = col["rep_active_ms"], col["customer_active_ms"], col["overlap_ms"]
+    talk = (rep.sum() + cust.sum()) / 1000
+    rate = col["rate_csps"][col["rate_csps"] >= 0] / 100
+    sd = col["pitch_sd_cents"][col["pitch_sd_cents"] >= 0] / 100
+    cue = col["cue"]
+    onsets = (cue != 0) & np.concatenate([[True], cue[1:] != cue[:-1]])
+    hours = n / 3600
+    return {
+        "seconds": n,
+        "rep_s": rep.sum() / 1000,
+        "customer_s": cust.sum() / 1000,
+        "talk_ratio": rep.sum() / 1000 / talk if talk else None,
+        "talkovers": int(col["talkovers"].sum()),
+        "overlap_s": both.sum() / 1000,
+        "longest_monologue_s": int(_runs((rep >= 500) & (cust < 200)).max(initial=0)),
+        # silent seconds between the first and the last speech (not the call-end tail)
+        "dead_air_s": int(((rep == 0) & (cust == 0))[_speech_span(rep + cust)].sum()),
+        "median_rate_sps": float(np.median(rate)) if rate.size else None,
+        "median_pitch_sd_st": float(np.median(sd)) if sd.size else None,
+        "cues_per_hour": {name: int(onsets[cue == i].sum()) / hours
+                          for i, name in enumerate(CUE_NAMES) if i},
+        "overruns": int(col["overruns"].max()),
+    }
+
+
+# ------------------------------------------------------------------------ plots
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def call_figure(recs, title):
+    from matplotlib.figure import Figure
+
+    t = np.array([r["t_s"] for r in recs]) - recs[0]["t_s"]
+    fig = Figure(figsize=(10, 4.2))
+    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[2, 1, 1])
+    rep = np.array([r["rep_active_ms"] for r in recs]) / 1000
+    cust = np.array([r["customer_active_ms"] for r in recs]) / 1000
+    both = np.array([r["overlap_ms"] for r in recs]) / 1000
+    # one filled step curve per series (far cheaper than a bar per second)
+    te = np.append(t, t[-1] + 1)
+
+    def steps(y, base, scale, colour, label, alpha=1.0):
+        ax1.fill_between(te, base, base + np.append(y, y[-1]) * scale, step="post",
+                         color=colour, alpha=alpha, linewidth=0, label=label)
+
+    steps(rep, 1.1, 0.8, REP, "rep")
+    steps(cust, 0.1, 0.8, CUSTOMER, "customer")
+    steps(both, 0.1, 1.8, OVERLAP, "overlap", 0.45)
+    cues = np.array([r["cue"] for r in recs])
+    for i, name in enumerate(CUE_NAMES):
+        if i and (cues == i).any():
+            steps((cues == i).astype(float), 2.0, 0.15, CUE_COLOURS[name], "cue: " + name)
+    ax1.set_yticks([0.5, 1.5], ["customer", "rep"])
+    ax1.set_ylim(0, 2.2)
+    ax1.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    ax1.set_title(title, fontsize=10)
+    rate = np.array([r["rate_csps"] / 100 if r["rate_csps"] >= 0 else np.nan for r in recs])
+    sd = np.array([r["pitch_sd_cents"] / 100 if r["pitch_sd_cents"] >= 0 else np.nan
+                   for r in recs])
+    ax2.plot(t, rate, color=REP)
+    ax2.set_ylabel("rate\nsyl/s", fontsize=8)
+    ax3.plot(t, sd, color="#8c564b")
+    ax3.set_ylabel("pitch SD\nst", fontsize=8)
+    ax3.set_xlabel("seconds into the call")
+    fig.subplots_adjust(left=0.08, right=0.84, hspace=0.15)
+    return fig
+
+
+def trend_figure(device_id, rows):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.2))
+    axes = fig.subplots(1, 4)
+    x = np.arange(1, len(rows) + 1)
+    for ax, (key, label) in zip(axes, (("talk_ratio", "rep talk ratio"),
+                                       ("talkovers_per_min", "talk-overs / min"),
+                                       ("median_rate_sps", "median rate syl/s"),
+                                       ("median_pitch_sd_st", "median pitch SD st"))):
+        y = [np.nan if m.get(key) is None else m[key] for _, m in rows]
+        ax.plot(x, y, "o-", color=REP)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("call #", fontsize=8)
+    fig.suptitle(f"{device_id}: trends across {len(rows)} calls", fontsize=10)
+    fig.subplots_adjust(left=0.05, right=0.98, wspace=0.35, top=0.8, bottom=0.18)
+    return fig
+
+
+# ------------------------------------------------------------------------ HTML
+
+
+def _fmt(v, spec="%.2f"):
+    return "-" if v is None else spec % v
+
+
+_CSS = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
+font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#eee}img{max-width:100%;display:block;margin:.5em 0 1.5em}
+.note{color:#666;font-size:12px}"""
+
+
+def build(ar, sessions, pdf=None):
+    """The report's HTML text for archive rows `sessions`; writes a PDF of the plots too
+    when `pdf` is a path."""
+    pages = None
+    if pdf is not None:
+        from matplotlib.backends.backend_pdf import PdfPages
+
+        pages = PdfPages(pdf)
+    calls, by_device, table = [], {}, []
+    for s in sessions:
+        recs = ar.records(s["pk"])
+        m = call_metrics(recs)
+        m["talkovers_per_min"] = m["talkovers"] / (m["seconds"] / 60) if m["seconds"] else None
+        start = dt.datetime.fromtimestamp(s["start_time"]).strftime("%Y-%m-%d %H:%M:%S")
+        name = f"{s['device_id']} session {s['session_id']} ({start})"
+        by_device.setdefault(s["device_id"], []).append((s, m))
+        cph = m.get("cues_per_hour", {})
+        table.append(
+            "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
+            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                html.escape(name), m["seconds"], _fmt(m.get("talk_ratio")),
+                _fmt(m.get("rep_s"), "%.0f") + " / " + _fmt(m.get("customer_s"), "%.0f"),
+                m.get("talkovers", 0), _fmt(m.get("overlap_s"), "%.1f"),
+                _fmt(m.get("longest_monologue_s"), "%d"), _fmt(m.get("dead_air_s"), "%d"),
+                _fmt(m.get("median_rate_sps")), _fmt(m.get("median_pitch_sd_st")),
+                ", ".join("%s %.0f" % (k, v) for k, v in cph.items() if v) or "-",
+                m.get("overruns", 0)))
+        if recs:
+            fig = call_figure(recs, name)
+            calls.append(f"<h3>{html.escape(name)}</h3>\n"
+                         f'<img alt="timeline of {html.escape(name)}" '
+                         f'src="data:image/png;base64,{_png(fig)}">')
+            if pages is not None:
+                pages.savefig(fig)
+    trends = []
+    for device_id, rows in by_device.items():
+        if len(rows) >= 2:
+            fig = trend_figure(device_id, [(s, m) for s, m in rows])
+            trends.append(f"<h3>{html.escape(device_id)}</h3>\n"
+                          f'<img alt="trends of {html.escape(device_id)}" '
+                          f'src="data:image/png;base64,{_png(fig)}">')
+            if pages is not None:
+                pages.savefig(fig)
+    if pages is not None:
+        pages.close()
+    made = time.strftime("%Y-%m-%d %H:%M")
+    head = ("<tr><th>call</th><th>s</th><th>rep talk ratio</th><th>talk s rep / cust</th>"
+            "<th>talk-overs</th><th>overlap s</th><th>longest rep monologue s</th>"
+            "<th>dead air s</th><th>median rate syl/s</th><th>median pitch SD st</th>"
+            "<th>cues per hour</th><th>overruns</th></tr>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>callcue report</title>
+<style>{_CSS}</style></head><body>
+<h1>callcue report</h1>
+<p>{len(sessions)} call(s), {len(by_device)} device(s); made {made}.</p>
+<h2>Summary</h2>
+<table>{head}
+{"".join(table)}
+</table>
+<p class="note">Talk-overs are counted per call; who interrupted is not in the session log
+(only the live stream's events carry it), so overlaps are shown in one colour.
+Dead air: seconds where neither party spoke, between the call's first and last speech.</p>
+{"<h2>Trends</h2>" + "".join(trends) if trends else ""}
+<h2>Calls</h2>
+{"".join(calls)}
+</body></html>
+"""
+
+
+def run(args):
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.strptime(args.since, "%Y-%m-%d").timestamp()
+        except ValueError:
+            raise HostError("--since", f"{args.since!r} is not YYYY-MM-DD", code=2) from None
+    try:
+        ar = Archive(args.archive, create=False)
+    except ArchiveError as e:
+        raise HostError(args.archive, str(e), code=2) from None
+    with ar:
+        try:
+            sessions = ar.sessions(args.session, args.device, since)
+        except ValueError:
+            raise HostError("--session", "give an archive row number or DEVICE:SESSION",
+                            code=2) from None
+        if not sessions:
+            raise HostError(args.archive, "no archived calls match; check --session, --device "
+                            "and --since (or pull logs first)")
+        t0 = time.monotonic()
+        text = build(ar, sessions, args.pdf)
+    try:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise HostError(args.out, e.strerror or str(e)) from None
+    print("wrote %s: %d call(s) in %.1f s%s" % (
+        args.out, len(sessions), time.monotonic() - t0,
+        f"; plots also in {args.pdf}" if args.pdf else ""))
+    return 0

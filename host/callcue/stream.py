@@ -1,0 +1,215 @@
+"""`callcue stream`: a live dashboard of the dongle's per-second records (rich), optionally
+recorded to CSV / JSON lines.
+
+The device sends one `REC` line per second and an `EVT talkover` line per finished
+talk-over (with its interrupter) while streaming. If the port goes away (unplug, reset)
+the dashboard says so and reopens it every second until the device is back; Ctrl-C stops
+streaming and exits cleanly (exit 0). On a non-terminal it prints one line per second.
+"""
+
+import contextlib
+import csv
+import json
+import time
+
+from callcue.devices import HostError, open_device
+
+CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
+FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
+          "rate_csps", "pitch_cents", "pitch_sd_cents", "cue", "overruns", "talkovers")
+QUIET_S = 3.0      # no stream line for this long: check the device still answers
+
+
+def add_args(p):
+    p.epilog = ("examples: callcue stream --port /dev/ttyACM0\n"
+                "          callcue stream --port /dev/ttyACM0 --jsonl call.jsonl --seconds 600")
+    p.add_argument("--port", required=True, metavar="P",
+                   help="serial port or URL of the dongle (see `callcue devices`)")
+    p.add_argument("--csv", metavar="FILE", help="also write every record to a CSV file")
+    p.add_argument("--jsonl", metavar="FILE", help="also write every record as JSON lines")
+    p.add_argument("--seconds", type=int, metavar="N", help="stop after N records")
+    p.add_argument("--give-up", type=float, default=None, metavar="S",
+                   help="when the device is gone, stop after S seconds (default: wait on)")
+
+
+class Tally:
+    def __init__(self):
+        self.records = 0
+        self.talkovers = {"rep": 0, "customer": 0}
+        self.last = None
+        self.status = ""
+
+    def add_event(self, evt):
+        if evt.get("ev") == "talkover":
+            who = ("rep", "customer")[evt.get("interrupter", 0) == 1]
+            self.talkovers[who] += 1
+
+    def line(self):
+        r = self.last
+        if r is None:
+            return "waiting for records... " + self.status
+        rate = "%.2f" % (r["rate_csps"] / 100) if r["rate_csps"] >= 0 else "-"
+        sd = "%.2f" % (r["pitch_sd_cents"] / 100) if r["pitch_sd_cents"] >= 0 else "-"
+        return ("t=%5ds rep %4dms cust %4dms overlap %4dms | talk-overs rep %d cust %d | "
+                "rate %s syl/s | pitch SD %s st | cue %-8s | overruns %d" % (
+                    r["t_s"], r["rep_active_ms"], r["customer_active_ms"], r["overlap_ms"],
+                    self.talkovers["rep"], self.talkovers["customer"], rate, sd,
+                    CUE_NAMES[r["cue"]] if 0 <= r["cue"] < len(CUE_NAMES) else r["cue"],
+                    r.get("overruns", 0)))
+
+    def table(self, port):
+        from rich.table import Table
+
+        t = Table(title=f"callcue stream: {port}", show_header=False, min_width=60)
+        r = self.last or {}
+
+        def bar(ms):
+            n = int(ms or 0) // 50
+            return "#" * n + "." * (20 - n)
+
+        t.add_row("rep activity", bar(r.get("rep_active_ms")))
+        t.add_row("customer activity", bar(r.get("customer_active_ms")))
+        t.add_row("overlap ms", str(r.get("overlap_ms", "-")))
+        t.add_row("talk-overs", "rep %d, customer %d" % (
+            self.talkovers["rep"], self.talkovers["customer"]))
+        rate = r.get("rate_csps", -1)
+        sd = r.get("pitch_sd_cents", -1)
+        t.add_row("speaking rate", "%.2f syl/s" % (rate / 100) if rate >= 0 else "-")
+        t.add_row("pitch SD", "%.2f st" % (sd / 100) if sd >= 0 else "-")
+        cue = r.get("cue", 0)
+        t.add_row("cue", "[bold red]%s[/]" % CUE_NAMES[cue] if cue else "none")
+        t.add_row("overruns", str(r.get("overruns", 0)))
+        t.add_row("records", "%d (t=%s s)" % (self.records, r.get("t_s", "-")))
+        if self.status:
+            t.add_row("status", "[yellow]%s[/]" % self.status)
+        return t
+
+
+class Sinks:
+    def __init__(self, csv_path, jsonl_path):
+        self.files = []
+        self.csv = self.jsonl = None
+        try:
+            if csv_path:
+                f = open(csv_path, "w", newline="")  # noqa: SIM115
+                self.files.append(f)
+                self.csv = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+                self.csv.writeheader()
+            if jsonl_path:
+                self.jsonl = open(jsonl_path, "w")  # noqa: SIM115
+                self.files.append(self.jsonl)
+        except OSError as e:
+            self.close()
+            raise HostError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
+                            code=2) from None
+
+    def write(self, rec):
+        if self.csv is not None:
+            self.csv.writerow(rec)
+        if self.jsonl is not None:
+            self.jsonl.write(json.dumps(rec) + "\n")
+        for f in self.files:
+            f.flush()
+
+    def close(self):
+        for f in self.files:
+            f.close()
+
+
+def _session(port, tally, sinks, show, limit, opened):
+    """Stream from one connection until `limit` records, or raise on a lost device."""
+    import serial
+
+    from callcue.device import DeviceError
+
+    dev = open_device(port, timeout=2.0)
+    opened()
+    try:
+        dev.stream("on")
+        while True:
+            got = False
+            for kind, payload in dev.stream_lines(timeout=QUIET_S):
+                got = True
+                if kind == "EVT":
+                    tally.add_event(payload)
+                elif kind == "REC":
+                    tally.records += 1
+                    tally.last = payload
+                    sinks.write(payload)
+                    show()
+                    if limit is not None and tally.records >= limit:
+                        with contextlib.suppress(Exception):
+                            dev.stream("off")
+                        return
+            if not got:
+                dev.ping()  # silent for QUIET_S: DeviceError if it is gone
+    except (serial.SerialException, OSError, DeviceError) as e:
+        raise ConnectionError(str(e)) from None
+    finally:
+        with contextlib.suppress(Exception):
+            dev.stream("off")
+        with contextlib.suppress(Exception):
+            dev.close()
+
+
+def run(args):
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    sinks = Sinks(args.csv, args.jsonl)
+    tally = Tally()
+    live = None
+    if console.is_terminal:
+        live = Live(tally.table(args.port), console=console, refresh_per_second=4)
+        live.start()
+
+    def say(msg):
+        tally.status = msg
+        if live is not None:
+            live.update(tally.table(args.port))
+        else:
+            print(msg, flush=True)
+
+    def show():
+        tally.status = ""
+        if live is not None:
+            live.update(tally.table(args.port))
+        else:
+            print(tally.line(), flush=True)
+
+    state = {"lost_at": None}
+
+    def opened():
+        if state["lost_at"] is not None:
+            say(f"{args.port}: reconnected")
+            state["lost_at"] = None
+
+    try:
+        while True:
+            try:
+                _session(args.port, tally, sinks, show, args.seconds, opened)
+                return 0
+            except HostError as e:
+                if state["lost_at"] is None:
+                    raise  # never connected: say why and stop
+                reason = e.reason
+            except ConnectionError as e:
+                reason = str(e)
+                state["lost_at"] = state["lost_at"] or time.monotonic()
+                say(f"{args.port}: connection lost ({reason}); waiting for the device to "
+                    "come back (Ctrl-C stops)")
+            gone = time.monotonic() - state["lost_at"]
+            if args.give_up is not None and gone > args.give_up:
+                raise HostError(args.port, f"gone for {gone:.0f} s ({reason}); plug it back "
+                                "in and run the command again")
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if live is not None:
+            live.stop()
+        sinks.close()
+        if args.csv or args.jsonl:
+            print("recorded %d records to %s" % (
+                tally.records, " and ".join(p for p in (args.csv, args.jsonl) if p)))
