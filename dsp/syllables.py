@@ -3,8 +3,9 @@ second of the rep's own speech.
 
 Nuclei are peaks of the rep's level envelope (energy of the last two frames, 20 ms,
 in dB Q8) that rise at least `syl_dip_db` above the preceding valley and are
-followed by a dip of `syl_dip_db`, found on a voiced frame (a pitch in this or
-the two previous frames) while the rep is active, and no more than `syl_peak_db`
+followed by a dip of `syl_dip_db`, with a voiced frame (a pitch) between the
+preceding valley and the dip (short fast vowels may get only one pitch estimate), at
+a frame where the rep is active, and no more than `syl_peak_db`
 below the loudest recent peak (a reference that decays 10 dB/s), so consonant
 bursts and breaths between vowels are not counted. The count is made when the dip
 after the peak confirms it, so a nucleus is counted 1-3 frames after its peak.
@@ -41,13 +42,13 @@ class Syllables:
         self.peak_ok = 0
         self.valley = 0
         self.ref = 0             # loudest recent envelope, decaying
-        self.voiced_ago = 99     # frames since the last voiced frame
+        self.voiced_seen = 0     # a voiced frame since the last valley
         self.nucleus = 0         # 1 on the frame a nucleus is counted
 
     def step(self, env_q8, voiced, active):
         self.nucleus = 0
-        self.voiced_ago = 0 if voiced else self.voiced_ago + 1
-        ok = active and self.voiced_ago <= 2
+        if voiced:
+            self.voiced_seen = 1
         ref = self.ref - _REF_DECAY_Q8
         if env_q8 > ref:
             ref = env_q8
@@ -55,9 +56,9 @@ class Syllables:
         if self.seek_peak:
             if env_q8 > self.peak:
                 self.peak = env_q8
-                self.peak_ok = ok
+                self.peak_ok = active
             elif env_q8 < self.peak - self.dip_q8:
-                if self.peak_ok and self.peak >= ref - self.peak_q8:
+                if self.peak_ok and self.voiced_seen and self.peak >= ref - self.peak_q8:
                     self.nucleus = 1
                 self.seek_peak = 0
                 self.valley = env_q8
@@ -66,8 +67,9 @@ class Syllables:
                 self.valley = env_q8
             elif env_q8 > self.valley + self.dip_q8:
                 self.seek_peak = 1
+                self.voiced_seen = 0
                 self.peak = env_q8
-                self.peak_ok = ok
+                self.peak_ok = active
         return self.nucleus
 
 

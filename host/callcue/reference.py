@@ -390,8 +390,8 @@ def syllables(envelope, f0_cents, rep_active, p):
 
     Nuclei are peaks of the envelope with a prominence of more than `syl_dip_db`
     (scipy.signal.find_peaks: they rise above the valleys on both sides by that much),
-    on a frame where the rep is active and voiced (F0 on this or the two previous
-    frames), and no more than `syl_peak_db` below the loudest recent envelope (a peak
+    on a frame where the rep is active, with a voiced frame (an F0) from the rise out of
+    the preceding valley up to the confirming dip, and no more than `syl_peak_db` below the loudest recent envelope (a peak
     hold decaying 10 dB/s) when the dip after the peak confirms it. A nucleus is
     counted on that confirming frame: the first after the peak that is more than
     `syl_dip_db` below it. A flat peak is at its first frame, and of equal peaks with no
@@ -406,14 +406,12 @@ def syllables(envelope, f0_cents, rep_active, p):
     _, props = signal.find_peaks(env, prominence=np.nextafter(dip, np.inf), plateau_size=1)
     peaks = props["left_edges"]   # a flat peak is at its first frame
     voiced = np.asarray(f0_cents) > 0
-    voiced_recent = voiced.copy()
-    voiced_recent[1:] |= voiced[:-1]
-    voiced_recent[2:] |= voiced[:-2]
     k = np.arange(n) * SYL_REF_DECAY_DB
     ref = np.maximum.accumulate(env + k) - k   # max over j <= i of env[j] - decay * (i - j)
     active = np.asarray(rep_active, bool)
     kept = []
     dips = set()
+    prev_c = -1      # the last confirming dip: the valley search starts after it
     for pk in peaks:
         after = np.flatnonzero(env[pk + 1 :] < env[pk] - dip)
         if after.size == 0:
@@ -422,7 +420,15 @@ def syllables(envelope, f0_cents, rep_active, p):
         if c in dips:
             continue   # an equal peak before the same dip: one nucleus, the first
         dips.add(c)
-        if active[pk] and voiced_recent[pk] and env[pk] >= ref[c] - p.syl_peak_db:
+        # the rise out of the valley: first frame above (valley minimum + dip)
+        lo = prev_c + 1 if prev_c >= 0 else 0
+        rise = lo
+        if prev_c >= 0:
+            v = lo + int(np.argmin(env[lo:pk + 1]))
+            above = np.flatnonzero(env[v:pk + 1] > env[v] + dip)
+            rise = v + int(above[0]) if above.size else pk
+        prev_c = c
+        if active[pk] and voiced[rise:c + 1].any() and env[pk] >= ref[c] - p.syl_peak_db:
             count[c] += 1
             kept.append(pk)
     return count, np.asarray(kept, np.int64)
