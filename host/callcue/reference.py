@@ -394,8 +394,9 @@ def syllables(envelope, f0_cents, rep_active, p):
     the preceding valley up to the confirming dip, and no more than `syl_peak_db` below
     the loudest recent envelope (a peak hold decaying 10 dB/s) when the dip after the
     peak confirms it. A nucleus is counted on that confirming frame: the first after the
-    peak that is more than `syl_dip_db` below it. A flat peak is at its first frame, and of equal peaks with no
-    such dip between them only the first counts (find_peaks would take both).
+    peak that is more than `syl_dip_db` below it. A flat peak is at its first frame,
+    and of equal peaks with no such dip between them only the first counts (find_peaks
+    would take both).
     """
     env = np.asarray(envelope, dtype=np.float64)
     n = len(env)
