@@ -253,10 +253,14 @@ def test_no_audio_leaves_the_device(micropython, tmp_path):
     windows = set()
     for ch in (0, 1):
         b = pcm[:, ch].astype("<i2").tobytes()
+        x = pcm[:, ch].astype(np.int32)
+        loud = np.abs(x) >= 256
         for i in range(0, len(b) - 8, 2):
-            w = b[i:i + 8]
-            if w != bytes(8) and len(set(w)) > 2:       # skip silence and flat runs
-                windows.add(w)
+            # windows of speech, not of the noise floor: near-silent samples look like
+            # the small integers any record holds (0, 1, -1...)
+            if loud[i // 2:i // 2 + 4].all():
+                windows.add(b[i:i + 8])
+    assert len(windows) > 10000
     leaked = sum(1 for i in range(len(logs) - 8) if logs[i:i + 8] in windows)
     assert leaked == 0
     assert not any(w in out for w in list(windows)[:2000])

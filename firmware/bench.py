@@ -1,0 +1,300 @@
+"""On-device benchmark of the dsp engine: time per second of audio, per stage, heap.
+
+On a real dongle, after copying dsp/ to it:
+    mpremote cp -r dsp : + run firmware/bench.py
+Under the unix port (MICROPYPATH = the repository root):
+    micropython firmware/bench.py [--seconds N] [--plain] [--frames FRAMES.raw]
+
+It synthesises N seconds (default 6) of two-channel speech-like audio on the fly
+(integer sine tables, not timed: a rep who talks 0-2.4 s of every 4 s with 5 Hz
+syllables and a drifting F0, a customer 1.9-3.8 s, so 0.5 s of overlap per cycle),
+or reads planar frames (80 rep + 80 customer int16 per 10 ms, as `callcue sim`
+writes them). It runs the engine over them twice: once through Engine.process
+(total time, bytes allocated per frame from gc.mem_alloc), once through the same
+stages called one by one in Engine.process's order with time.ticks_us between
+them (per-stage time; its per-second records are checked equal to the first run's).
+The last line is
+    device_bench: engine_us_per_audio_s=N cpu_pct=P alloc_per_frame=B heap_free=H
+cpu_pct is the share of one core (the engine's time per second of audio / 1 s).
+Only for measuring: nothing in the firmware imports it.
+"""
+
+import gc
+import sys
+import time
+from array import array
+
+gc.collect()
+_MEM0 = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+
+from dsp import kernels  # noqa: E402
+from dsp.engine import FRAME, FRAMES_PER_S, Engine  # noqa: E402
+from dsp.fixmath import db_q8  # noqa: E402
+from dsp.params import Params  # noqa: E402
+
+STAGES = ("filters", "energy_vad", "pitch", "syllables", "cue")
+
+# one period of a sine, int16 amplitude 8192, 256 steps
+_SIN = array("h", [0] * 256)
+
+
+def _init_sin():
+    import math
+
+    for i in range(256):
+        _SIN[i] = int(8192 * math.sin(2 * math.pi * i / 256))
+
+
+class Synth:
+    """Speech-like int16 frames from integer phase accumulators (Q16 phase)."""
+
+    def __init__(self):
+        _init_sin()
+        self.n = 0
+        self.ph = array("i", bytes(4 * 6))
+        self.seed = 12345
+
+    def _talker(self, dst, k, f0_hz, amp, ph0):
+        # three harmonics (F0, 2 F0, 3 F0) with falling weights, plus a little noise
+        inc = (f0_hz << 16) // 8000
+        ph = self.ph
+        s = self.seed
+        for i in range(FRAME):
+            p1 = (ph[ph0] + inc) & 0xFFFFFF
+            ph[ph0] = p1
+            v = (
+                _SIN[(p1 >> 8) & 255]
+                + (_SIN[(p1 >> 7) & 255] >> 1)
+                + (_SIN[((3 * p1) >> 8) & 255] >> 2)
+            )
+            s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+            v = ((v * amp) >> 8) + ((s >> 16) & 63) - 32
+            if v > 32767:
+                v = 32767
+            elif v < -32768:
+                v = -32768
+            dst[i] = v
+        self.seed = s
+
+    def frame(self, rep, cust):
+        f = self.n
+        self.n += 1
+        t = f % 400  # 4 s cycle, in frames
+        # syllable envelope 5 Hz: 20 frames per syllable, 0..255
+        e = f % 20
+        env = (e * 26) if e < 10 else ((20 - e) * 26)
+        if t < 240:
+            self._talker(rep, 0, 110 + (f % 300) // 10, 16 + env, 0)
+        else:
+            self._talker(rep, 0, 110, 0, 0)
+        if 190 <= t < 380:
+            self._talker(cust, 1, 190 + (f % 170) // 8, 16 + env, 1)
+        else:
+            self._talker(cust, 1, 190, 0, 1)
+
+
+class Frames:
+    """Planar frames from a file (unix port): 80 rep then 80 customer int16 each."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        self.buf = array("h", bytes(4 * FRAME))
+
+    def frame(self, rep, cust):
+        if self.f.readinto(self.buf) != 4 * FRAME:
+            return False
+        for i in range(FRAME):
+            rep[i] = self.buf[i]
+            cust[i] = self.buf[FRAME + i]
+        return True
+
+
+try:
+    ticks_us = time.ticks_us
+    ticks_diff = time.ticks_diff
+except AttributeError:  # CPython
+
+    def ticks_us():
+        return time.perf_counter_ns() // 1000
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+def staged(eng, rep, cust, t):
+    """Engine.process(rep, cust) split into STAGES, adding each stage's us to t[i].
+    Same statements in the same order as dsp/engine.py; records are checked equal."""
+    t0 = ticks_us()
+    k = eng.k
+    f = eng.frame
+    x0 = eng.x[0]
+    x1 = eng.x[1]
+    k.biquad_q13(rep, x0, FRAME, eng.bp, eng.bp_state[0])
+    k.biquad_q13(cust, x1, FRAME, eng.bp, eng.bp_state[1])
+    t1 = ticks_us()
+    e0 = k.energy(x0, FRAME)
+    l0 = db_q8(e0)
+    l1 = db_q8(k.energy(x1, FRAME))
+    eng.level_rep = l0
+    eng.level_cust = l1
+    vr = eng.vad_rep
+    vc = eng.vad_cust
+    s0 = vr.speech_like(l0)
+    s1 = vc.speech_like(l1)
+    xt = eng.xtalk
+    xt.gate(l0, l1)
+    a0 = vr.step(s0 and xt.rep_ok, f)
+    a1 = vc.step(s1 and xt.cust_ok, f)
+    eng.rep_active = a0
+    eng.cust_active = a1
+    eng.rep_speech = vr.speech
+    eng.cust_speech = vc.speech
+    to = eng.talkover
+    to.step(f, a0, a1, vr.start, vc.start)
+    eng.event_ready = to.ready
+    if to.ready:
+        eng.event_start = to.start
+        eng.event_end = to.end
+        eng.event_interrupter = to.interrupter
+    dead = eng.dead.step(a0 or a1)
+    t2 = ticks_us()
+    f0 = eng.pitch.step(x0, FRAME, a0)
+    eng.f0_cents = f0
+    eng.spread.push(f0)
+    t3 = ticks_us()
+    env = db_q8(e0 + eng.e_prev)
+    eng.e_prev = e0
+    eng.syllable = eng.syl.step(env, f0, a0)
+    t4 = ticks_us()
+    eng.cue = eng.cues.step(f, to.confirmed, dead)
+    into = f % FRAMES_PER_S
+    t0_ = vr.speech + (vr.credit if vr.credit < into else into)
+    t1_ = vc.speech + (vc.credit if vc.credit < into else into)
+    eng.n_rep += t0_
+    eng.n_cust += t1_
+    eng.n_both += vr.speech and vc.speech
+    eng.total_rep += t0_
+    eng.total_cust += t1_
+    eng.total_both += vr.speech and vc.speech
+    eng.n_syl += eng.syllable
+    f += 1
+    eng.frame = f
+    ready = False
+    if f % FRAMES_PER_S == 0:
+        eng.close_second(f // FRAMES_PER_S - 1)
+        ready = True
+    t5 = ticks_us()
+    t[0] += ticks_diff(t1, t0)
+    t[1] += ticks_diff(t2, t1)
+    t[2] += ticks_diff(t3, t2)
+    t[3] += ticks_diff(t4, t3)
+    t[4] += ticks_diff(t5, t4)
+    return ready
+
+
+def run(source_factory, viper, frames_max):
+    mem = getattr(gc, "mem_alloc", None)
+    kernels.select(viper)  # import (compile) the viper twins before measuring
+    gc.collect()
+    code_heap = (mem() - _MEM0) if mem else 0
+    a_before = mem() if mem else 0
+    eng = Engine(Params(), viper=viper)
+    gc.collect()
+    engine_heap = (mem() - a_before) if mem else 0
+    rep = array("h", bytes(2 * FRAME))
+    cust = array("h", bytes(2 * FRAME))
+    # pass 1: Engine.process, total time and allocation
+    src = source_factory()
+    gc.collect()
+    total = 0
+    frames = 0
+    alloc = 0
+    alloc_frames = 0
+    peak = 0
+    records = []
+    while frames < frames_max:
+        if src.frame(rep, cust) is False:
+            break
+        a0 = mem() if mem else 0
+        t0 = ticks_us()
+        ready = eng.process(rep, cust)
+        total += ticks_diff(ticks_us(), t0)
+        if mem:
+            a1 = mem()
+            if frames >= FRAMES_PER_S:  # steady state: after the first second
+                alloc += a1 - a0
+                alloc_frames += 1
+            if a1 - a_before > peak:
+                peak = a1 - a_before
+        if ready:
+            records.append(tuple(eng.record))
+        frames += 1
+    # pass 2: the same frames through the stages one by one
+    eng2 = Engine(Params(), viper=viper)
+    src = source_factory()
+    t = [0] * len(STAGES)
+    match = True
+    i = 0
+    n = 0
+    while n < frames:
+        src.frame(rep, cust)
+        if staged(eng2, rep, cust, t):
+            if i >= len(records) or tuple(eng2.record) != records[i]:
+                match = False
+            i += 1
+        n += 1
+    match = match and i == len(records)
+    gc.collect()
+    free = gc.mem_free() if hasattr(gc, "mem_free") else -1
+    return {
+        "kernels": "viper" if eng.k is not kernels else "plain",
+        "frames": frames,
+        "us_total": total,
+        "us_stages": t,
+        "stages_match": match,
+        "alloc_per_frame": alloc // alloc_frames if alloc_frames else 0,
+        "code_heap": code_heap,
+        "engine_heap": engine_heap,
+        "peak_heap": peak,
+        "heap_free": free,
+    }
+
+
+def main(argv):
+    seconds = 6
+    viper = "--plain" not in argv
+    path = None
+    if "--seconds" in argv:
+        seconds = int(argv[argv.index("--seconds") + 1])
+    if "--frames" in argv:
+        path = argv[argv.index("--frames") + 1]
+        seconds = 10**6 if "--seconds" not in argv else seconds
+
+    def factory():
+        return Frames(path) if path else Synth()
+
+    r = run(factory, viper, seconds * FRAMES_PER_S)
+    frames = max(r["frames"], 1)
+    per_s = r["us_total"] * FRAMES_PER_S // frames
+    print(
+        "bench: kernels=%s frames=%d audio_s=%d"
+        % (r["kernels"], r["frames"], r["frames"] // FRAMES_PER_S)
+    )
+    print(
+        "bench: code_heap=%d engine_heap=%d peak_heap=%d"
+        % (r["code_heap"], r["engine_heap"], r["peak_heap"])
+    )
+    stage_sum = sum(r["us_stages"])
+    for name, us in zip(STAGES, r["us_stages"]):
+        print(
+            "stage: %s us_per_audio_s=%d share_pct=%d"
+            % (name, us * FRAMES_PER_S // frames, 100 * us // max(stage_sum, 1))
+        )
+    print("bench: stages_match=%d" % (1 if r["stages_match"] else 0))
+    print(
+        "device_bench: engine_us_per_audio_s=%d cpu_pct=%d.%02d alloc_per_frame=%d heap_free=%d"
+        % (per_s, per_s // 10000, (per_s // 100) % 100, r["alloc_per_frame"], r["heap_free"])
+    )
+
+
+main(getattr(sys, "argv", []))
