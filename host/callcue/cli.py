@@ -24,6 +24,22 @@ def fail(what, reason):
     return EXIT_BAD_INPUT
 
 
+def params_from_args(items):
+    """Engine Params from --param NAME=VALUE items, or the one-line reason they are bad."""
+    from callcue import analyze
+
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            return f"{item!r} is not NAME=VALUE"
+        pairs.append((name.strip(), value.strip()))
+    try:
+        return analyze.make_params(pairs)
+    except ValueError as e:
+        return str(e)
+
+
 # ---------------------------------------------------------------------------- synth
 
 
@@ -111,16 +127,9 @@ def do_analyze(args):
 
     from callcue import analyze, wavio
 
-    pairs = []
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            return fail("--param", f"{item!r} is not NAME=VALUE")
-        pairs.append((name.strip(), value.strip()))
-    try:
-        params = analyze.make_params(pairs)
-    except ValueError as e:
-        return fail("--param", str(e))
+    params = params_from_args(args.param)
+    if isinstance(params, str):
+        return fail("--param", params)
 
     try:
         rep, cust, _info = wavio.read_call(rep_path, args.customer)
@@ -226,18 +235,11 @@ def do_verify(args):
     if not args.calls:
         return fail("verify", "give one or more CALL.wav")
 
-    from callcue import analyze, verify, wavio
+    from callcue import verify, wavio
 
-    pairs = []
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            return fail("--param", f"{item!r} is not NAME=VALUE")
-        pairs.append((name.strip(), value.strip()))
-    try:
-        params = analyze.make_params(pairs)
-    except ValueError as e:
-        return fail("--param", str(e))
+    params = params_from_args(args.param)
+    if isinstance(params, str):
+        return fail("--param", params)
 
     calls = []
     for path in args.calls:
