@@ -153,12 +153,13 @@ class Engine:
         into = f % FRAMES_PER_S
         t0 = vr.speech + (vr.credit if vr.credit < into else into)
         t1 = vc.speech + (vc.credit if vc.credit < into else into)
+        both = vr.speech & vc.speech
         self.n_rep += t0
         self.n_cust += t1
-        self.n_both += vr.speech and vc.speech
+        self.n_both += both
         self.total_rep += t0
         self.total_cust += t1
-        self.total_both += vr.speech and vc.speech
+        self.total_both += both
         self.n_syl += self.syllable
         f += 1
         self.frame = f
