@@ -119,24 +119,33 @@ class App:
     # ------------------------------------------------------------------ calibration
 
     def _calibrate_frame(self):
+        """One frame of a calibration step. silence: every frame; rep / customer: only
+        frames where that party is speaking, until `seconds` of them (or six times that
+        of audio, so a step nobody speaks in still ends). The levels are dB Q8; their
+        mean difference is the coupling: sidetone (rep step) or echo (customer step)."""
         eng = self.engine
         s = self.cal_sum
         step = self.cal_step
-        # silence: every frame; rep/customer: frames where that party's channel is speech
-        use = (step == "silence" or (step == "rep" and eng.vad_rep.active)
-               or (step == "customer" and eng.vad_cust.active))
+        if step == "silence":
+            use = 1
+        elif step == "rep":
+            use = eng.vad_rep.speech
+        else:
+            use = eng.vad_cust.speech
         if use:
             s[0] += eng.level_rep
             s[1] += eng.level_cust
             s[3] += 1
         s[2] += 1
-        if s[2] >= self.cal_left:
+        if s[3] >= self.cal_left or s[2] >= 6 * self.cal_left:
             n = s[3]
-            res = {"step": step, "frames": s[2], "used_frames": n}
+            res = {"step": step, "frames": s[2], "used_frames": n,
+                   "rep_floor_db_q8": eng.vad_rep.floor_q8(),
+                   "customer_floor_db_q8": eng.vad_cust.floor_q8()}
             if n:
                 res["rep_level_db_q8"] = s[0] // n
                 res["customer_level_db_q8"] = s[1] // n
-                # coupling as dB the leaking channel sits below the source channel
+                # how far the other channel sits below the speaking one
                 res["difference_db_q8"] = (s[0] - s[1]) // n
             self.cal_result = res
             self.cal_step = None

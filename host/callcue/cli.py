@@ -346,6 +346,10 @@ args_report, do_report = _host_args("report"), _host_run(
 args_flash, do_flash = _host_args("flash"), _host_run(
     "flash", "Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython "
     "board with mpremote; --dry-run lists the commands.")
+args_calibrate, do_calibrate = _host_args("calibrate"), _host_run(
+    "calibrate", "Guided calibration with the headset on: silence, rep alone, customer "
+    "alone; measures noise floors and sidetone/echo coupling, writes the implied "
+    "thresholds to the dongle and reads them back.")
 args_stream, do_stream = _host_args("stream"), _host_run(
     "stream", "A live dashboard of the dongle's per-second records; --csv/--jsonl record "
     "them. Reconnects after unplug/replug; Ctrl-C exits.")
@@ -375,6 +379,8 @@ COMMANDS = (
      args_logs, do_logs),
     ("report", "HTML report with plots of archived calls", args_report, do_report),
     ("stream", "live dashboard of the dongle's per-second records", args_stream, do_stream),
+    ("calibrate", "measure noise floors and sidetone/echo coupling; store the thresholds",
+     args_calibrate, do_calibrate),
     ("flash", "put the firmware on an RP2040 running MicroPython (mpy-cross + mpremote)",
      args_flash, do_flash),
 )
