@@ -44,6 +44,9 @@ class App:
         self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
         self.cal_result = {}
         self.reboot_requested = False
+        # simulated board only: a function telling that the host has gone (stdin closed),
+        # so a virtual dongle never outlives the tool that started it
+        self.host_gone = None
         self.store.recover(feed=wdt.feed if wdt is not None else None)
         if link is not None:
             self._register(link)
@@ -55,7 +58,10 @@ class App:
         """Run until the capture ends (simulated board) or max_frames frames."""
         cap = self.capture
         n = 0
+        gone = self.host_gone
         while not cap.done and n != max_frames and not self.reboot_requested:
+            if gone is not None and gone():
+                break
             if cap.read(self.rep, self.cust):
                 if self.replay_engine is None:     # during a replay, live audio waits
                     self.step()
@@ -68,7 +74,8 @@ class App:
     def serve(self):
         """Keep answering the link without audio (the simulated call has ended)."""
         import time
-        while not self.reboot_requested:
+        gone = self.host_gone
+        while not self.reboot_requested and not (gone is not None and gone()):
             self.link.poll()
             if self.wdt is not None:
                 self.wdt.feed()

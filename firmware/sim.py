@@ -44,10 +44,15 @@ def main(argv):
     config = Config(config_path or root + "/config.json", device_id="cc-sim-0001").load()
     store = SessionLog(root + "/logs", config.device_id, FW_VERSION, config.cal_hash())
     link = None
+    reader = None
     if "--no-link" not in opts:
-        from firmware.link import Link
-        link = Link.stdio()
+        from firmware.link import Link, PollReader
+        reader = PollReader(sys.stdin)
+        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+        link = Link(reader, out.write)
     app = App(capture, led, clock, store, link, config, hal_sim.WDT())
+    if reader is not None:
+        app.host_gone = lambda: reader.eof
     import time
     t0 = time.ticks_us()
     frames = app.run()

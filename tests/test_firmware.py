@@ -20,7 +20,7 @@ from . import mpyrun
 
 
 def _play(rep, cust, storage, **kw):
-    dongle = simulator.VirtualDongle(rep=rep, cust=cust, storage=storage, **kw)
+    dongle = simulator.VirtualDongle(rep=rep, cust=cust, storage=storage, link=False, **kw)
     out, err = dongle.proc.communicate(b"", timeout=300)
     assert dongle.proc.returncode == 0, err.decode()[-2000:]
     dongle.close()

@@ -74,7 +74,8 @@ def archive(tmp_path_factory, micropython):
         pcm, _ = synth.render(scenario, seed=seed, duration_s=25.0)
         parts += [pcm, gap]
     pcm = np.concatenate(parts)
-    dongle = simulator.VirtualDongle(rep=pcm[:, 0], cust=pcm[:, 1], storage=folder / "flash")
+    dongle = simulator.VirtualDongle(rep=pcm[:, 0], cust=pcm[:, 1], storage=folder / "flash",
+                                     link=False)
     _, err = dongle.proc.communicate(b"", timeout=300)
     dongle.close()
     assert dongle.proc.returncode == 0, err.decode()[-2000:]

@@ -49,7 +49,7 @@ def _records(args, fail):
     storage = tempfile.mkdtemp(prefix="callcue-flash-")
     try:
         dongle = simulator.VirtualDongle(args.call, storage=storage, speed=args.speed,
-                                         led=args.led)
+                                         led=args.led, link=False)
         out, err = dongle.proc.communicate(b"")
         if dongle.proc.returncode != 0:
             return fail("sim", "firmware stopped: %s" % (err or b"").decode(errors="replace")

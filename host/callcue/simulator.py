@@ -60,7 +60,7 @@ def write_frames(rep, cust, path):
 
 class VirtualDongle:
     def __init__(self, wav=None, rep=None, cust=None, storage="ram", speed=0, loop=False,
-                 led=False, stay=False, config=None):
+                 led=False, stay=False, config=None, link=True):
         self.tmp = tempfile.mkdtemp(prefix="callcue-sim-")
         if wav is not None:
             rep, cust, _ = wavio.read_call(wav)
@@ -77,6 +77,8 @@ class VirtualDongle:
             args.append("--led")
         if stay:
             args.append("--stay")
+        if not link:            # play through without a serial link (stdin unused)
+            args.append("--no-link")
         if config:
             args += ["--config", str(config)]
         args += ["--time", str(int(time.time()))]

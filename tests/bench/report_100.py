@@ -20,7 +20,8 @@ def main(n=100):
     tmp = Path(tempfile.mkdtemp(prefix="callcue-bench-"))
     pcm, _ = synth.render("rep-interrupts", seed=1, duration_s=60.0)
     pcm = np.concatenate([pcm, np.zeros((32 * 8000, 2), np.int16)])
-    dongle = simulator.VirtualDongle(rep=pcm[:, 0], cust=pcm[:, 1], storage=tmp / "flash")
+    dongle = simulator.VirtualDongle(rep=pcm[:, 0], cust=pcm[:, 1], storage=tmp / "flash",
+                                     link=False)
     dongle.proc.communicate(b"", timeout=300)
     dongle.close()
     raw = next((tmp / "flash" / "logs").glob("s*.log")).read_bytes()
