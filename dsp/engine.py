@@ -130,7 +130,7 @@ class Engine:
         self.cust_speech = vc.speech
 
         to = self.talkover
-        to.step(f, a0, a1, vr.start, vc.start)
+        to.step(f, a0, a1, vr.start, vc.start, vr.speech, vc.speech)
         self.event_ready = to.ready
         if to.ready:
             self.event_start = to.start

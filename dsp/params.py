@@ -20,7 +20,8 @@ TABLE = (
     ("echo_loss_db", 25, 0, 60, "customer's voice in the mic channel, dB below the earpiece"),
     ("xtalk_margin_db", 4, 0, 20, "a channel must exceed the leakage estimate by this much"),
     # talk-over (dsp/talkover.py)
-    ("talkover_min_ms", 400, 100, 3000, "both speaking at least this long is a talk-over"),
+    ("talkover_min_ms", 300, 100, 3000,
+     "an overlap in which the interrupter speaks this long is a talk-over"),
     ("talkover_gap_ms", 300, 0, 2000, "shorter breaks in the overlap do not end a talk-over"),
     # speaking rate (dsp/syllables.py)
     ("syl_dip_db", 3, 1, 20, "level dip that separates two syllable nuclei"),

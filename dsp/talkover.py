@@ -1,13 +1,17 @@
-"""Talk-over: both parties active at once for at least `talkover_min_ms`, with who
-interrupted whom.
+"""Talk-over: both parties active at once while the interrupter speaks for at least
+`talkover_min_ms`, with who interrupted whom.
 
 An overlap run starts on the first frame both are active; breaks shorter than
-`talkover_gap_ms` do not end it. It becomes a talk-over (`confirmed`, which the
-cue policy reads) once it has `talkover_min_ms` of overlapping frames, so
-backchannels ("mm-hmm", 150-300 ms) never count. The interrupter is the party
-whose active run began later, i.e. who started while the other was speaking
-(the rep on a tie). When a confirmed run ends, `ready` is 1 for one frame with
-`start`, `end` (frames, end exclusive) and `interrupter` (0 rep, 1 customer).
+`talkover_gap_ms` do not end it. The interrupter is the party whose active run
+began later, i.e. who started while the other was speaking (the rep on a tie).
+The run becomes a talk-over (`confirmed`, which the cue policy reads) once it
+holds `talkover_min_ms` of frames on which the interrupter is speaking (not
+merely held active by the VAD hangover). Counting the interrupter's own speech,
+not hangover, is what lets the minimum sit at 300 ms: a backchannel ("mm-hmm",
+150-300 ms of speech) plus 100 ms of hangover would pass a 300 ms minimum of
+active overlap, but never holds 300 ms of speech. When a confirmed run ends,
+`ready` is 1 for one frame with `start`, `end` (frames, end exclusive) and
+`interrupter` (0 rep, 1 customer).
 
 Scaling: frame counters only; < 2**30 for 124 days of audio.
 """
@@ -25,7 +29,7 @@ class Talkover:
     def reset(self):
         self.open = 0            # an overlap run is in progress
         self.confirmed = 0
-        self.count = 0           # overlapping frames in the run
+        self.count = 0           # overlapping frames the interrupter speaks on
         self.gap = 0             # frames since both were last active
         self.first = 0
         self.last = 0
@@ -35,7 +39,8 @@ class Talkover:
         self.end = 0
         self.interrupter = REP
 
-    def step(self, frame, rep_active, cust_active, rep_start, cust_start):
+    def step(self, frame, rep_active, cust_active, rep_start, cust_start, rep_speech,
+             cust_speech):
         self.ready = 0
         if rep_active and cust_active:
             if not self.open:
@@ -43,7 +48,8 @@ class Talkover:
                 self.count = 0
                 self.first = frame
                 self.who = CUSTOMER if cust_start > rep_start else REP
-            self.count += 1
+            if (cust_speech if self.who else rep_speech):
+                self.count += 1
             self.gap = 0
             self.last = frame
             if self.count >= self.min_frames:

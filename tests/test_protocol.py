@@ -406,7 +406,7 @@ def test_client_info_sessions_config_time(micropython):
     with fake_dongle(micropython) as dev:
         info = dev.info()
         assert info["protocol"] == P.PROTOCOL_VERSION and info["stream"] == "off"
-        assert info["params"]["talkover_min_ms"] == 400
+        assert info["params"]["talkover_min_ms"] == 300
         assert set(dev.help()) == set(P.COMMAND_NAMES)
         assert [(s["id"], s["bytes"], s["open"]) for s in dev.sessions()] == \
             [(1, 5000, False), (2, 1, False), (3, 0, False), (4, 300, True)]

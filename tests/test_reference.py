@@ -94,21 +94,29 @@ def test_talkover_minimum_gap_and_interrupter():
     rep = np.zeros(n, bool)
     cust = np.zeros(n, bool)
     cust[10:200] = True
-    rep[100:130] = True           # 300 ms overlap: not a talk-over
-    rep[150:175] = True           # 250 ms more after a 200 ms break (< 300): one run
+    rep[100:120] = True           # 200 ms overlap: not a talk-over
+    rep[145:175] = True           # 300 ms more after a 250 ms break (< the gap): one run
     start_r = np.where(rep, np.maximum.accumulate(np.where(rep & ~np.roll(rep, 1),
                                                            np.arange(n), 0)), 0)
     start_c = np.full(n, 10)
-    confirmed, events = reference.talkover(rep, cust, start_r, start_c, P)
+    speaking = np.ones(n, bool)
+    confirmed, events = reference.talkover(rep, cust, start_r, start_c, speaking, speaking, P)
+    assert P.talkover_min_ms == 300
     assert events == [(100, 175, REP)]
-    assert confirmed[159] and not confirmed[158]       # the 40th overlapping frame
+    assert confirmed[154] and not confirmed[153]       # the 30th overlapping frame
     assert confirmed[175 + 29] and not confirmed[175 + 30]   # gap allowance after
+    # only frames the interrupter speaks on count: the hangover's do not
+    held = speaking.copy()
+    held[150:175] = False         # the rep is only held active (hangover) from 150
+    assert reference.talkover(rep, cust, start_r, start_c, held, speaking, P)[1] == []
+    # ... but the other party's hangover does
+    assert reference.talkover(rep, cust, start_r, start_c, speaking, held, P)[1] == events
     # the customer starting later is the interrupter
-    _, events = reference.talkover(rep, cust, np.zeros(n), np.full(n, 5), P)
+    _, events = reference.talkover(rep, cust, np.zeros(n), np.full(n, 5), speaking, speaking, P)
     assert events[0][2] == CUSTOMER
     # a short overlap alone is nothing
-    rep[150:] = False
-    assert reference.talkover(rep, cust, start_r, start_c, P)[1] == []
+    rep[145:] = False
+    assert reference.talkover(rep, cust, start_r, start_c, speaking, speaking, P)[1] == []
 
 
 def test_dead_air_after_the_limit_until_speech_or_call_end():

@@ -226,15 +226,16 @@ def vad(level, floor, ok, p):
 # --------------------------------------------------------------------------- talk-over
 
 
-def talkover(rep_active, cust_active, rep_start, cust_start, p):
+def talkover(rep_active, cust_active, rep_start, cust_start, rep_speech, cust_speech, p):
     """Talk-overs: (confirmed per frame, events).
 
     Frames where both parties are active form overlap runs; a break of up to
-    `talkover_gap_ms` does not end a run. A run with `talkover_min_ms` of overlapping
-    frames is a talk-over: confirmed from the frame that completes that minimum until
-    the run ends (its last overlapping frame plus the gap allowance). The interrupter is
-    the party whose active run began later (the rep on a tie). Events are (first, last +
-    1, interrupter), including a run still open at the end of the input.
+    `talkover_gap_ms` does not end a run. The interrupter is the party whose active run
+    began later (the rep on a tie). A run holding `talkover_min_ms` of frames on which
+    the interrupter is speaking (not only held by the hangover) is a talk-over:
+    confirmed from the frame that completes that minimum until the run ends (its last
+    overlapping frame plus the gap allowance). Events are (first, last + 1, interrupter),
+    including a run still open at the end of the input.
     """
     min_frames = p.talkover_min_ms // FRAME_MS
     gap = p.talkover_gap_ms // FRAME_MS
@@ -246,11 +247,13 @@ def talkover(rep_active, cust_active, rep_start, cust_start, p):
         return confirmed, events
     breaks = np.flatnonzero(np.diff(both) - 1 > gap) + 1
     for run in np.split(both, breaks):
-        if len(run) < min_frames:
-            continue
         first, last = int(run[0]), int(run[-1])
-        confirmed[run[min_frames - 1] : last + gap + 1] = True
         who = CUSTOMER if cust_start[first] > rep_start[first] else REP
+        speaking = np.asarray(cust_speech if who == CUSTOMER else rep_speech, bool)[run]
+        if speaking.sum() < min_frames:
+            continue
+        done = run[np.flatnonzero(speaking)[min_frames - 1]]
+        confirmed[done : last + gap + 1] = True
         events.append((first, last + 1, who))
     return confirmed, events
 
@@ -541,7 +544,8 @@ def run(rep, cust, params=None):
     t.rep_active, t.rep_speech, t.rep_start, t.rep_talk = r.active, r.speech, r.start, r.talk
     t.cust_active, t.cust_speech, t.cust_start, t.cust_talk = (
         c.active, c.speech, c.start, c.talk)
-    t.talkover, t.events = talkover(r.active, c.active, r.start, c.start, p)
+    t.talkover, t.events = talkover(r.active, c.active, r.start, c.start, r.speech,
+                                     c.speech, p)
     t.dead_air = dead_air(r.active | c.active, p)
     t.lp_rep = lowpass(t.x_rep)
     t.f0_cents = pitch(t.lp_rep, r.active, p)

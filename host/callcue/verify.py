@@ -481,7 +481,7 @@ def compare(fx, ref, rep, cust, p):
 
     # talk-over and dead air, given the engine's activity
     confirmed, ev = reference.talkover(fx.rep_active, fx.cust_active, fx.rep_start,
-                                       fx.cust_start, p)
+                                       fx.cust_start, fx.rep_speech, fx.cust_speech, p)
     events = match_events(ev, fx.events, 0)
     frames = agree_pct(confirmed, fx.talkover)
     add("talkover.agree_engine", "event and confirmed-frame agreement", "engine",
