@@ -6,9 +6,13 @@
 
 Per frame, in order: band-pass both channels (coeffs.BANDPASS_Q13), frame
 energy and level in dB Q8, noise floor and speech decision per channel (vad),
-crosstalk gate, onset/hangover (vad), talk-over, dead air, pitch of the rep,
-syllable nuclei, cue policy. Once per second: rolling rate and pitch spread,
-and the record. All buffers are allocated here, so process() allocates nothing.
+crosstalk gate, onset/hangover (vad), talk-over, dead air, cue policy, pitch of
+the rep, syllable nuclei. Once per second: rolling rate and pitch spread, and the
+record. The pitch stage depends only on the band-passed rep frame and the rep's
+activity, and nothing before the syllables depends on it, so a `pitch_worker`
+(firmware/core1.py: the RP2040's second core) can run it while talk-over, dead
+air and the cue policy run here, with the same results. All buffers are
+allocated here, so process() allocates nothing.
 
 Per frame: rep_active/cust_active (with hangover: what decisions use) and
 rep_speech/cust_speech (speaking on this very frame). Talk time (records and
@@ -67,6 +71,7 @@ class Engine:
         self.rate = RollingRate(p)
         self.cues = Cues(p)
         self.record = array("i", bytes(4 * len(RECORD_FIELDS)))
+        self.pitch_worker = None     # or an object running Pitch.step elsewhere
         self.reset()
 
     def reset(self):
@@ -129,6 +134,12 @@ class Engine:
         self.rep_speech = vr.speech
         self.cust_speech = vc.speech
 
+        # the pitch stage needs only the band-passed rep frame and the rep's activity:
+        # with a worker (firmware/core1.py) it runs on core 1 until the syllables
+        w = self.pitch_worker
+        if w is not None:
+            w.start(a0)
+
         to = self.talkover
         to.step(f, a0, a1, vr.start, vc.start, vr.speech, vc.speech)
         self.event_ready = to.ready
@@ -137,16 +148,15 @@ class Engine:
             self.event_end = to.end
             self.event_interrupter = to.interrupter
         dead = self.dead.step(a0 or a1)
+        self.cue = self.cues.step(f, to.confirmed, dead)
 
-        f0 = self.pitch.step(x0, FRAME, a0)
+        f0 = self.pitch.step(x0, FRAME, a0) if w is None else w.result()
         self.f0_cents = f0
         self.spread.push(f0)
         # syllable envelope: the rep's energy over the last 20 ms, < 2**29.33
         env = db_q8(e0 + self.e_prev)
         self.e_prev = e0
         self.syllable = self.syl.step(env, f0, a0)
-
-        self.cue = self.cues.step(f, to.confirmed, dead)
 
         # credit a bridged gap only within this second: the record of the last
         # second is already out (drops at most one hangover per second boundary)

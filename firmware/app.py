@@ -1,8 +1,8 @@
 """The dongle's application: capture -> engine -> cue LED, session logs and the serial link.
 
-App(capture, led, clock, store, link, config, wdt) gets every piece of hardware from a
-HAL (hal_rp2 on the device, hal_sim under the unix port), so the same code runs in
-both. One frame: take a frame pair, run the engine, set the LED; once per second
+App(capture, led, clock, store, link, config, wdt, cores) gets every piece of hardware
+from a HAL (hal_rp2 on the device, hal_sim under the unix port), so the same code runs
+in both; with cores=2 the engine's pitch stage runs on the second core. One frame: take a frame pair, run the engine, set the LED; once per second
 append the record to the session log and, if streaming, send it; poll the link
 without blocking; feed the watchdog.
 
@@ -22,7 +22,7 @@ FW_VERSION = "0.1.0"
 
 
 class App:
-    def __init__(self, capture, led, clock, store, link, config, wdt=None):
+    def __init__(self, capture, led, clock, store, link, config, wdt=None, cores=1):
         self.capture = capture
         self.led = led
         self.clock = clock
@@ -31,6 +31,11 @@ class App:
         self.config = config
         self.wdt = wdt
         self.engine = Engine(config.params)
+        # cores=2: the pitch stage runs on the second core (firmware/core1.py)
+        self.core1 = None
+        if cores == 2:
+            from .core1 import PitchOnCore1
+            self.core1 = PitchOnCore1(self.engine)
         self.rep = array("h", bytes(2 * FRAME))
         self.cust = array("h", bytes(2 * FRAME))
         self.replay_engine = None    # the engine of a host replay, while one runs
@@ -223,6 +228,8 @@ class App:
     def cmd_set_config(self, args):
         self.config.set(args["params"])
         self.engine = Engine(self.config.params)
+        if self.core1 is not None:
+            self.core1.attach(self.engine)
         return self.cmd_get_config({})
 
     def cmd_set_time(self, args):

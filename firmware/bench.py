@@ -1,7 +1,9 @@
 """On-device benchmark of the dsp engine: time per second of audio, per stage, heap.
 
 On a real dongle, after copying dsp/ to it:
-    mpremote cp -r dsp : + run firmware/bench.py
+    mpremote cp -r dsp : + run firmware/bench.py       (one core only)
+or after `callcue flash` (firmware/ on the device too, so both cores are measured):
+    mpremote run firmware/bench.py
 Under the unix port (MICROPYPATH = the repository root):
     micropython firmware/bench.py [--seconds N] [--plain] [--frames FRAMES.raw]
 
@@ -13,9 +15,13 @@ writes them). It runs the engine over them twice: once through Engine.process
 (total time, bytes allocated per frame from gc.mem_alloc), once through the same
 stages called one by one in Engine.process's order with time.ticks_us between
 them (per-stage time; its per-second records are checked equal to the first run's).
-The last line is
+Where firmware/core1.py is present (and _thread), a third run puts the pitch stage
+on the second core as the firmware does and times each core's busy share. The last
+line is
     device_bench: engine_us_per_audio_s=N cpu_pct=P alloc_per_frame=B heap_free=H
-cpu_pct is the share of one core (the engine's time per second of audio / 1 s).
+                  [core0_pct=P0 core1_pct=P1]
+cpu_pct is the share of one core (the engine's time per second of audio / 1 s), all
+stages on one core; core0_pct and core1_pct with the pitch stage on core 1.
 Only for measuring: nothing in the firmware imports it.
 """
 
@@ -150,7 +156,7 @@ def staged(eng, rep, cust, t):
     eng.rep_speech = vr.speech
     eng.cust_speech = vc.speech
     to = eng.talkover
-    to.step(f, a0, a1, vr.start, vc.start)
+    to.step(f, a0, a1, vr.start, vc.start, vr.speech, vc.speech)
     eng.event_ready = to.ready
     if to.ready:
         eng.event_start = to.start
@@ -158,6 +164,8 @@ def staged(eng, rep, cust, t):
         eng.event_interrupter = to.interrupter
     dead = eng.dead.step(a0 or a1)
     t2 = ticks_us()
+    eng.cue = eng.cues.step(f, to.confirmed, dead)
+    tc = ticks_us()
     f0 = eng.pitch.step(x0, FRAME, a0)
     eng.f0_cents = f0
     eng.spread.push(f0)
@@ -166,16 +174,15 @@ def staged(eng, rep, cust, t):
     eng.e_prev = e0
     eng.syllable = eng.syl.step(env, f0, a0)
     t4 = ticks_us()
-    eng.cue = eng.cues.step(f, to.confirmed, dead)
     into = f % FRAMES_PER_S
     t0_ = vr.speech + (vr.credit if vr.credit < into else into)
     t1_ = vc.speech + (vc.credit if vc.credit < into else into)
     eng.n_rep += t0_
     eng.n_cust += t1_
-    eng.n_both += vr.speech and vc.speech
+    eng.n_both += vr.speech & vc.speech
     eng.total_rep += t0_
     eng.total_cust += t1_
-    eng.total_both += vr.speech and vc.speech
+    eng.total_both += vr.speech & vc.speech
     eng.n_syl += eng.syllable
     f += 1
     eng.frame = f
@@ -186,9 +193,9 @@ def staged(eng, rep, cust, t):
     t5 = ticks_us()
     t[0] += ticks_diff(t1, t0)
     t[1] += ticks_diff(t2, t1)
-    t[2] += ticks_diff(t3, t2)
+    t[2] += ticks_diff(t3, tc)
     t[3] += ticks_diff(t4, t3)
-    t[4] += ticks_diff(t5, t4)
+    t[4] += ticks_diff(tc, t2) + ticks_diff(t5, t4)
     return ready
 
 
@@ -257,7 +264,72 @@ def run(source_factory, viper, frames_max):
         "engine_heap": engine_heap,
         "peak_heap": peak,
         "heap_free": free,
+        "records": records,
     }
+
+
+def run_two_cores(source_factory, viper, frames_max, records):
+    """Engine.process with the pitch stage on a second thread (firmware/core1.py, as on
+    the RP2040's second core): each core's busy time, and records checked equal to the
+    one-core run's. None where _thread or firmware/ is missing."""
+    try:
+        from firmware.core1 import PitchOnCore1
+    except ImportError:
+        return None
+
+    class Timed(PitchOnCore1):
+        # PitchOnCore1 with its pitch time (core 1) and its wait for F0 (core 0) counted
+        def __init__(self, engine):
+            self.busy = 0
+            self.wait = 0
+            self.handoff = 0
+            super().__init__(engine)
+
+        def start(self, active):
+            t0 = ticks_us()
+            self.active = active
+            self.go.release()
+            self.handoff += ticks_diff(ticks_us(), t0)
+
+        def _loop(self):
+            while True:
+                self.go.acquire()
+                if self.stopping:
+                    break
+                t0 = ticks_us()
+                self.f0 = self.pitch.step(self.x, FRAME, self.active)
+                self.busy += ticks_diff(ticks_us(), t0)
+                self.done.release()
+            self.done.release()
+
+        def result(self):
+            t0 = ticks_us()
+            self.done.acquire()
+            self.wait += ticks_diff(ticks_us(), t0)
+            return self.f0
+
+    eng = Engine(Params(), viper=viper)
+    core1 = Timed(eng)
+    rep = array("h", bytes(2 * FRAME))
+    cust = array("h", bytes(2 * FRAME))
+    src = source_factory()
+    total = 0
+    frames = 0
+    i = 0
+    match = True
+    while frames < frames_max:
+        if src.frame(rep, cust) is False:
+            break
+        t0 = ticks_us()
+        ready = eng.process(rep, cust)
+        total += ticks_diff(ticks_us(), t0)
+        if ready:
+            match = match and i < len(records) and tuple(eng.record) == records[i]
+            i += 1
+        frames += 1
+    core1.close()
+    return {"core0": total - core1.wait, "core1": core1.busy, "handoff": core1.handoff,
+            "frames": frames, "match": match and i == len(records)}
 
 
 def main(argv):
@@ -274,6 +346,7 @@ def main(argv):
         return Frames(path) if path else Synth()
 
     r = run(factory, viper, seconds * FRAMES_PER_S)
+    two = run_two_cores(factory, viper, seconds * FRAMES_PER_S, r["records"])
     frames = max(r["frames"], 1)
     per_s = r["us_total"] * FRAMES_PER_S // frames
     print(
@@ -291,9 +364,20 @@ def main(argv):
             % (name, us * FRAMES_PER_S // frames, 100 * us // max(stage_sum, 1))
         )
     print("bench: stages_match=%d" % (1 if r["stages_match"] else 0))
+    dual = ""
+    if two is not None:
+        c0 = two["core0"] * FRAMES_PER_S // max(two["frames"], 1)
+        c1 = two["core1"] * FRAMES_PER_S // max(two["frames"], 1)
+        ho = two["handoff"] * FRAMES_PER_S // max(two["frames"], 1)
+        print("bench: two_cores core0_us_per_audio_s=%d core1_us_per_audio_s=%d "
+              "handoff_us_per_audio_s=%d records_match=%d"
+              % (c0, c1, ho, 1 if two["match"] else 0))
+        dual = " core0_pct=%d.%02d core1_pct=%d.%02d" % (
+            c0 // 10000, (c0 // 100) % 100, c1 // 10000, (c1 // 100) % 100)
     print(
-        "device_bench: engine_us_per_audio_s=%d cpu_pct=%d.%02d alloc_per_frame=%d heap_free=%d"
-        % (per_s, per_s // 10000, (per_s // 100) % 100, r["alloc_per_frame"], r["heap_free"])
+        "device_bench: engine_us_per_audio_s=%d cpu_pct=%d.%02d alloc_per_frame=%d heap_free=%d%s"
+        % (per_s, per_s // 10000, (per_s // 100) % 100, r["alloc_per_frame"], r["heap_free"],
+           dual)
     )
 
 

@@ -2,10 +2,12 @@
 
     micropython firmware/sim.py FRAMES.raw [--storage ram|IMAGE.lfs|DIR] [--realtime]
                                 [--speed N] [--loop] [--led] [--stay] [--no-link]
-                                [--config PATH] [--time UNIX_S]
+                                [--config PATH] [--time UNIX_S] [--one-core]
 
 --speed N paces the capture at N times real time (--realtime = --speed 1); --stay
-keeps serving the link after the call has been played, until `reboot`.
+keeps serving the link after the call has been played, until `reboot`. Like the
+device, the pitch stage runs on a second thread (core 1); --one-core keeps it in the
+main loop.
 
 Run with MICROPYPATH set to the repository root (so `dsp` and `firmware` import as on
 the device). The serial link is stdin/stdout; `callcue sim` bridges it to a
@@ -50,7 +52,8 @@ def main(argv):
         reader = PollReader(sys.stdin)
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
         link = Link(reader, out.write)
-    app = App(capture, led, clock, store, link, config, hal_sim.WDT())
+    app = App(capture, led, clock, store, link, config, hal_sim.WDT(),
+              cores=1 if "--one-core" in opts else 2)
     if reader is not None:
         app.host_gone = lambda: reader.eof
     import time

@@ -29,10 +29,12 @@ def test_firmware_bench_runs_under_unix_port(micropython):
         lines = p.stdout.strip().splitlines()
         assert re.fullmatch(
             r"device_bench: engine_us_per_audio_s=\d+ cpu_pct=\d+\.\d\d "
-            r"alloc_per_frame=0 heap_free=\d+",
+            r"alloc_per_frame=0 heap_free=\d+ core0_pct=\d+\.\d\d core1_pct=\d+\.\d\d",
             lines[-1],
         ), lines[-1]
         assert "bench: stages_match=1" in lines
+        two = [ln for ln in lines if ln.startswith("bench: two_cores")]
+        assert two and two[0].endswith("records_match=1"), two   # pitch on a second thread
         stages = [ln.split()[1] for ln in lines if ln.startswith("stage:")]
         assert stages == ["filters", "energy_vad", "pitch", "syllables", "cue"]
 
@@ -81,6 +83,9 @@ def test_make_bench_quick_writes_results(micropython, tmp_path):
     assert res["ops"]["python_calls_per_audio_s"] > 0
     assert res["ops"]["viper_iterations_per_audio_s"]["biquad_q13"] > 0
     assert 0 < res["rp2040"]["cpu_pct"] < 100 and res["rp2040"]["assumptions"]
+    tc = res["rp2040"]["two_cores"]
+    assert 0 < tc["core1_pct"] and 0 < tc["core0_pct"] < res["rp2040"]["cpu_pct"]
+    assert res["stages"]["viper"]["two_cores"]["records_match"] is True
     assert all(v > 0 for v in res["mpy_bytes"].values())
     assert "dsp/engine.mpy" in res["mpy_bytes"]
     assert res["analyze"]["fast_equals_cpython"] is True

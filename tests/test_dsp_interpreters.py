@@ -1,10 +1,12 @@
 """The same dsp/ source gives identical results on CPython and MicroPython, and the
-viper twins agree with the plain kernels bit for bit.
+viper twins agree with the plain kernels bit for bit, also with the pitch stage on a
+second thread (firmware/core1.py, as on the RP2040's second core).
 
 Each call goes through tests/mpy/run_engine.py under CPython (plain kernels), the
 real `micropython` unix port with plain kernels, and with the viper kernels; the
 per-frame traces (levels, activity, F0, syllables, cue, events) and every
-per-second record must be equal line for line.
+per-second record must be equal line for line (and with the viper kernels and the pitch
+stage on a second thread).
 """
 
 import numpy as np
@@ -20,7 +22,7 @@ SCENARIOS = ("rep-interrupts", "backchannels", "noisy-line")
 def _compare(micropython, rep, cust, tmp_path):
     ref = mpyrun.run_engine(mpyrun.cpython(), rep, cust, tmp_path, "plain")
     assert ref.count("\nR ") >= len(rep) // 8000 - 1
-    for kernels in ("plain", "viper"):
+    for kernels in ("plain", "viper", "core1"):
         out = mpyrun.run_engine(micropython, rep, cust, tmp_path, kernels)
         a = ref.splitlines()
         b = out.splitlines()

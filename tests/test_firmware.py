@@ -196,7 +196,7 @@ cap = hal_sim.FileCapture(sys.argv[2], clock)
 config = Config(root + "/config.json").load()
 store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
 app = App(cap, hal_sim.LedRecorder(clock), clock, store, Link(Quiet(), out.append), config,
-          hal_sim.WDT())
+          hal_sim.WDT(), cores=int(sys.argv[3]))
 
 def run(k):
     done = 0
@@ -208,25 +208,34 @@ def run(k):
 
 run(300)
 gc.collect()
+gc.disable()
+# heap_lock() holds for this thread only; mem_alloc also sees core 1's thread
+before = gc.mem_alloc()
 micropython.heap_lock()
 try:
     frames = run(1000)
 finally:
     micropython.heap_unlock()
-print("frames", frames, "records", app.records_logged, "session", app.session)
+after = gc.mem_alloc()
+print("frames", frames, "records", app.records_logged, "session", app.session,
+      "alloc", after - before)
+if app.core1 is not None:
+    app.core1.close()
 '''
 
 
-def test_app_loop_allocates_nothing(micropython, tmp_path):
+@pytest.mark.parametrize("cores", [1, 2])
+def test_app_loop_allocates_nothing(micropython, tmp_path, cores):
     pcm, _ = synth.render("flat-rep", seed=0, duration_s=20.0)   # one long rep turn at 3-16 s
     raw = tmp_path / "frames.raw"
     simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
     script = tmp_path / "heap.py"
     script.write_text(HEAP_SCRIPT)
-    out = mpyrun.run(micropython, script, mpyrun.ROOT, raw)
+    out = mpyrun.run(micropython, script, mpyrun.ROOT, raw, cores)
     words = out.split()
     assert words[:2] == ["frames", "1000"]
     assert int(words[3]) >= 12          # records appended under heap_lock too
+    assert words[6:8] == ["alloc", "0"]  # nothing on either core
 
 
 def test_no_audio_leaves_the_device(micropython, tmp_path):
