@@ -145,7 +145,7 @@ class Workload:
                     log.last_errno, log.free_bytes())
                 exp = st["expected"].setdefault(sid, [])
                 seq = 0
-                for k in range(rng.between(self.lo, self.hi)):
+                for _k in range(rng.between(self.lo, self.hi)):
                     rec = make_rec(rng, t_s)
                     ov = rng.below(3)
                     n_ev = rng.below(3) if rng.below(3) == 0 else 0
