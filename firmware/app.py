@@ -24,7 +24,9 @@ from dsp.engine import FRAME, Engine
 from . import protocol
 
 FW_VERSION = "0.1.0"
-EVENTS_MAX = 8               # talk-overs held for the next record (>= 3 can end in 1 s)
+# talk-overs held for the next record: one lasts >= talkover_min_ms plus a gap, so only
+# a few can end in one second; more are counted in events_dropped
+EVENTS_MAX = 8
 
 
 class App:
@@ -168,6 +170,7 @@ class App:
                     self.events_logged += n
                 else:
                     self.events_dropped += n
+                self.events_n = 0
             self.store.end()
             self.session = -1
         self.events_dropped += self.events_n   # held with no session to log them in

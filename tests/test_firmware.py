@@ -130,6 +130,8 @@ def test_commands_over_sim_port(micropython, tmp_path):
         # `records` counts every 32-byte record: seconds and talk-over events
         assert len(sessions) == 1 and sessions[0]["records"] == 20 + len(events)
         assert len(events) >= 1 and info["log_format"] == 2
+        counters = dev.info()
+        assert counters["events_logged"] == len(events) and counters["events_dropped"] == 0
         with pytest.raises(DeviceError) as e:
             dev.delete_session(sessions[0]["id"], crc32(data) ^ 1)
         assert e.value.code == "MISMATCH"
