@@ -162,11 +162,11 @@ def test_report_talkovers_by_interrupter(archive):
             fig = report.call_figure(recs, "call", events)
             ax = fig.axes[0]
             labels = ax.get_legend().get_texts()
-            assert {"talk-over: rep interrupted", "talk-over: customer interrupted"} <= {
+            assert {"talk-over by rep", "talk-over by customer"} <= {
                 t.get_text() for t in labels}
             for i, who in enumerate(("rep", "customer")):
                 coll = next(c for c in ax.collections
-                            if c.get_label() == f"talk-over: {who} interrupted")
+                            if c.get_label() == f"talk-over by {who}")
                 assert len(coll.get_paths()) == sum(e["interrupter"] == i for e in events)
                 from matplotlib.colors import to_hex
                 assert to_hex(coll.get_facecolor()[0]) == report.INTERRUPTER_COLOURS[who]
@@ -199,5 +199,5 @@ def test_report_reads_a_format_1_log(archive, tmp_path):
         assert m["talkovers"] == len(events) and "talkovers_rep" not in m
         fig = report.call_figure(ar.records(pk), "old", None)
         labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
-        assert "overlap" in labels and not any(x.startswith("talk-over:") for x in labels)
+        assert "overlap" in labels and not any(x.startswith("talk-over") for x in labels)
     assert "<td>- / -</td><td>- / -</td>" in text

@@ -140,7 +140,7 @@ def call_figure(recs, title, events=None):
                      for e in events if e["interrupter"] == i]
             # always in the legend, so every timeline reads the same
             ax1.broken_barh(spans, (0.05, 1.9), facecolors=INTERRUPTER_COLOURS[who],
-                            alpha=0.7, linewidth=0, label=f"talk-over: {who} interrupted")
+                            alpha=0.7, linewidth=0, label=f"talk-over by {who}")
     cues = np.array([r["cue"] for r in recs])
     for i, name in enumerate(CUE_NAMES):
         if i and (cues == i).any():
@@ -157,7 +157,7 @@ def call_figure(recs, title, events=None):
     ax3.plot(t, sd, color="#8c564b")
     ax3.set_ylabel("pitch SD\nst", fontsize=8)
     ax3.set_xlabel("seconds into the call")
-    fig.subplots_adjust(left=0.08, right=0.84, hspace=0.15)
+    fig.subplots_adjust(left=0.08, right=0.81, hspace=0.15)
     return fig
 
 
