@@ -10,6 +10,11 @@ Sessions: a session (one log file) opens on the first voice activity while idle 
 closes when the engine's dead-air stage says the call has ended (`call_end_ms` of
 silence). Overruns (frames the capture lost because the loop fell behind) are
 counted by the capture, logged in every record and shown by `info`.
+
+Talk-over events: each one the engine finishes (`event_ready`) is kept in a small
+preallocated buffer and logged with the next second's record, in the same write and
+flush (LOGFORMAT.md); at the end of input (`close()`) the engine is flushed, as
+`callcue analyze` does, so a talk-over still open is logged too.
 """
 
 from array import array
@@ -19,6 +24,9 @@ from dsp.engine import FRAME, Engine
 from . import protocol
 
 FW_VERSION = "0.1.0"
+# talk-overs held for the next record: one lasts >= talkover_min_ms plus a gap, so only
+# a few can end in one second; more are counted in events_dropped
+EVENTS_MAX = 8
 
 
 class App:
@@ -44,6 +52,11 @@ class App:
         self.talkovers = 0           # talk-over events ended this second
         self.talkovers_total = 0
         self.records_logged = 0
+        # talk-overs not yet logged: (start_f, end_f, interrupter) triples
+        self.events = array("i", bytes(12 * EVENTS_MAX))
+        self.events_n = 0
+        self.events_logged = 0
+        self.events_dropped = 0
         self.cal_step = None
         self.cal_left = 0
         self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
@@ -94,6 +107,7 @@ class App:
         if eng.event_ready:
             self.talkovers += 1
             self.talkovers_total += 1
+            self._keep_event(eng)
             if self.link is not None and self.link.stream != protocol.STREAM_OFF:
                 self.link.send_event("talkover", protocol.talkover_event(eng))
         if self.cal_step is not None:
@@ -114,19 +128,58 @@ class App:
             if self.session < 0:           # storage unusable: coach on, count the loss
                 self.store.dropped_records += 1
         if self.session >= 0:
-            if self.store.append(eng.record, self.capture.overruns, self.talkovers):
+            n = self.events_n
+            if self.store.append(eng.record, self.capture.overruns, self.talkovers,
+                                 self.events, n):
                 self.records_logged += 1
+                self.events_logged += n
+            else:
+                self.events_dropped += n
+            self.events_n = 0
             if not in_call:
                 self.store.end()
                 self.session = -1
         if self.link is not None:
             self.link.send_record(eng.record, self.capture.overruns, self.talkovers)
         self.talkovers = 0
+        if self.events_n:                  # no session to log them in
+            self.events_dropped += self.events_n
+            self.events_n = 0
+
+    def _keep_event(self, eng):
+        """Hold the talk-over the engine just finished for the next append (no
+        allocation: three ints into the preallocated buffer)."""
+        n = self.events_n
+        if n >= EVENTS_MAX:
+            self.events_dropped += 1
+            return
+        ev = self.events
+        i = 3 * n
+        ev[i] = eng.event_start
+        ev[i + 1] = eng.event_end
+        ev[i + 2] = eng.event_interrupter
+        self.events_n = n + 1
 
     def close(self):
+        """End of input: close a talk-over still open (as analyze does), log what is held
+        and close the session."""
+        eng = self.engine
+        eng.flush()
+        if eng.event_ready:
+            self.talkovers_total += 1
+            self._keep_event(eng)
         if self.session >= 0:
+            n = self.events_n
+            if n:
+                if self.store.append(None, 0, 0, self.events, n):
+                    self.events_logged += n
+                else:
+                    self.events_dropped += n
+                self.events_n = 0
             self.store.end()
             self.session = -1
+        self.events_dropped += self.events_n   # held with no session to log them in
+        self.events_n = 0
 
     # ------------------------------------------------------------------ calibration
 
@@ -192,6 +245,8 @@ class App:
             "sessions_removed_for_space": self.store.removed_for_space,
             "records_dropped": self.store.dropped_records,
             "talkovers": self.talkovers_total,
+            "events_logged": self.events_logged,
+            "events_dropped": self.events_dropped,
             "capture_done": self.capture.done,
         }
 

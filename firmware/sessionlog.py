@@ -1,4 +1,5 @@
-"""Session logs on flash: one file per call, a header then one 32-byte record per second.
+"""Session logs on flash: one file per call, a header then 32-byte records: one per second
+and one per talk-over event.
 
 The format is LOGFORMAT.md; this module mirrors it. The pure part (encode/decode) runs
 unchanged on MicroPython and CPython: the dongle writes with it, the host decodes pulled
@@ -9,11 +10,13 @@ LittleFS (it also works on a host folder).
     log.recover()                       # at boot, before anything else touches /logs
     sid = log.start(unix_time)          # first voice activity while idle
     log.append(eng.record, overruns, talkovers)   # once per second; never raises
+    log.append(eng.record, overruns, talkovers, events, n)   # ... with n talk-over events
     log.end()                           # the call has ended
 
-Durability: append() writes one record and flushes it (on LittleFS, f.flush() is
-lfs2_file_sync: the record is committed atomically, or not at all if power fails
-first). A record whose append() returned True survives a power cut. On a file
+Durability: append() writes its records (the second's talk-over events, then the
+second) and flushes once (on LittleFS, f.flush() is lfs2_file_sync: the records are
+committed atomically together, or not at all if power fails first). A record whose
+append() returned True survives a power cut. On a file
 system without that guarantee a torn tail can exist; recover() and the decoders find it
 by length, CRC and sequence number and drop it.
 
@@ -36,7 +39,8 @@ except ImportError:  # CPython
         return x
 
 
-FORMAT_VERSION = const(1)
+FORMAT_VERSION = const(2)    # written; 2 added talk-over event records (LOGFORMAT.md)
+MIN_VERSION = const(1)       # the oldest version read (1: per-second records only)
 HEADER_SIZE = const(64)
 RECORD_SIZE = const(32)
 MAGIC = b"CCSL"
@@ -52,9 +56,15 @@ _ID_LEN = const(16)
 _FW_LEN = const(16)
 _HDR_CRC = const(60)
 # record: seq, t_s, rep_active_ms, customer_active_ms, overlap_ms, rate_csps, pitch_cents,
-# pitch_sd_cents, overruns, syllables, cue, talkovers, flags, reserved, crc32
+# pitch_sd_cents, overruns, syllables, cue, talkovers, kind, reserved, crc32
 _REC_FMT = "<IIHHHhhhHBBBBHI"
 _REC_CRC = const(28)
+_KIND = const(25)            # the kind byte, at the same offset in every record kind
+KIND_SECOND = const(0)       # a per-second record (the only kind in version 1)
+KIND_TALKOVER = const(1)     # a talk-over event
+# talk-over event: seq, start_f, end_f, interrupter, reserved (u8, u16, u32, u32, u8),
+# kind, reserved, crc32
+_EVT_FMT = "<IIIBBHIIBBHI"
 
 _MAX30 = const(0x3FFFFFFF)   # seq and t_s stay small ints on the RP2040 (34 years of s)
 _U16 = const(0xFFFF)
@@ -118,7 +128,7 @@ def _header_state(buf):
         return _BAD
     if _crc_zeroed(buf, _HDR_CRC, HEADER_SIZE) != struct.unpack_from("<I", buf, _HDR_CRC)[0]:
         return _BAD
-    if buf[4] != FORMAT_VERSION:
+    if not MIN_VERSION <= buf[4] <= FORMAT_VERSION:
         return _FOREIGN
     try:
         decode_header(buf)
@@ -138,9 +148,9 @@ def decode_header(buf):
                          % (magic, MAGIC))
     if _crc_zeroed(buf, _HDR_CRC, HEADER_SIZE) != crc:
         raise ValueError("session header: crc32 mismatch (the file is corrupt)")
-    if version != FORMAT_VERSION:
-        raise ValueError("session header: format version %d, this reader knows %d; "
-                         "update callcue to read it" % (version, FORMAT_VERSION))
+    if not MIN_VERSION <= version <= FORMAT_VERSION:
+        raise ValueError("session header: format version %d, this reader knows %d to %d; "
+                         "update callcue to read it" % (version, MIN_VERSION, FORMAT_VERSION))
     if hsize < HEADER_SIZE or rsize != RECORD_SIZE:
         raise ValueError("session header: header size %d / record size %d invalid for "
                          "format version %d" % (hsize, rsize, version))
@@ -171,8 +181,21 @@ def encode_record_into(buf, seq, rec, overruns, talkovers):
                      _clamp(rec[5], -1, _I16), _clamp(rec[6], -1, _I16),
                      _clamp(rec[7], -1, _I16), _clamp(overruns, 0, _U16),
                      _clamp(rec[4], 0, _U8), _clamp(rec[8], 0, _U8),
-                     _clamp(talkovers, 0, _U8), 0, 0, 0)
+                     _clamp(talkovers, 0, _U8), KIND_SECOND, 0, 0)
     # the crc field is zero here, so the crc covers the whole record (LOGFORMAT.md)
+    struct.pack_into("<I", buf, _REC_CRC, binascii.crc32(buf))
+
+
+def encode_event_into(buf, seq, start_f, end_f, interrupter):
+    """Encode one talk-over event record into buf (a bytearray of RECORD_SIZE), without
+    allocating apart from the crc32 result (as encode_record_into).
+
+    start_f, end_f: the engine's frame numbers (10 ms, end exclusive; Engine.event_start,
+    event_end), clamped to 0..2**30-1; interrupter 0 rep, 1 customer (clamped 0..255)."""
+    struct.pack_into(_EVT_FMT, buf, 0,
+                     _clamp(seq, 0, _MAX30), _clamp(start_f, 0, _MAX30),
+                     _clamp(end_f, 0, _MAX30), _clamp(interrupter, 0, _U8),
+                     0, 0, 0, 0, 0, KIND_TALKOVER, 0, 0)
     struct.pack_into("<I", buf, _REC_CRC, binascii.crc32(buf))
 
 
@@ -191,7 +214,7 @@ def _record_seq(rec, scratch, prev):
 
 
 def decode_record(rec):
-    """One record's fields as a dict (no validity check; see decode_records)."""
+    """One per-second record's fields as a dict (no validity check; see decode_body)."""
     (seq, t_s, rep, cust, both, rate, pitch, sd, overruns, syl, cue, talkovers, _flags,
      _res, _crc) = struct.unpack_from(_REC_FMT, rec, 0)
     return {"seq": seq, "t_s": t_s, "rep_active_ms": rep, "customer_active_ms": cust,
@@ -199,10 +222,19 @@ def decode_record(rec):
             "pitch_sd_cents": sd, "cue": cue, "overruns": overruns, "talkovers": talkovers}
 
 
-def decode_records(data):
-    """Every valid record in a session file's body (the bytes after the header), in
-    order, stopping at the first short, CRC-failing or out-of-sequence one."""
-    out = []
+def decode_event(rec):
+    """One talk-over event record's fields as a dict (no validity check)."""
+    seq, start_f, end_f, who = struct.unpack_from("<IIIB", rec, 0)
+    return {"seq": seq, "start_f": start_f, "end_f": end_f, "interrupter": who}
+
+
+def decode_body(data):
+    """(seconds, events): every valid record in a session file's body (the bytes after
+    the header), in order, split by kind; stops at the first short, CRC-failing or
+    out-of-sequence record. Records of a kind this reader does not know are skipped
+    (they still count in the sequence check)."""
+    seconds = []
+    events = []
     scratch = bytearray(RECORD_SIZE)
     mv = memoryview(data)
     prev = -1
@@ -211,15 +243,33 @@ def decode_records(data):
         seq = _record_seq(rec, scratch, prev)
         if seq < 0:
             break
-        out.append(decode_record(rec))
+        kind = rec[_KIND]
+        if kind == KIND_SECOND:
+            seconds.append(decode_record(rec))
+        elif kind == KIND_TALKOVER:
+            events.append(decode_event(rec))
         prev = seq
-    return out
+    return seconds, events
+
+
+def decode_records(data):
+    """The valid per-second records of a session file's body (see decode_body)."""
+    return decode_body(data)[0]
 
 
 def decode_session(data):
-    """(header dict, records) of a whole session file; ValueError on a bad header."""
+    """(header dict, per-second records) of a whole session file; ValueError on a bad
+    header. decode_log also gives the talk-over events."""
     hdr = decode_header(data)
     return hdr, decode_records(memoryview(data)[hdr["header_size"]:])
+
+
+def decode_log(data):
+    """(header dict, per-second records, talk-over events) of a whole session file;
+    ValueError on a bad header. A version-1 file has no events."""
+    hdr = decode_header(data)
+    seconds, events = decode_body(memoryview(data)[hdr["header_size"]:])
+    return hdr, seconds, events
 
 
 # ---------------------------------------------------------------------------- the store
@@ -255,6 +305,7 @@ class SessionLog:
         self.check_bytes = check_bytes
         self._statvfs = statvfs if statvfs is not None else os.statvfs
         self._buf = bytearray(RECORD_SIZE)       # the record being written
+        self._ebuf = bytearray(RECORD_SIZE)      # the event record being written
         self._scratch = bytearray(RECORD_SIZE)   # crc checks in recover()
         self._f = None
         self._id = -1
@@ -510,49 +561,69 @@ class SessionLog:
         self._next_check = HEADER_SIZE + self.check_bytes
         return sid
 
-    def append(self, rec, overruns=0, talkovers=0):
-        """Write one record and flush it; True if it is on flash. Never raises.
+    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0):
+        """Write the second's talk-over events and then its record, and flush once; True
+        if they are on flash (all of them: one commit). Never raises.
 
-        Allocation: none on the path that succeeds, apart from the crc32 result (see the
+        rec: the engine's record (array('i'), RECORD_FIELDS), or None for events only.
+        events: an array('i') holding n_events talk-overs as (start_f, end_f,
+        interrupter) triples, oldest first. Each record takes the next seq.
+
+        Allocation: none on the path that succeeds, apart from the crc32 results (see the
         module docstring) and, every check_bytes, the statvfs tuple. Errors allocate
         (exceptions, paths), which is fine: they are rare."""
+        n = n_events + (0 if rec is None else 1)
         if self._id < 0:
             if self._id == -2:
-                self.dropped_records += 1
+                self.dropped_records += n
             return False
+        if not n:
+            return True
         seq = self._seq
-        self._seq = seq + 1
-        buf = self._buf
-        try:
-            encode_record_into(buf, seq, rec, overruns, talkovers)
-        except Exception:
-            self.dropped_records += 1   # not an array of ints: nothing sensible to log
-            return False
+        self._seq = seq + n
+        buf = None
+        if rec is not None:
+            buf = self._buf
+            try:
+                encode_record_into(buf, seq + n_events, rec, overruns, talkovers)
+            except Exception:
+                self.dropped_records += n   # not an array of ints: nothing sensible to log
+                return False
         if self._size >= self._next_check:
             self._next_check = self._size + self.check_bytes
             self._make_room()
         retried = False
         while True:
-            err = self._write(buf)
+            err = self._write(buf, events, n_events, seq)
             if not err:
-                self._size += RECORD_SIZE
+                self._size += RECORD_SIZE * n
                 return True
             if err == _ENOSPC and self._free_oldest():
                 continue
             if err != _ENOSPC and not retried:
                 retried = True       # one more try on a fresh handle
                 continue
-            self.dropped_records += 1
+            self.dropped_records += n
             return False
 
-    def _write(self, buf):
+    def _write(self, buf, events, n_events, seq):
+        """Write n_events event records (seq, seq + 1, ...) then buf (unless None), then
+        flush: 0, or the errno of a failure (the handle is then closed)."""
         f = self._f
         if f is None:
             f = self._reopen()
             if f is None:
                 return _EIO
         try:
-            f.write(buf)
+            eb = self._ebuf
+            i = 0
+            while i < n_events:
+                j = 3 * i
+                encode_event_into(eb, seq + i, events[j], events[j + 1], events[j + 2])
+                f.write(eb)
+                i += 1
+            if buf is not None:
+                f.write(buf)
             f.flush()
             return 0
         except OSError as e:
@@ -573,6 +644,10 @@ class SessionLog:
             if size < HEADER_SIZE:
                 return None
             keep = size - (size - HEADER_SIZE) % RECORD_SIZE
+            if keep > self._size:
+                # whole records of a failed batch (a file system without atomic commits):
+                # cut them too, the retry writes the batch again under the same seqs
+                keep = self._size
             if keep != size and not self._truncate(self._id, keep):
                 return None          # a part record we cannot cut off: write nothing after it
             self._f = open(path, "ab")
@@ -603,7 +678,8 @@ class SessionLog:
 
     def sessions(self):
         """[(session_id, size_bytes, n_records, start_time)] oldest first, the open one
-        included; n_records counts whole record slots (exact after recover());
+        included; n_records counts whole 32-byte record slots of every kind (per-second
+        records and talk-over events; exact after recover());
         start_time is -1 for a file whose header cannot be read."""
         out = []
         for sid in self._ids():

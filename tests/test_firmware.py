@@ -14,7 +14,7 @@ from callcue.analyze import analyze_pcm
 from callcue.device import Device, DeviceError
 from callcue.dsp.params import Params
 from callcue.firmware.protocol import FRAME_FIELDS, crc32
-from callcue.firmware.sessionlog import decode_session
+from callcue.firmware.sessionlog import decode_log, decode_session
 
 from . import mpyrun
 
@@ -48,10 +48,56 @@ def test_logged_records_equal_analyze(micropython, scenario, seed, tmp_path):
     spoken = {s["t_s"] for s in doc["seconds"] if s["rep_active_ms"] or s["customer_active_ms"]}
     assert spoken <= t_logged
     assert len(t_logged) < len(doc["seconds"]) - 10
-    # sequence numbers are contiguous within each session
-    for header, recs in sessions:
-        assert [r["seq"] for r in recs] == list(range(len(recs)))
+    # sequence numbers are contiguous within each session, across record kinds (the
+    # talk-over events sit between the per-second records)
+    for path in sorted((tmp_path / "flash" / "logs").glob("s*.log")):
+        header, recs, events = decode_log(path.read_bytes())
+        assert sorted(r["seq"] for r in recs + events) == list(range(len(recs) + len(events)))
         assert header["fw_version"] == "0.1.0"
+
+
+def test_logged_talkover_events_equal_analyze(micropython, tmp_path):
+    """The device's talk-over event records equal `callcue analyze`'s talkover_events:
+    a call where the rep interrupts, 35 s of silence (the session ends), a call where the
+    customer interrupts, cut in the middle of a talk-over (App.close() flushes it, as
+    analyze does at the end of the file)."""
+    a, _ = synth.render("rep-interrupts", seed=1, duration_s=40.0)
+    b, _ = synth.render("customer-interrupts", seed=4, duration_s=40.0)
+    gap = np.zeros((35 * 8000, 2), np.int16)
+    whole = np.concatenate([a, gap, b])
+    full = analyze_pcm(whole[:, 0], whole[:, 1], Params())["talkover_events"]
+    last = full[-1]
+    assert last["interrupter"] == "customer"
+    cut = int((last["start_s"] + last["end_s"]) / 2 * 8000) // 80 * 80
+    pcm = whole[:cut]
+    doc = analyze_pcm(pcm[:, 0], pcm[:, 1], Params())
+    want = doc["talkover_events"]
+    assert want[-1]["start_s"] == last["start_s"] and want[-1]["end_s"] < last["end_s"]
+    assert {e["interrupter"] for e in want} == {"rep", "customer"} and len(want) >= 4
+    _play(pcm[:, 0], pcm[:, 1], tmp_path / "flash")
+    logs = sorted((tmp_path / "flash" / "logs").glob("s*.log"))
+    assert len(logs) == 2
+    got = []
+    for path in logs:
+        hdr, seconds, events = decode_log(path.read_bytes())
+        assert hdr["format_version"] == 2
+        got += [{"start_s": e["start_f"] / 100, "end_s": e["end_f"] / 100,
+                 "interrupter": ("rep", "customer")[e["interrupter"]]} for e in events]
+        # each event sits before the record of the second it was reported in (the engine
+        # reports a talk-over `talkover_gap_ms` after its last overlapping frame; the
+        # last, closed by the end of input, after the last record); the per-second
+        # talk-over counts agree with the events
+        seqs = sorted([(r["seq"], "s", r) for r in seconds] + [(e["seq"], "e", e)
+                                                                 for e in events])
+        assert [q for q, _, _ in seqs] == list(range(len(seqs)))
+        for i, (_, kind, e) in enumerate(seqs):
+            if kind == "e":
+                nxt = next((r for _, k, r in seqs[i + 1:] if k == "s"), None)
+                if nxt is not None:
+                    assert e["end_f"] <= (nxt["t_s"] + 1) * 100 < e["end_f"] + 200
+        counted = sum(r["talkovers"] for r in seconds)
+        assert counted <= len(events) <= counted + 1
+    assert got == want
 
 
 def _open(tmp_path, seconds=20.0, speed=0, scenario="rep-interrupts", **query):
@@ -79,10 +125,15 @@ def test_commands_over_sim_port(micropython, tmp_path):
         assert info["config_status"] == "missing" and info["params"] == {}
         _wait_done(dev)
         sessions = dev.sessions()
-        assert len(sessions) == 1 and sessions[0]["records"] == 20
         data = dev.pull_session(sessions[0]["id"], chunk=100)
-        header, recs = decode_session(data)
+        header, recs, events = decode_log(data)
         assert len(recs) == 20 and header["device_id"] == "cc-sim-0001"
+        assert decode_session(data)[1] == recs
+        # `records` counts every 32-byte record: seconds and talk-over events
+        assert len(sessions) == 1 and sessions[0]["records"] == 20 + len(events)
+        assert len(events) >= 1 and info["log_format"] == 2
+        counters = dev.info()
+        assert counters["events_logged"] == len(events) and counters["events_dropped"] == 0
         with pytest.raises(DeviceError) as e:
             dev.delete_session(sessions[0]["id"], crc32(data) ^ 1)
         assert e.value.code == "MISMATCH"
@@ -218,15 +269,33 @@ finally:
     micropython.heap_unlock()
 after = gc.mem_alloc()
 print("frames", frames, "records", app.records_logged, "session", app.session,
-      "alloc", after - before)
+      "events", app.events_logged, "dropped", app.events_dropped, "alloc", after - before)
 if app.core1 is not None:
     app.core1.close()
 '''
 
 
-@pytest.mark.parametrize("cores", [1, 2])
-def test_app_loop_allocates_nothing(micropython, tmp_path, cores):
-    pcm, _ = synth.render("flat-rep", seed=0, duration_s=20.0)   # one long rep turn at 3-16 s
+def _event_window(pcm):
+    """pcm from a start (a whole second) such that analyze finds a talk-over ending in
+    frames 500..1250 of it: inside the heap-locked frames 300..1300, logged by then."""
+    for start_s in range(0, len(pcm) // 8000 - 14):
+        part = pcm[start_s * 8000:(start_s + 14) * 8000]
+        ev = analyze_pcm(part[:, 0], part[:, 1], Params())["talkover_events"]
+        if any(5.0 <= e["end_s"] <= 12.0 for e in ev):
+            return part
+    raise AssertionError("no talk-over to log under heap_lock")
+
+
+@pytest.mark.parametrize("scenario,cores", [("flat-rep", 1), ("rep-interrupts", 1),
+                                            ("rep-interrupts", 2)])
+def test_app_loop_allocates_nothing(micropython, tmp_path, scenario, cores):
+    """App.step under heap_lock: records appended (flat-rep: one long rep turn at
+    3-16 s) and, with rep-interrupts, a talk-over event logged with its second; with
+    cores=2 the pitch stage runs on a second thread, and gc.mem_alloc covers both."""
+    pcm, _ = synth.render(scenario, seed=0, duration_s=40.0 if scenario != "flat-rep"
+                          else 20.0)
+    if scenario != "flat-rep":
+        pcm = _event_window(pcm)
     raw = tmp_path / "frames.raw"
     simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
     script = tmp_path / "heap.py"
@@ -235,7 +304,9 @@ def test_app_loop_allocates_nothing(micropython, tmp_path, cores):
     words = out.split()
     assert words[:2] == ["frames", "1000"]
     assert int(words[3]) >= 12          # records appended under heap_lock too
-    assert words[6:8] == ["alloc", "0"]  # nothing on either core
+    if scenario != "flat-rep":
+        assert int(words[7]) >= 1 and words[9] == "0", out   # an event logged under it
+    assert words[10:12] == ["alloc", "0"], out    # nothing on either core
 
 
 def test_no_audio_leaves_the_device(micropython, tmp_path):

@@ -14,7 +14,7 @@ import soundfile
 from callcue import synth
 from callcue.archive import Archive
 from callcue.device import Device
-from callcue.firmware.sessionlog import decode_session
+from callcue.firmware.sessionlog import decode_log, decode_session
 
 from .host_sim import PtySim
 
@@ -148,19 +148,26 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
 
     db = sqlite3.connect(archive / "callcue.sqlite")
     counts = [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-              for t in ("devices", "sessions", "records")]
-    assert counts == [1, 2, total_records]
-    # the archived records are the device's log, decoded by the device's own format
-    for (raw,) in db.execute("SELECT raw FROM sessions"):
-        _, recs = decode_session(raw)
-        assert len(recs) > 10
+              for t in ("devices", "sessions", "records", "events")]
+    # the device's `records` count every 32-byte record: seconds and talk-over events
+    assert counts[:2] == [1, 2] and counts[2] + counts[3] == total_records
+    assert counts[3] >= 1
+    # the archived records and events are the device's log, decoded by its own format
+    for pk, raw, fmt in db.execute("SELECT pk, raw, log_format FROM sessions"):
+        hdr, recs, events = decode_log(raw)
+        assert len(recs) > 10 and fmt == hdr["format_version"] == 2
+        assert decode_session(raw)[1] == recs
+        rows = db.execute("SELECT seq, start_f, end_f, interrupter FROM events WHERE "
+                          "session_pk=? ORDER BY seq", (pk,)).fetchall()
+        assert rows == [(e["seq"], e["start_f"], e["end_f"], e["interrupter"])
+                        for e in events]
 
     # 3. pulled again: adds nothing
     r = callcue("logs", "pull", "--port", port, "--archive", archive)
     assert r.returncode == 0, r.stderr
     assert "0 new, 2 already archived, 0 deleted" in r.stdout
     assert [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("devices", "sessions", "records")] == counts
+            for t in ("devices", "sessions", "records", "events")] == counts
 
     # 4. exports
     out = tmp_path / "calls.csv"
@@ -168,6 +175,11 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == total_records and rows[0]["device_id"] == "cc-sim-0001"
+    talk = [x for x in rows if x["kind"] == "talkover"]
+    assert len(talk) == counts[3] and {x["interrupter"] for x in talk} <= {"rep", "customer"}
+    assert all(float(x["end_s"]) > float(x["start_s"]) and x["rep_active_ms"] == ""
+               for x in talk)
+    assert len([x for x in rows if x["kind"] == "second"]) == counts[2]
     r = callcue("logs", "export", "--archive", archive, "--format", "jsonl")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
@@ -187,5 +199,77 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
     assert "2 deleted from the device" in r.stdout
     r = callcue("logs", "list", "--port", port, "--json")
     assert json.loads(r.stdout) == []
-    assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == total_records
+    assert [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("devices", "sessions", "records", "events")] == counts
     db.close()
+
+
+# The archive schema before talk-over events (schema version 0), as callcue wrote it.
+_SCHEMA_V0 = """
+CREATE TABLE devices (device_id TEXT PRIMARY KEY, fw_version TEXT, first_seen INTEGER,
+    last_seen INTEGER);
+CREATE TABLE sessions (pk INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(device_id), session_id INTEGER NOT NULL,
+    start_time INTEGER NOT NULL, fw_version TEXT, cal_hash INTEGER, bytes INTEGER NOT NULL,
+    crc32 INTEGER NOT NULL, n_records INTEGER NOT NULL, imported_at INTEGER NOT NULL,
+    raw BLOB NOT NULL, UNIQUE (device_id, session_id, start_time));
+CREATE TABLE records (session_pk INTEGER NOT NULL REFERENCES sessions(pk),
+    seq INTEGER NOT NULL, t_s INTEGER NOT NULL,
+    rep_active_ms INTEGER, customer_active_ms INTEGER, overlap_ms INTEGER,
+    syllables INTEGER, rate_csps INTEGER, pitch_cents INTEGER, pitch_sd_cents INTEGER,
+    cue INTEGER, overruns INTEGER, talkovers INTEGER, PRIMARY KEY (session_pk, seq));
+"""
+
+
+def test_old_archive_migrates(tmp_path):
+    """An archive made before talk-over events (schema 0, a format-1 log in it) opens,
+    gains the events table and log_format, keeps its rows, and takes new logs; the
+    migration runs once and a format-2 log's events are filled from its raw bytes."""
+    from array import array
+
+    from callcue.archive import SCHEMA_VERSION
+    from callcue.firmware import sessionlog as sl
+    from callcue.firmware.protocol import crc32
+
+    from .test_sessionlog import v1_header
+
+    buf = bytearray(32)
+    body = b""
+    for k in range(4):
+        sl.encode_record_into(buf, k, array("i", [k, 1000, 500, 200, 3, 400, 2400, 90, 1]),
+                              0, k & 1)
+        body += bytes(buf)
+    old_log = v1_header("cc-old", "0.0.9", 3, 1700000000, 4) + body
+    new_log = bytearray(sl.encode_header("cc-old", "0.1.0", 3, 1700000100, 5)) + body[:64]
+    sl.encode_event_into(buf, 2, 150, 240, 1)
+    new_log += bytes(buf)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "callcue.sqlite")
+    db.executescript(_SCHEMA_V0)
+    db.execute("INSERT INTO devices VALUES ('cc-old', '0.0.9', 1, 1)")
+    for pk, (log, n) in enumerate(((old_log, 4), (bytes(new_log), 2)), 1):
+        hdr, recs = decode_session(log)
+        db.execute("INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (pk, "cc-old", hdr["session_id"], hdr["start_time"], hdr["fw_version"], 3,
+                    len(log), crc32(log), n, 1, log))
+        db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       [(pk, r["seq"], r["t_s"], r["rep_active_ms"], r["customer_active_ms"],
+                         r["overlap_ms"], r["syllables"], r["rate_csps"], r["pitch_cents"],
+                         r["pitch_sd_cents"], r["cue"], r["overruns"], r["talkovers"])
+                        for r in recs])
+    db.commit()
+    db.close()
+    for _ in range(2):                       # the second open finds nothing to migrate
+        with Archive(folder) as ar:
+            assert ar.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            s = ar.sessions()
+            assert [x["log_format"] for x in s] == [1, 2]
+            assert ar.events(1) == [] and len(ar.records(1)) == 4
+            assert ar.events(2) == [{"seq": 2, "start_f": 150, "end_f": 240,
+                                     "interrupter": 1}]
+            assert ar.verify(1, crc32(old_log)) and ar.verify(2, crc32(bytes(new_log)))
+            assert ar.counts() == {"devices": 1, "sessions": 2, "records": 6, "events": 1}
+            # importing either again adds nothing
+            assert ar.import_session(old_log) == (1, False)
+            assert ar.import_session(bytes(new_log)) == (2, False)

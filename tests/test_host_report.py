@@ -66,11 +66,11 @@ def _headless(chromium, *args):
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, micropython):
-    """An archive of three calls logged by the virtual dongle (two scenarios)."""
+    """An archive of three calls logged by the virtual dongle (three scenarios)."""
     folder = tmp_path_factory.mktemp("report")
     gap = np.zeros((32 * 8000, 2), np.int16)
     parts = []
-    for scenario, seed in (("rep-interrupts", 1), ("flat-rep", 0), ("rep-interrupts", 3)):
+    for scenario, seed in (("rep-interrupts", 1), ("flat-rep", 0), ("customer-interrupts", 3)):
         pcm, _ = synth.render(scenario, seed=seed, duration_s=25.0)
         parts += [pcm, gap]
     pcm = np.concatenate(parts)
@@ -133,3 +133,71 @@ def test_report_filters_and_errors(archive, tmp_path, callcue):
         assert r.stderr.count("\n") == 1 and word in r.stderr
     assert os.path.exists(out)
     assert Path(out).stat().st_size > 0
+
+
+def test_report_talkovers_by_interrupter(archive):
+    """The table's talk-over count and time by interrupter, and the timeline's spans (one
+    per event, coloured by who interrupted, with a legend), come from the logged events."""
+    from callcue import report
+
+    seen = {"rep": 0, "customer": 0}
+    with Archive(archive, create=False) as ar:
+        sessions = ar.sessions()
+        text = report.build(ar, sessions)
+        for s in sessions:
+            assert s["log_format"] == 2
+            recs, events = ar.records(s["pk"]), ar.events(s["pk"])
+            m = report.call_metrics(recs, events)
+            # the per-second counts and the events agree
+            assert m["talkovers"] == len(events) == m["talkovers_rep"] + m["talkovers_customer"]
+            for i, who in enumerate(("rep", "customer")):
+                mine = [e for e in events if e["interrupter"] == i]
+                seen[who] += len(mine)
+                assert m[f"talkover_{who}_s"] == sum(e["end_f"] - e["start_f"]
+                                                     for e in mine) / 100
+            row = "<td>%d / %d</td><td>%.1f / %.1f</td>" % (
+                m["talkovers_rep"], m["talkovers_customer"], m["talkover_rep_s"],
+                m["talkover_customer_s"])
+            assert row in text
+            fig = report.call_figure(recs, "call", events)
+            ax = fig.axes[0]
+            labels = ax.get_legend().get_texts()
+            assert {"talk-over by rep", "talk-over by customer"} <= {
+                t.get_text() for t in labels}
+            for i, who in enumerate(("rep", "customer")):
+                coll = next(c for c in ax.collections
+                            if c.get_label() == f"talk-over by {who}")
+                assert len(coll.get_paths()) == sum(e["interrupter"] == i for e in events)
+                from matplotlib.colors import to_hex
+                assert to_hex(coll.get_facecolor()[0]) == report.INTERRUPTER_COLOURS[who]
+    assert seen["rep"] >= 1 and seen["customer"] >= 1
+    assert "talk-overs by rep / cust" in text and "talk-over s by rep / cust" in text
+
+
+def test_report_reads_a_format_1_log(archive, tmp_path):
+    """A call logged by firmware before talk-over events (log format 1: no events, the
+    per-second records only) still imports and reports: counts, "-" by interrupter,
+    overlaps in one colour."""
+    from callcue import report
+    from callcue.firmware import sessionlog as sl
+
+    from .test_sessionlog import v1_header
+
+    with Archive(archive, create=False) as ar:
+        raw = ar.db.execute("SELECT raw FROM sessions ORDER BY pk LIMIT 1").fetchone()[0]
+    hdr, recs, events = sl.decode_log(raw)
+    assert events
+    body = b"".join(bytes(raw[o:o + 32]) for o in range(64, len(raw), 32) if raw[o + 25] == 0)
+    old = v1_header(hdr["device_id"], "0.0.9", 1, hdr["start_time"], 77) + body
+    with Archive(tmp_path / "old") as ar:
+        pk, added = ar.import_session(old)
+        assert added and ar.events(pk) == []
+        s = ar.sessions()[0]
+        assert s["log_format"] == 1 and s["n_records"] == len(recs)
+        text = report.build(ar, [s])
+        m = report.call_metrics(ar.records(pk))
+        assert m["talkovers"] == len(events) and "talkovers_rep" not in m
+        fig = report.call_figure(ar.records(pk), "old", None)
+        labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+        assert "overlap" in labels and not any(x.startswith("talk-over") for x in labels)
+    assert "<td>- / -</td><td>- / -</td>" in text

@@ -62,3 +62,18 @@ def test_stream_survives_replug_and_ctrl_c(micropython, tmp_path):
     assert "connection lost" in out and "reconnected" in out
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert len(lines) >= 5
+
+
+def test_stream_counts_talkovers_by_interrupter():
+    """The dashboard's talk-over counts come from the device's EVT talkover lines, by
+    interrupter (the same three fields the session log's event records keep)."""
+    from callcue.stream import Tally
+
+    t = Tally()
+    for who in (0, 1, 1, 0, 1):
+        t.add_event({"ev": "talkover", "start_f": 10, "end_f": 80, "interrupter": who})
+    t.add_event({"ev": "boot", "firmware": "0.1.0"})
+    assert t.talkovers == {"rep": 2, "customer": 3}
+    t.last = {"t_s": 3, "rep_active_ms": 0, "customer_active_ms": 0, "overlap_ms": 0,
+              "rate_csps": -1, "pitch_sd_cents": -1, "cue": 0}
+    assert "talk-overs rep 2 cust 3" in t.line()

@@ -27,6 +27,19 @@ POWER_CUT_SEED = 20260705
 GOLDEN_RECORD = bytes.fromhex("01000000" "01000000" "e803" "e001" "7800" "b001" "5e09" "8900"
                               "0000" "05" "01" "01" "00" "0000" "92889dcc")
 GOLDEN_RECORD_ARGS = (1, (1, 1000, 480, 120, 5, 432, 2398, 137, 1), 0, 1)
+# LOGFORMAT.md's golden talk-over event (kind 1)
+GOLDEN_EVENT = bytes.fromhex("07000000" "d2040000" "1e050000" "01" "00" "0000" "00000000"
+                             "00000000" "00" "01" "0000" "31a40f2a")
+GOLDEN_EVENT_ARGS = (7, 1234, 1310, 1)
+
+
+def v1_header(dev="cc-old", fw="0.0.9", cal=5, start=1700000000, sid=9):
+    """A version-1 header, as firmware before talk-over events wrote it."""
+    h = bytearray(sl.encode_header(dev, fw, cal, start, sid))
+    h[4] = 1
+    struct.pack_into("<I", h, 60, 0)
+    struct.pack_into("<I", h, 60, zlib.crc32(bytes(h)))
+    return bytes(h)
 
 
 def run_script(interpreter, name, *args, heap=True, timeout=120):
@@ -78,7 +91,7 @@ def test_golden_record_and_crc_rule():
 def test_golden_header_layout():
     h = sl.encode_header("e6614104033f2f2a", "0.1.0", 0x12345678, 1767225600, 123)
     assert len(h) == 64 and h[:4] == b"CCSL"
-    assert tuple(h[4:8]) == (1, 64, 32, 0)
+    assert tuple(h[4:8]) == (2, 64, 32, 0)
     assert struct.unpack_from("<III", h, 8) == (123, 1767225600, 0x12345678)
     assert h[20:36] == b"e6614104033f2f2a" and h[36:52] == b"0.1.0".ljust(16, b"\0")
     assert h[52:60] == bytes(8)
@@ -100,10 +113,84 @@ def test_decode_header_rejects(mutate, why):
 
 def test_decode_header_names_the_unknown_version():
     h = bytearray(sl.encode_header("dev", "fw", 1, 2, 3))
-    h[4] = 2
+    h[4] = 3
     struct.pack_into("<I", h, 60, zlib.crc32(bytes(h[:60]) + bytes(4)))
-    with pytest.raises(ValueError, match="format version 2.*update callcue"):
+    with pytest.raises(ValueError, match="format version 3.*update callcue"):
         sl.decode_header(bytes(h))
+
+
+def test_golden_event_record():
+    """LOGFORMAT.md's talk-over event, byte for byte, and its table read independently."""
+    buf = bytearray(sl.RECORD_SIZE)
+    sl.encode_event_into(buf, *GOLDEN_EVENT_ARGS)
+    assert bytes(buf) == GOLDEN_EVENT
+    assert struct.unpack_from("<IIIB", buf, 0) == GOLDEN_EVENT_ARGS
+    assert buf[13:25] == bytes(12) and buf[26:28] == bytes(2)
+    assert buf[25] == sl.KIND_TALKOVER == 1
+    assert struct.unpack_from("<I", buf, 28)[0] == zlib.crc32(bytes(buf[:28]) + bytes(4))
+    assert sl.decode_event(buf) == {"seq": 7, "start_f": 1234, "end_f": 1310,
+                                    "interrupter": 1}
+    # the kind byte of a per-second record is 0
+    rec = bytearray(sl.RECORD_SIZE)
+    seq, r, ov, to = GOLDEN_RECORD_ARGS
+    sl.encode_record_into(rec, seq, array("i", r), ov, to)
+    assert rec[25] == sl.KIND_SECOND == 0
+    # clamping: negative frames to 0, huge ones to 2**30 - 1
+    sl.encode_event_into(buf, 2 ** 31, -5, 2 ** 40, 300)
+    assert sl.decode_event(buf) == {"seq": 2 ** 30 - 1, "start_f": 0, "end_f": 2 ** 30 - 1,
+                                    "interrupter": 255}
+
+
+def test_decode_body_splits_kinds_and_checks_one_sequence():
+    buf = bytearray(sl.RECORD_SIZE)
+    body = b""
+    kinds = "SEESSESS"
+    for k, kind in enumerate(kinds):
+        if kind == "S":
+            sl.encode_record_into(buf, k, array("i", [k] * 9), 0, 0)
+        else:
+            sl.encode_event_into(buf, k, 100 * k, 100 * k + 50, k & 1)
+        body += bytes(buf)
+    seconds, events = sl.decode_body(body)
+    assert [r["seq"] for r in seconds] == [0, 3, 4, 6, 7]
+    assert [(e["seq"], e["start_f"], e["interrupter"]) for e in events] == [
+        (1, 100, 1), (2, 200, 0), (5, 500, 1)]
+    assert sl.decode_records(body) == seconds
+    # a torn batch (event written, record not) stops at the tear, whatever the kind
+    s2, e2 = sl.decode_body(body[:5 * 32 + 7])
+    assert [r["seq"] for r in s2 + e2] == [0, 3, 4, 1, 2]
+    # a repeated seq stops it across kinds
+    s3, e3 = sl.decode_body(body[:3 * 32] + body[32:64])
+    assert len(s3) + len(e3) == 3
+    # an unknown kind is skipped but keeps its place in the sequence
+    unknown = bytearray(body[32:64])
+    unknown[25] = 9
+    struct.pack_into("<I", unknown, 28, 0)
+    struct.pack_into("<I", unknown, 28, zlib.crc32(bytes(unknown)))
+    s4, e4 = sl.decode_body(body[:32] + bytes(unknown) + body[64:])
+    assert [r["seq"] for r in s4] == [0, 3, 4, 6, 7] and len(e4) == 2
+
+
+def test_version_1_log_still_reads(tmp_path):
+    """A log written by version-1 firmware (before events): the host decodes it, with no
+    events, and the store's recover() keeps it (and cuts its torn tail) like its own."""
+    buf = bytearray(sl.RECORD_SIZE)
+    body = b""
+    for k in range(5):
+        sl.encode_record_into(buf, k, array("i", [k, 1000, 0, 0, 3, 400, 2400, 100, 0]), 0, 0)
+        body += bytes(buf)
+    data = v1_header() + body
+    hdr, seconds, events = sl.decode_log(data)
+    assert hdr["format_version"] == 1 and hdr["session_id"] == 9
+    assert [r["t_s"] for r in seconds] == list(range(5)) and events == []
+    assert sl.decode_session(data)[1] == seconds
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "s000009.log").write_bytes(data + body[:20])      # torn tail
+    log = sl.SessionLog(str(root), "cc-new", "0.1.0", 1)
+    assert log.recover() == 1 and log.deleted_files == 0
+    assert (root / "s000009.log").read_bytes() == data
+    assert log.start(1800000000) == 10                         # ids go on after it
 
 
 def test_decode_records_stops_at_first_invalid():
@@ -129,7 +216,7 @@ def test_golden_bytes_micropython_vs_cpython(micropython):
     cp_out = run_script(sys.executable, "sessionlog_golden.py", "encode", heap=False)
     assert mp_out == cp_out
     lines = mp_out.splitlines()
-    assert lines[0] == "sizes header 64 record 32 version 1"
+    assert lines[0] == "sizes header 64 record 32 version 2"
     n = 0
     for hex_line, dict_line in zip(lines[1::2], lines[2::2]):
         name, hexbytes = hex_line.split()
@@ -138,11 +225,17 @@ def test_golden_bytes_micropython_vs_cpython(micropython):
             assert len(raw) == sl.RECORD_SIZE <= 32
             assert sl.decode_records(raw)            # valid on its own
             d = sl.decode_record(raw)
+        elif name.startswith("event"):
+            assert len(raw) == sl.RECORD_SIZE
+            assert sl.decode_body(raw)[1]            # valid on its own, an event
+            d = sl.decode_event(raw)
         else:
             d = sl.decode_header(raw)
         assert dict_line == name + " " + " ".join("%s=%r" % (k, d[k]) for k in sorted(d))
         n += 1
-    assert n == 11
+    assert n == 15
+    ev1 = next(x for x in lines if x.startswith("event1 ") and "=" not in x)
+    assert bytes.fromhex(ev1.split()[1]) == GOLDEN_EVENT
     # record1 is LOGFORMAT.md's golden record
     assert bytes.fromhex(lines[lines.index(
         next(x for x in lines if x.startswith("record1 ")))].split()[1]) == GOLDEN_RECORD
@@ -161,18 +254,30 @@ def test_session_written_on_cpython_decodes_on_micropython(micropython, tmp_path
     sid = log.start(1767225600)
     for k in range(25):
         rec = array("i", [k, 10 * k, 1000 - k, k, k % 7, 300 + k, 2400 - k, 90 + k, k % 5])
-        assert log.append(rec, k // 3, k % 2)
+        if k % 6 == 5:                                  # a second with two talk-overs
+            ev = array("i", [100 * k, 100 * k + 60, 0, 100 * k + 70, 100 * k + 99, 1])
+            assert log.append(rec, k // 3, k % 2, ev, 2)
+        else:
+            assert log.append(rec, k // 3, k % 2)
+    assert log.append(None, 0, 0, array("i", [2600, 2690, 1]), 1)   # events only (close)
     log.end()
-    assert log.sessions() == [(sid, 64 + 25 * 32, 25, 1767225600)]
+    assert log.sessions() == [(sid, 64 + 34 * 32, 34, 1767225600)]
     path = tmp_path / "logs" / ("s%06d.log" % sid)
     mp_out = run_script(micropython, "sessionlog_golden.py", "decode", path)
     cp_out = run_script(sys.executable, "sessionlog_golden.py", "decode", path, heap=False)
     assert mp_out == cp_out
     lines = mp_out.splitlines()
-    assert len(lines) == 26 and "session_id=%d" % sid in lines[0]
-    hdr, recs = sl.decode_session(path.read_bytes())
+    assert len(lines) == 35 and "session_id=%d" % sid in lines[0]
+    hdr, recs, events = sl.decode_log(path.read_bytes())
     assert hdr["device_id"] == "cc-host" and hdr["cal_hash"] == 0xABCDEF01
-    assert [r["seq"] for r in recs] == list(range(25))
+    assert hdr["format_version"] == sl.FORMAT_VERSION == 2
+    assert [r["t_s"] for r in recs] == list(range(25))
+    assert sorted(r["seq"] for r in recs + events) == list(range(34))
+    # a second's events come just before its record, in order
+    assert [(e["seq"], e["start_f"], e["interrupter"]) for e in events[:2]] == [
+        (5, 500, 0), (6, 570, 1)]
+    assert next(r for r in recs if r["t_s"] == 5)["seq"] == 7
+    assert events[-1] == {"seq": 33, "start_f": 2600, "end_f": 2690, "interrupter": 1}
     assert recs[7]["overruns"] == 2 and recs[7]["customer_active_ms"] == 993
 
 

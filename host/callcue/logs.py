@@ -6,6 +6,10 @@ stopped), check the whole file's crc32 against the device's, import it into the 
 archive (callcue.archive; a session already there adds nothing), check the import by
 reading it back, and only then, and only with --delete, ask the device to delete it (the
 device deletes only if the crc32 we send matches its file).
+
+export: one row per per-second record (`kind` "second") and one per talk-over event
+(`kind` "talkover", with `start_s`, `end_s` on the records' `t_s` clock and `interrupter`
+"rep" or "customer"), in log order; a column that does not apply to a row is empty.
 """
 
 import csv
@@ -13,11 +17,14 @@ import json
 import sys
 import time
 
-from callcue.archive import RECORD_COLUMNS, Archive, ArchiveError
+from callcue.archive import INTERRUPTERS, RECORD_COLUMNS, Archive, ArchiveError
 from callcue.devices import HostError, connect
 from callcue.firmware.protocol import CHUNK_MAX
+from callcue.firmware.sessionlog import FORMAT_VERSION
 
-EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", *RECORD_COLUMNS)
+EVENT_EXPORT_COLUMNS = ("start_s", "end_s", "interrupter")
+EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", "kind",
+                  *RECORD_COLUMNS, *EVENT_EXPORT_COLUMNS)
 
 
 def add_args(p):
@@ -37,7 +44,8 @@ def add_args(p):
     for q in (ls, pull):
         q.add_argument("--port", required=True, metavar="P",
                        help="serial port or URL of the dongle (see `callcue devices`)")
-    ex = sub.add_parser("export", help="the archive's per-second records for spreadsheets")
+    ex = sub.add_parser("export", help="the archive's per-second records and talk-over "
+                        "events for spreadsheets (column `kind`: second or talkover)")
     ex.add_argument("--archive", required=True, metavar="DIR", help="archive folder")
     ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
     ex.add_argument("--out", default="-", metavar="FILE",
@@ -66,11 +74,14 @@ def run(args):
     with connect(args.port) as dev, Archive(args.archive) as ar:
         stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
                          progress=_rich_progress())
-    rate = stats["records"] / stats["seconds"] if stats["seconds"] > 0 else 0.0
-    print("pulled %d session(s), %d bytes, %d records in %.2f s (%.0f records/s); "
-          "%d new, %d already archived, %d deleted from the device; archive %s" % (
-              stats["pulled"], stats["bytes"], stats["records"], stats["seconds"], rate,
-              stats["added"], stats["skipped"], stats["deleted"], args.archive))
+    n = stats["records"] + stats["events"]
+    rate = n / stats["seconds"] if stats["seconds"] > 0 else 0.0
+    print("pulled %d session(s), %d bytes, %d records and %d talk-over events in %.2f s "
+          "(%.0f records/s); %d new, %d already archived, %d deleted from the device; "
+          "archive %s" % (
+              stats["pulled"], stats["bytes"], stats["records"], stats["events"],
+              stats["seconds"], rate, stats["added"], stats["skipped"], stats["deleted"],
+              args.archive))
     return 0
 
 
@@ -107,8 +118,12 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
     received so far stay in ar's partial/ folder for the next call to resume."""
     info = dev.info()
     device_id = info["device_id"]
-    stats = {"pulled": 0, "bytes": 0, "records": 0, "seconds": 0.0, "added": 0,
-             "skipped": 0, "deleted": 0}
+    if info.get("log_format", 1) > FORMAT_VERSION:
+        raise HostError(dev_name(dev), "the device writes session-log format %d, this callcue "
+                        "reads up to %d; update callcue (pip install -U callcue)" % (
+                            info["log_format"], FORMAT_VERSION))
+    stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
+             "added": 0, "skipped": 0, "deleted": 0}
     for s in dev.sessions():
         sid = s["id"]
         st = dev.stat_session(sid)
@@ -153,12 +168,14 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             raise HostError(str(ar.folder), f"session {sid}: {e}") from None
         part.unlink(missing_ok=True)
         n = len(ar.records(pk))
+        n_ev = len(ar.events(pk))
         stats["pulled"] += 1
         stats["bytes"] += len(data)
         stats["records"] += n
+        stats["events"] += n_ev
         stats["added" if added else "skipped"] += 1
-        say("session %d: %d bytes, %d records %s" % (
-            sid, len(data), n, "imported" if added else "already in the archive"))
+        say("session %d: %d bytes, %d records, %d talk-over events %s" % (
+            sid, len(data), n, n_ev, "imported" if added else "already in the archive"))
         if delete:
             if not ar.verify(pk, crc):
                 raise HostError(str(ar.folder), f"session {sid}: the archived copy does not "
@@ -169,6 +186,10 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
     return stats
 
 
+def dev_name(dev):
+    return str(getattr(getattr(dev, "port", None), "port", None) or "the device")
+
+
 def _head(dev, sid):
     from callcue.firmware import protocol
 
@@ -176,13 +197,28 @@ def _head(dev, sid):
 
 
 def export_rows(ar):
+    """Every session's per-second records and talk-over events as rows of EXPORT_COLUMNS,
+    in log (seq) order; unix_time of an event is when it started."""
+    blank = dict.fromkeys(EXPORT_COLUMNS)
     for s in ar.sessions():
         recs = ar.records(s["pk"])
         t0 = recs[0]["t_s"] if recs else 0
+        rows = []
         for r in recs:
-            yield {"device_id": s["device_id"], "session_id": s["session_id"],
-                   "start_time": s["start_time"], "unix_time": s["start_time"] + r["t_s"] - t0,
-                   **r}
+            rows.append({**blank, "kind": "second",
+                         "unix_time": s["start_time"] + r["t_s"] - t0, **r})
+        for e in ar.events(s["pk"]):
+            start_s, end_s = e["start_f"] / 100, e["end_f"] / 100
+            rows.append({**blank, "kind": "talkover", "seq": e["seq"],
+                         "unix_time": round(s["start_time"] + start_s - t0, 2),
+                         "start_s": start_s, "end_s": end_s,
+                         "interrupter": INTERRUPTERS[e["interrupter"]]
+                         if 0 <= e["interrupter"] < len(INTERRUPTERS) else e["interrupter"]})
+        rows.sort(key=lambda row: row["seq"])
+        for row in rows:
+            row.update(device_id=s["device_id"], session_id=s["session_id"],
+                       start_time=s["start_time"])
+            yield row
 
 
 def export(args):
@@ -211,7 +247,7 @@ def export(args):
             if out is not sys.stdout:
                 out.close()
     if args.out != "-":
-        print("wrote %d records to %s" % (n, args.out))
+        print("wrote %d rows (records and talk-over events) to %s" % (n, args.out))
     return 0
 
 
@@ -227,5 +263,5 @@ def _parquet(rows, out):
     rows = list(rows)
     table = pyarrow.table({c: [r[c] for r in rows] for c in EXPORT_COLUMNS})
     pyarrow.parquet.write_table(table, out)
-    print("wrote %d records to %s" % (len(rows), out))
+    print("wrote %d rows (records and talk-over events) to %s" % (len(rows), out))
     return 0

@@ -1,11 +1,12 @@
 """`callcue report`: a self-contained HTML report of archived calls, plots embedded as PNG.
 
-Per call: a timeline (who spoke each second, overlap seconds, cue seconds), the rolling
-speaking rate and pitch SD; a summary table of every call; per device, trends across
-calls. Everything comes from the archive's per-second records (device units, see
-firmware/LOGFORMAT.md). The log keeps talk-over *counts* per second, not who
-interrupted (only the live stream's talk-over events carry that), so overlaps are drawn
-in one colour and the table gives counts, not counts by interrupter.
+Per call: a timeline (who spoke each second, overlap seconds, each talk-over coloured by
+who interrupted, cue seconds), the rolling speaking rate and pitch SD; a summary table of
+every call with talk-over count and time by interrupter; per device, trends across
+calls. Everything comes from the archive's per-second records and talk-over events
+(device units, see firmware/LOGFORMAT.md). Logs of format 1 (firmware before talk-over
+events) have counts only: their overlaps are drawn in one colour and the by-interrupter
+columns show "-".
 """
 
 import base64
@@ -23,6 +24,9 @@ CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
 CUE_COLOURS = {"talkover": "#d62728", "fast": "#ff7f0e", "flat": "#9467bd",
                "dead_air": "#7f7f7f"}
 REP, CUSTOMER, OVERLAP = "#1f77b4", "#2ca02c", "#d62728"
+OVERLAP_ANY = "#7f7f7f"   # overlap seconds when talk-overs are drawn on top of them
+INTERRUPTER_COLOURS = {"rep": "#d62728", "customer": "#17becf"}
+INTERRUPTERS = ("rep", "customer")
 
 
 def add_args(p):
@@ -54,12 +58,23 @@ def _speech_span(active):
     return slice(on[0], on[-1] + 1) if on.size else slice(0, 0)
 
 
-def call_metrics(recs):
-    """The summary figures of one call from its per-second records (device units)."""
+def talkover_metrics(events):
+    """Talk-over count and time (s) by interrupter from a call's events."""
+    out = {}
+    for i, who in enumerate(INTERRUPTERS):
+        mine = [e for e in events if e["interrupter"] == i]
+        out[f"talkovers_{who}"] = len(mine)
+        out[f"talkover_{who}_s"] = sum(e["end_f"] - e["start_f"] for e in mine) / 100
+    return out
+
+
+def call_metrics(recs, events=None):
+    """The summary figures of one call from its per-second records and, when the log has
+    them (format 2), its talk-over events (device units)."""
     col = {k: np.array([r[k] for r in recs], dtype=np.int64) for k in recs[0]} if recs else {}
     n = len(recs)
     if not n:
-        return {"seconds": 0}
+        return {"seconds": 0, **(talkover_metrics(events) if events is not None else {})}
     rep, cust, both = col["rep_active_ms"], col["customer_active_ms"], col["overlap_ms"]
     talk = (rep.sum() + cust.sum()) / 1000
     rate = col["rate_csps"][col["rate_csps"] >= 0] / 100
@@ -82,6 +97,7 @@ def call_metrics(recs):
         "cues_per_hour": {name: int(onsets[cue == i].sum()) / hours
                           for i, name in enumerate(CUE_NAMES) if i},
         "overruns": int(col["overruns"].max()),
+        **(talkover_metrics(events) if events is not None else {}),
     }
 
 
@@ -94,10 +110,13 @@ def _png(fig):
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def call_figure(recs, title):
+def call_figure(recs, title, events=None):
+    """The call's timeline; `events` (talk-overs, None for a format-1 log) are drawn as
+    spans across both lanes, coloured by who interrupted."""
     from matplotlib.figure import Figure
 
-    t = np.array([r["t_s"] for r in recs]) - recs[0]["t_s"]
+    t0 = recs[0]["t_s"]
+    t = np.array([r["t_s"] for r in recs]) - t0
     fig = Figure(figsize=(10, 4.2))
     ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[2, 1, 1])
     rep = np.array([r["rep_active_ms"] for r in recs]) / 1000
@@ -112,7 +131,16 @@ def call_figure(recs, title):
 
     steps(rep, 1.1, 0.8, REP, "rep")
     steps(cust, 0.1, 0.8, CUSTOMER, "customer")
-    steps(both, 0.1, 1.8, OVERLAP, "overlap", 0.45)
+    if events is None:
+        steps(both, 0.1, 1.8, OVERLAP, "overlap", 0.45)
+    else:
+        steps(both, 0.1, 1.8, OVERLAP_ANY, "overlap", 0.3)
+        for i, who in enumerate(INTERRUPTERS):
+            spans = [(e["start_f"] / 100 - t0, (e["end_f"] - e["start_f"]) / 100)
+                     for e in events if e["interrupter"] == i]
+            # always in the legend, so every timeline reads the same
+            ax1.broken_barh(spans, (0.05, 1.9), facecolors=INTERRUPTER_COLOURS[who],
+                            alpha=0.7, linewidth=0, label=f"talk-over by {who}")
     cues = np.array([r["cue"] for r in recs])
     for i, name in enumerate(CUE_NAMES):
         if i and (cues == i).any():
@@ -129,7 +157,7 @@ def call_figure(recs, title):
     ax3.plot(t, sd, color="#8c564b")
     ax3.set_ylabel("pitch SD\nst", fontsize=8)
     ax3.set_xlabel("seconds into the call")
-    fig.subplots_adjust(left=0.08, right=0.84, hspace=0.15)
+    fig.subplots_adjust(left=0.08, right=0.81, hspace=0.15)
     return fig
 
 
@@ -176,7 +204,8 @@ def build(ar, sessions, pdf=None):
     calls, by_device, table = [], {}, []
     for s in sessions:
         recs = ar.records(s["pk"])
-        m = call_metrics(recs)
+        events = ar.events(s["pk"]) if (s.get("log_format") or 1) >= 2 else None
+        m = call_metrics(recs, events)
         m["talkovers_per_min"] = m["talkovers"] / (m["seconds"] / 60) if m["seconds"] else None
         start = dt.datetime.fromtimestamp(s["start_time"]).strftime("%Y-%m-%d %H:%M:%S")
         name = f"{s['device_id']} session {s['session_id']} ({start})"
@@ -184,16 +213,22 @@ def build(ar, sessions, pdf=None):
         cph = m.get("cues_per_hour", {})
         table.append(
             "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
+            "<td>%s</td><td>%s</td>"
             "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
                 html.escape(name), m["seconds"], _fmt(m.get("talk_ratio")),
                 _fmt(m.get("rep_s"), "%.0f") + " / " + _fmt(m.get("customer_s"), "%.0f"),
-                m.get("talkovers", 0), _fmt(m.get("overlap_s"), "%.1f"),
+                m.get("talkovers", 0),
+                _fmt(m.get("talkovers_rep"), "%d") + " / "
+                + _fmt(m.get("talkovers_customer"), "%d"),
+                _fmt(m.get("talkover_rep_s"), "%.1f") + " / "
+                + _fmt(m.get("talkover_customer_s"), "%.1f"),
+                _fmt(m.get("overlap_s"), "%.1f"),
                 _fmt(m.get("longest_monologue_s"), "%d"), _fmt(m.get("dead_air_s"), "%d"),
                 _fmt(m.get("median_rate_sps")), _fmt(m.get("median_pitch_sd_st")),
                 ", ".join("%s %.0f" % (k, v) for k, v in cph.items() if v) or "-",
                 m.get("overruns", 0)))
         if recs:
-            fig = call_figure(recs, name)
+            fig = call_figure(recs, name, events)
             calls.append(f"<h3>{html.escape(name)}</h3>\n"
                          f'<img alt="timeline of {html.escape(name)}" '
                          f'src="data:image/png;base64,{_png(fig)}">')
@@ -212,7 +247,9 @@ def build(ar, sessions, pdf=None):
         pages.close()
     made = time.strftime("%Y-%m-%d %H:%M")
     head = ("<tr><th>call</th><th>s</th><th>rep talk ratio</th><th>talk s rep / cust</th>"
-            "<th>talk-overs</th><th>overlap s</th><th>longest rep monologue s</th>"
+            "<th>talk-overs</th><th>talk-overs by rep / cust</th>"
+            "<th>talk-over s by rep / cust</th><th>overlap s</th>"
+            "<th>longest rep monologue s</th>"
             "<th>dead air s</th><th>median rate syl/s</th><th>median pitch SD st</th>"
             "<th>cues per hour</th><th>overruns</th></tr>")
     return f"""<!DOCTYPE html>
@@ -224,8 +261,12 @@ def build(ar, sessions, pdf=None):
 <table>{head}
 {"".join(table)}
 </table>
-<p class="note">Talk-overs are counted per call; who interrupted is not in the session log
-(only the live stream's events carry it), so overlaps are shown in one colour.
+<p class="note">Talk-overs: both parties speaking at once for at least the configured
+minimum (backchannels excluded); "by rep" means the rep began speaking while the customer
+already was. Talk-over time runs from the first to the last overlapping frame. In the
+timelines each talk-over is a span coloured by who interrupted (red: the rep, cyan: the
+customer); grey is any overlap, per second. Calls logged by firmware before talk-over
+events (log format 1) show "-" by interrupter and overlaps in one colour.
 Dead air: seconds where neither party spoke, between the call's first and last speech.</p>
 {"<h2>Trends</h2>" + "".join(trends) if trends else ""}
 <h2>Calls</h2>

@@ -26,6 +26,13 @@ RECORDS = (
     (2 ** 30 + 5, (2 ** 31 - 1, 70000, 99999, 1 << 20, 300, 40000, 50000, 60000, 999),
      100000, 1000),
 )
+# (seq, start_f, end_f, interrupter): talk-over events, LOGFORMAT.md's golden one second
+EVENTS = (
+    (0, 0, 0, 0),
+    (7, 1234, 1310, 1),
+    (2 ** 30 - 1, 2 ** 30 - 1, 2 ** 30 - 1, 1),
+    (2 ** 31 + 3, -4, 2 ** 33, 999),
+)
 HEADERS = (
     ("e6614104033f2f2a", "0.1.0", 0x12345678, 1767225600, 1),
     ("", "", 0, 0, 0),
@@ -51,19 +58,25 @@ def encode():
         sl.encode_record_into(buf, seq, array("i", rec), ov, to)
         print("record%d" % i, bytes(buf).hex())
         print(line("record%d" % i, sl.decode_record(buf)))
+    for i, (seq, start_f, end_f, who) in enumerate(EVENTS):
+        sl.encode_event_into(buf, seq, start_f, end_f, who)
+        print("event%d" % i, bytes(buf).hex())
+        print(line("event%d" % i, sl.decode_event(buf)))
 
 
 def decode(path):
     with open(path, "rb") as f:
         data = f.read()
     try:
-        hdr, recs = sl.decode_session(data)
+        hdr, recs, events = sl.decode_log(data)
     except ValueError as e:
         print("error", str(e))
         return
     print(line("header", hdr))
     for r in recs:
         print(line("record", r))
+    for e in events:
+        print(line("event", e))
 
 
 if sys.argv[2] == "encode":

@@ -1,5 +1,7 @@
 """SessionLog.append() allocates nothing on the unix port: 300 appends under heap_lock()
-on a LittleFS image in RAM (through a block device that copies without allocating).
+on a LittleFS image in RAM (through a block device that copies without allocating); every
+fourth carries two talk-over events (one write and flush with the second's record), and
+one in 50 is events only (as App.close() writes).
 
     micropython sessionlog_heap.py REPO
 
@@ -53,6 +55,7 @@ bdev = QuietDev(64)
 vfs.VfsLfs2.mkfs(bdev, progsize=PROG)
 vfs.mount(vfs.VfsLfs2(bdev, progsize=PROG), "/flash")
 rec = array("i", [0, 1000, 250, 120, 5, 430, 2350, 140, 1])
+events = array("i", [120, 190, 0, 195, 260, 1])
 
 # a check_bytes no append below reaches: the statvfs tuple is the only allocation left
 log = SessionLog("/flash/logs", "cc-heap", "fw", 0x7FFFFFFF, check_bytes=1 << 20)
@@ -60,6 +63,7 @@ log.start(1767225600)
 for k in range(20):                      # warm up: the file leaves LittleFS's inline form
     log.append(rec, k, 0)
 ok = 0
+good = False
 k = 0
 gc.collect()
 before = gc.mem_alloc()
@@ -67,7 +71,14 @@ micropython.heap_lock()
 try:
     for k in range(300):
         rec[0] = k
-        if log.append(rec, k, k & 1):
+        if k % 50 == 49:
+            good = log.append(None, 0, 0, events, 2)
+        elif k & 3 == 0:
+            events[0] = k
+            good = log.append(rec, k, 2, events, 2)
+        else:
+            good = log.append(rec, k, k & 1)
+        if good:
             ok += 1
 finally:
     micropython.heap_unlock()

@@ -2,15 +2,18 @@
 
     micropython -X heapsize=16M sessionlog_powercut.py REPO SEED CUTS
 
-Each workload (a seeded mix of sessions, plus an old session with a torn tail that
-recover() has to cut) first runs once to count its flash writes W. Then, for each of
+Each workload (a seeded mix of sessions whose seconds carry talk-over events about one
+time in three, written with the second's record in one flush, plus an old session with a
+torn tail that recover() has to cut) first runs once to count its flash writes W. Then, for each of
 CUTS cut points n drawn in 1..W: format a fresh image, arm the block device to lose power
 at the n-th program/erase (a random prefix of that one lands), run the workload until
 PowerCut flies out of it, mount a copy of the image as a fresh boot would, run
 SessionLog.recover(), and check every session file read back through the store:
 
-- every record whose append() returned True before the cut is there, in order, equal;
-- nothing else is returned except, at most, the one record whose append() was cut;
+- every record (per-second or event) whose append() returned True before the cut is
+  there, in order, equal;
+- nothing else is returned except, at most, the records of the one append() that was
+  cut, and then all of them (a second's events and record commit together);
 - sequence numbers are contiguous (this workload never drops a record);
 - a file's size is the header plus its valid records (recover() left no tail), and a
   session with no record flushed may be gone (recover() deletes header-only files);
@@ -59,6 +62,27 @@ def make_rec(rng, t_s):
     rec[7] = rng.below(1202) - 1
     rec[8] = rng.below(5)
     return rec
+
+
+def make_events(rng, t_s, n):
+    ev = array("i", bytes(12 * n))
+    for i in range(n):
+        start = 100 * t_s + rng.below(60)
+        ev[3 * i] = start
+        ev[3 * i + 1] = start + 40 + rng.below(300)
+        ev[3 * i + 2] = rng.below(2)
+    return ev
+
+
+def ev_dicts(seq, ev, n):
+    return [{"seq": seq + i, "start_f": ev[3 * i], "end_f": ev[3 * i + 1],
+             "interrupter": ev[3 * i + 2]} for i in range(n)]
+
+
+def all_records(raw):
+    """Header, then every record of a session file, both kinds, in seq order."""
+    hdr, recs, events = sl.decode_log(raw)
+    return hdr, sorted(recs + events, key=lambda r: r["seq"])
 
 
 def as_dict(seq, rec, overruns, talkovers):
@@ -120,16 +144,20 @@ class Workload:
                 assert sid >= 0, "start failed without a power cut (errno %d, free %d)" % (
                     log.last_errno, log.free_bytes())
                 exp = st["expected"].setdefault(sid, [])
-                for k in range(rng.between(self.lo, self.hi)):
+                seq = 0
+                for _k in range(rng.between(self.lo, self.hi)):
                     rec = make_rec(rng, t_s)
-                    t_s += 1
                     ov = rng.below(3)
-                    to = rng.below(2)
-                    st["inflight"] = (sid, as_dict(k, rec, ov, to))
-                    ok = log.append(rec, ov, to)
+                    n_ev = rng.below(3) if rng.below(3) == 0 else 0
+                    ev = make_events(rng, t_s, n_ev)
+                    t_s += 1
+                    batch = ev_dicts(seq, ev, n_ev) + [as_dict(seq + n_ev, rec, ov, n_ev)]
+                    st["inflight"] = (sid, batch)
+                    ok = log.append(rec, ov, n_ev, ev, n_ev)
                     st["inflight"] = None
                     assert ok, "append failed without a power cut (errno %d)" % log.last_errno
-                    exp.append(as_dict(k, rec, ov, to))
+                    exp.extend(batch)
+                    seq += len(batch)
                 log.end()
         except PowerCut:
             st["cut"] = True
@@ -155,7 +183,7 @@ def check(w, st, totals, label):
     for sid, size, n, start in log.sessions():
         raw = log.read(sid, 0, size + 100)
         try:
-            hdr, recs = sl.decode_session(raw)
+            hdr, recs = all_records(raw)
         except ValueError as e:
             bad.append("session %d: header invalid after recover: %s" % (sid, e))
             totals["invalid_returned"] += 1
@@ -182,12 +210,20 @@ def check(w, st, totals, label):
         if len(recs) < len(exp):
             totals["flushed_lost"] += len(exp) - len(recs)
             bad.append("session %d: %d of %d flushed records" % (sid, len(recs), len(exp)))
+        extra = len(recs) - len(exp)
+        if extra > 0 and not (inflight is not None and inflight[0] == sid
+                              and extra == len(inflight[1])):
+            bad.append("session %d: %d records beyond the flushed ones (cut batch %r)" % (
+                sid, extra, inflight))
+            totals["invalid_returned"] += 1
+        elif extra > 0:
+            totals["inflight_kept"] += 1  # the append the cut interrupted made it, whole
         for i, r in enumerate(recs):
             if i < len(exp):
                 want = exp[i]
-            elif i == len(exp) and inflight is not None and inflight[0] == sid:
-                want = inflight[1]        # the append the cut interrupted made it
-                totals["inflight_kept"] += 1
+            elif inflight is not None and inflight[0] == sid and i - len(exp) < len(
+                    inflight[1]):
+                want = inflight[1][i - len(exp)]
             else:
                 want = None
             if want is None or r != want:
@@ -207,7 +243,7 @@ def check(w, st, totals, label):
     if sid <= (max(ids) if ids else 0) or not ok:
         bad.append("after reboot: start() gave %d (ids %r), append %r" % (sid, ids, ok))
     else:
-        hdr, recs = sl.decode_session(log.read(sid, 0, 1000))
+        hdr, recs = all_records(log.read(sid, 0, 1000))
         if len(recs) != 2:
             bad.append("after reboot: session %d has %d records" % (sid, len(recs)))
     umount()
