@@ -84,6 +84,8 @@ class Engine:
         self.frame = 0
         self.e_prev = 0
         # per-frame outputs
+        self.energy_rep = 0
+        self.energy_cust = 0
         self.level_rep = 0
         self.level_cust = 0
         self.rep_active = 0
@@ -116,8 +118,11 @@ class Engine:
         k.biquad_q13(rep, x0, FRAME, self.bp, self.bp_state[0])
         k.biquad_q13(cust, x1, FRAME, self.bp, self.bp_state[1])
         e0 = k.energy(x0, FRAME)
+        e1 = k.energy(x1, FRAME)
         l0 = db_q8(e0)
-        l1 = db_q8(k.energy(x1, FRAME))
+        l1 = db_q8(e1)
+        self.energy_rep = e0
+        self.energy_cust = e1
         self.level_rep = l0
         self.level_cust = l1
 

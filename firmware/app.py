@@ -2,9 +2,10 @@
 
 App(capture, led, clock, store, link, config, wdt, cores) gets every piece of hardware
 from a HAL (hal_rp2 on the device, hal_sim under the unix port), so the same code runs
-in both; with cores=2 the engine's pitch stage runs on the second core. One frame: take a frame pair, run the engine, set the LED; once per second
-append the record to the session log and, if streaming, send it; poll the link
-without blocking; feed the watchdog.
+in both; with cores=2 the engine's pitch stage runs on the second core. One frame:
+take a frame pair, run the engine, set the LED; once per second append the record to
+the session log and, if streaming, send it; poll the link without blocking; feed the
+watchdog.
 
 Sessions: a session (one log file) opens on the first voice activity while idle and
 closes when the engine's dead-air stage says the call has ended (`call_end_ms` of
@@ -60,6 +61,8 @@ class App:
         self.cal_step = None
         self.cal_left = 0
         self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
+        # energy sums of the used frames as (sum, shift) per channel: sum << shift
+        self.cal_pow = array("i", bytes(16))
         self.cal_result = {}
         self.reboot_requested = False
         # simulated board only: a function telling that the host has gone (stdin closed),
@@ -187,7 +190,10 @@ class App:
         """One frame of a calibration step. silence: every frame; rep / customer: only
         frames where that party is speaking, until `seconds` of them (or six times that
         of audio, so a step nobody speaks in still ends). The levels are dB Q8; their
-        mean difference is the coupling: sidetone (rep step) or echo (customer step)."""
+        mean difference is the coupling: sidetone (rep step) or echo (customer step).
+        The frames' energies are summed too, so the host can take the coupling as a
+        power ratio with the silence step's noise subtracted (a leak near the noise
+        floor reads too loud in mean dB)."""
         eng = self.engine
         s = self.cal_sum
         step = self.cal_step
@@ -201,9 +207,12 @@ class App:
             s[0] += eng.level_rep
             s[1] += eng.level_cust
             s[3] += 1
+            self._add_energy(0, eng.energy_rep)
+            self._add_energy(2, eng.energy_cust)
         s[2] += 1
         if s[3] >= self.cal_left or s[2] >= 6 * self.cal_left:
             n = s[3]
+            w = self.cal_pow
             res = {"step": step, "frames": s[2], "used_frames": n,
                    "rep_floor_db_q8": eng.vad_rep.floor_q8(),
                    "customer_floor_db_q8": eng.vad_cust.floor_q8()}
@@ -212,8 +221,22 @@ class App:
                 res["customer_level_db_q8"] = s[1] // n
                 # how far the other channel sits below the speaking one
                 res["difference_db_q8"] = (s[0] - s[1]) // n
+                # mean frame energy = sum * 2**shift / used_frames (kernels.energy units)
+                res["rep_energy"] = [w[0], w[1]]
+                res["customer_energy"] = [w[2], w[3]]
             self.cal_result = res
             self.cal_step = None
+
+    def _add_energy(self, i, e):
+        """cal_pow[i] += e >> cal_pow[i + 1], halving the sum (and raising the shift) to
+        stay below 2**29: e < 2**28.33 (kernels.energy), so every value is a small int
+        and nothing allocates, however long the step."""
+        w = self.cal_pow
+        v = w[i] + (e >> w[i + 1])
+        while v >= 0x20000000:
+            v >>= 1
+            w[i + 1] += 1
+        w[i] = v
 
     # ------------------------------------------------------------------ commands
     # One handler per command of protocol.COMMANDS (see PROTOCOL.md); `ping`, `help`
@@ -296,6 +319,7 @@ class App:
         self.cal_left = args["seconds"] * 100
         for i in range(4):
             self.cal_sum[i] = 0
+            self.cal_pow[i] = 0
         self.cal_result = {}
         return {"step": self.cal_step, "frames": self.cal_left}
 

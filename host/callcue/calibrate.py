@@ -7,10 +7,13 @@ Steps, each announced and (unless --yes) started when the engineer presses Enter
    reaches the earpiece channel);
 3. customer: only the far end plays (earpiece level; echo: how far below it the
    customer reaches the mic).
-The losses become `sidetone_loss_db` and `echo_loss_db`, checked by the engine's own
+Each loss is a power ratio of the two channels over the speaking party's frames, with
+the silence step's noise taken off (so a leak near the noise floor is not read too
+loud). The losses become `sidetone_loss_db` and `echo_loss_db`, checked by the engine's own
 Params, written with set_config, stored with cal_save, and read back.
 """
 
+import math
 import time
 
 from callcue.dsp.params import TABLE, Params
@@ -39,15 +42,43 @@ def measure(dev, step, seconds, timeout):
         time.sleep(0.1)
 
 
+def _mean_energy(res, channel):
+    """Mean frame energy of a step's used frames, from the device's (sum, shift)."""
+    total, shift = res[channel + "_energy"]
+    return total * 2.0 ** shift / res["used_frames"]
+
+
+def coupling_db(results, step):
+    """How far (dB) the other channel sits below the speaking one in `step`.
+
+    As a power ratio with the silence step's mean noise energy taken off both channels
+    when the device reports energies; a leak within a few dB of the noise floor would
+    otherwise read too loud (the old mean of per-frame dB is the fallback). Returns
+    (dB, is_lower_bound): a leak lost in the noise gives only a lower bound.
+    """
+    res = results[step]
+    quiet = results.get("silence", {})
+    if "rep_energy" not in res or not quiet.get("used_frames") or "rep_energy" not in quiet:
+        return abs(res["difference_db_q8"]) / 256, False
+    speaker, other = ("rep", "customer") if step == "rep" else ("customer", "rep")
+    s = _mean_energy(res, speaker) - _mean_energy(quiet, speaker)
+    noise = _mean_energy(quiet, other)
+    leak = _mean_energy(res, other) - noise
+    bound = leak < 0.1 * noise      # more than 10 dB under the noise: not measurable
+    if bound:
+        leak = 0.1 * noise
+    if s <= 0 or leak <= 0:
+        raise CalibrationError("step %s: the %s was not louder than the silence step: check "
+                               "the headset and run it again" % (step, speaker))
+    return 10 * math.log10(s / leak), bound
+
+
 def implied(results):
     """{param: value} from the rep and customer steps' results (dB, rounded)."""
     out = {}
-    rep = results.get("rep", {})
-    cust = results.get("customer", {})
-    if rep.get("used_frames"):
-        out["sidetone_loss_db"] = round(rep["difference_db_q8"] / 256)
-    if cust.get("used_frames"):
-        out["echo_loss_db"] = round(-cust["difference_db_q8"] / 256)
+    for step, name in (("rep", "sidetone_loss_db"), ("customer", "echo_loss_db")):
+        if results.get(step, {}).get("used_frames"):
+            out[name] = round(coupling_db(results, step)[0])
     for name, value in out.items():
         lo, hi = _RANGE[name]
         if not lo <= value <= hi:
@@ -73,10 +104,11 @@ def calibrate(dev, seconds=5, yes=False, write=True, out=print, ask=input):
             raise CalibrationError("step %s heard no speech from the %s: check the headset and "
                                    "run it again" % (step, step))
         else:
-            out("  levels: rep %.1f dB, customer %.1f dB; %s %.1f dB" % (
+            loss, bound = coupling_db(results, step)
+            out("  levels: rep %.1f dB, customer %.1f dB; %s %s%.1f dB%s" % (
                 res["rep_level_db_q8"] / 256, res["customer_level_db_q8"] / 256,
-                "sidetone loss" if step == "rep" else "echo loss",
-                abs(res["difference_db_q8"]) / 256))
+                "sidetone loss" if step == "rep" else "echo loss", "at least " if bound
+                else "", loss, " (the leak is lost in the noise)" if bound else ""))
     params = implied(results)
     Params(**params)                     # the engine's own validation
     out("implied: " + ", ".join("%s=%d" % kv for kv in params.items()))
