@@ -23,6 +23,7 @@ architecture, as the RP2040 build reports them).
 | Ctrl-C                    | clears the line (friendly: `\\r\\n>>> `)                   |
 | Ctrl-D (friendly, empty)  | `\\r\\nMPY: soft reboot\\r\\n` + friendly banner           |
 
+print() output is "cooked" as on the device (each \\n sent as \\r\\n).
 `machine.reset()` writes nothing more (a real board drops off USB), keeps the RTC, and
 comes back in the friendly REPL without running /main.py. `--not-micropython` answers
 every input with bytes that are not a REPL; `--mpy 6.2` reports another .mpy version.
@@ -151,6 +152,8 @@ class Board:
         mount_root(_opt(opts, "--storage", "ram"), int(_opt(opts, "--size", "1408")) * 1024)
         sys.modules["sys"] = BoardSys(self.impl)
         sys.modules["machine"] = self.machine
+        import builtins
+        builtins.print = _cooked_print
         self.fresh_globals()
 
     # ---------------------------------------------------------------- io
@@ -326,6 +329,21 @@ class Board:
         for line in buf.getvalue().split("\n"):
             if line and "sim_repl.py" not in line:
                 self.write(line.replace("<string>", "<stdin>").encode() + b"\r\n")
+
+
+_PRINT = print
+
+
+def _cooked_print(*args, sep=" ", end="\n", file=None):
+    """print() as on the device, whose REPL output turns each \\n into \\r\\n."""
+    if file is not None and file is not _REAL_SYS.stdout:
+        return _PRINT(*args, sep=sep, end=end, file=file)
+    import io
+
+    buf = io.StringIO()
+    _PRINT(*args, sep=sep, end=end, file=buf)
+    _REAL_SYS.stdout.write(buf.getvalue().replace("\n", "\r\n"))
+    return None
 
 
 def mount_root(spec, size):

@@ -201,7 +201,7 @@ def check_port(port, wait_s=_CHECK_S):
         while _RAW_BANNER not in got and time.monotonic() < deadline:
             got = (got + s.read(256))[-4096:]
         if _RAW_BANNER not in got:
-            heard = "nothing" if not got else repr(got[-40:])
+            heard = "nothing" if not got else repr(got[-24:])
             raise HostError(port, f"no MicroPython REPL answers here (heard {heard}): install "
                             "MicroPython for the Raspberry Pi Pico (RPI_PICO .uf2 from "
                             "micropython.org) first, or check the port")
