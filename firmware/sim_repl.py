@@ -1,8 +1,11 @@
 """A simulated RP2040 running stock MicroPython, as `mpremote` sees it: the REPL on stdio.
 
-    micropython firmware/sim_repl.py [--storage ram|IMAGE.lfs] [--size KB] [--mpy 6.3]
-                                     [--unique-id HEX] [--no-raw-paste] [--not-micropython]
-                                     [--app-wdt MS]
+    micropython -X heapsize=16M firmware/sim_repl.py [--storage ram|IMAGE.lfs] [--size KB]
+                        [--mpy 6.3] [--unique-id HEX] [--no-raw-paste] [--not-micropython]
+                        [--app-wdt MS]
+
+with MICROPYPATH at a folder holding `dsp` and `firmware` (`callcue sim --repl` does all
+this).
 
 What `callcue flash` needs from a board, over the serial link (stdin/stdout here; `callcue
 sim --repl` bridges it to a pseudo-terminal): MicroPython's friendly and raw REPL, byte for
