@@ -214,3 +214,49 @@ def sync_storage():
         if spec != "ram":
             with open(spec, "wb") as f:
                 f.write(bdev.data)
+
+
+class FileBlockDev:
+    """A block device on a host file (a LittleFS image), written through block by block:
+    what is written survives the process, like a board's flash, without a sync step.
+    `FileBlockDev.open(path, size)` creates the file (erased, 0xFF) if it is missing and
+    returns (device, created)."""
+
+    def __init__(self, f, blocks, block_size=4096):
+        self.f = f
+        self.blocks = blocks
+        self.block_size = block_size
+
+    @classmethod
+    def open(cls, path, size, block_size=4096):
+        created = False
+        try:
+            f = open(path, "r+b")
+        except OSError:
+            f = open(path, "w+b")
+            blank = b"\xff" * block_size
+            for _ in range(size // block_size):
+                f.write(blank)
+            created = True
+        f.seek(0, 2)
+        blocks = f.tell() // block_size
+        return cls(f, blocks, block_size), created
+
+    def readblocks(self, n, buf, off=0):
+        self.f.seek(n * self.block_size + off)
+        self.f.readinto(buf)
+
+    def writeblocks(self, n, buf, off=0):
+        self.f.seek(n * self.block_size + off)
+        self.f.write(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.block_size
+        if op == 6:               # erase a block: flash reads 0xFF
+            self.f.seek(arg * self.block_size)
+            self.f.write(b"\xff" * self.block_size)
+            return 0
+        return 0

@@ -296,7 +296,8 @@ def do_sim(args):
     """Run a call through the virtual dongle: the real firmware under MicroPython's unix
     port on a simulated board. Serves its serial link on a pseudo-terminal (or use
     `--port sim://CALL.wav` anywhere), or writes the records it logged (--records), or
-    pulls its session logs like a supervisor (--pull)."""
+    pulls its session logs like a supervisor (--pull). With --repl, a bare simulated
+    RP2040 running stock MicroPython instead, to flash (`callcue flash --port PTY`)."""
     from callcue import sim_cmd
 
     args.speed = sim_cmd.default_speed(args)

@@ -8,8 +8,13 @@ Three ways to use it:
   firmware logged (the contract's `seconds` fields), to compare with `callcue analyze`;
 - `--pull DIR`: play the call (LED drawn live with --led), then pull its session logs
   over the serial protocol like a supervisor would, and summarise them.
+
+`--repl` serves something else: a simulated board running stock MicroPython (its REPL, as
+mpremote sees an RP2040; a LittleFS filesystem in RAM or in --storage IMAGE.lfs), with
+nothing of callcue on it yet, for `callcue flash --port PTY` and mpremote.
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -23,6 +28,10 @@ from callcue.dsp.cues import CUE_NAMES
 
 
 def run(args, fail):
+    if args.repl:
+        return _repl(args, fail)
+    if args.call is None:
+        return fail("sim", "give CALL.wav (or --repl for a bare MicroPython board)")
     wav = args.call
     try:
         if args.records:
@@ -42,6 +51,28 @@ def run(args, fail):
         pass
     finally:
         dongle.close()
+    return 0
+
+
+def _repl(args, fail):
+    from callcue import replsim
+
+    if args.storage and not (args.storage == "ram" or args.storage.endswith(".lfs")):
+        return fail("--storage", "the REPL board keeps a LittleFS image: give IMAGE.lfs")
+    try:
+        board = replsim.SimBoard(storage=args.storage or "ram", mpy=args.mpy,
+                                 size_kb=args.size_kb, raw_paste=not args.no_raw_paste,
+                                 micropython=not args.not_micropython,
+                                 app_wdt_ms=args.app_wdt)
+    except simulator.SimError as e:
+        return fail("sim", str(e))
+    try:
+        board.serve_pty(lambda path: print("simulated MicroPython board on %s (Ctrl-C stops it)"
+                                           % path, flush=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.close()
     return 0
 
 
@@ -121,7 +152,12 @@ def _summary(header, recs):
 
 
 def add_args(p):
-    p.add_argument("call", metavar="CALL.wav", help="the call to play (stereo WAV, as analyze)")
+    p.epilog = ("examples: callcue sim call.wav --led\n"
+                "          callcue sim --repl --storage board.lfs   "
+                "(then: callcue flash --port PTY)")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("call", nargs="?", metavar="CALL.wav",
+                   help="the call to play (stereo WAV, as analyze)")
     p.add_argument("--speed", type=int, default=None, metavar="N",
                    help="pace the capture at N times real time (0: as fast as possible; "
                    "default: 1 when serving, 0 with --records, 10 with --pull)")
@@ -134,6 +170,21 @@ def add_args(p):
                    help="play the call through and write the records the firmware logged")
     p.add_argument("--pull", metavar="DIR",
                    help="play the call, then pull its session logs into DIR and summarise")
+    g = p.add_argument_group("a bare MicroPython board instead (--repl), for callcue flash")
+    g.add_argument("--repl", action="store_true",
+                   help="serve a simulated RP2040 running stock MicroPython (its REPL, as "
+                   "mpremote sees it) on a pty; --storage IMAGE.lfs keeps its filesystem")
+    g.add_argument("--mpy", metavar="MAJOR.MINOR",
+                   help="the .mpy version the board reports (default: this MicroPython's)")
+    g.add_argument("--size-kb", type=int, metavar="KB",
+                   help="size of a new filesystem (default 1408, as the Pico's)")
+    g.add_argument("--no-raw-paste", action="store_true",
+                   help="refuse raw-paste mode (as older MicroPython releases do)")
+    g.add_argument("--app-wdt", type=int, metavar="MS",
+                   help="a /main.py at boot stands for the callcue app: it arms the watchdog, "
+                   "which resets the board MS ms after the app is stopped (Ctrl-C)")
+    g.add_argument("--not-micropython", action="store_true",
+                   help="answer like something that is not MicroPython (to test errors)")
 
 
 def default_speed(args):

@@ -1,0 +1,102 @@
+"""The simulated MicroPython board for `callcue flash`: stock MicroPython's REPL as mpremote
+sees it on an RP2040, with nothing of callcue on it (`callcue sim --repl`).
+
+`SimBoard(storage)` starts `micropython firmware/sim_repl.py` (the REPL on its stdio, a
+LittleFS filesystem at /, stand-ins for `machine` and the board's `sys.implementation`);
+`serve_pty()` bridges it to a pseudo-terminal whose path mpremote, pyserial or `callcue
+flash --port` open like /dev/ttyACM0. The board exits when its host goes away (stdin
+closed). `read_image(image)` lists the files on a LittleFS image afterwards, with their
+sha256, by mounting it under MicroPython.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from callcue import simulator
+
+
+class SimBoard(simulator.VirtualDongle):
+    """The REPL board in a subprocess (stdin/stdout), served on a pty by serve_pty()."""
+
+    def __init__(self, storage="ram", mpy=None, size_kb=None, raw_paste=True,
+                 micropython=True, unique_id=None, app_wdt_ms=None):
+        self.tmp = tempfile.mkdtemp(prefix="callcue-repl-")
+        root = simulator.device_root(self.tmp)
+        args = [simulator.micropython_exe(), "-X", "heapsize=16M",
+                str(root / "firmware" / "sim_repl.py"),
+                "--storage", storage if storage == "ram" else str(Path(storage).resolve())]
+        if mpy:
+            args += ["--mpy", mpy]
+        if size_kb:
+            args += ["--size", str(size_kb)]
+        if not raw_paste:
+            args.append("--no-raw-paste")
+        if not micropython:
+            args.append("--not-micropython")
+        if unique_id:
+            args += ["--unique-id", unique_id]
+        if app_wdt_ms:
+            args += ["--app-wdt", str(app_wdt_ms)]
+        env = dict(os.environ, MICROPYPATH=str(root))
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=env, bufsize=0)
+
+
+_LIST_FILES = """
+import sys, hashlib, binascii, vfs, os
+from firmware import hal_sim
+root = hal_sim.mount_storage(sys.argv[1], "/board")
+def walk(d, rel):
+    for name, kind, *_ in os.ilistdir(d):
+        if kind & 0x4000:
+            print("D " + rel + name)
+            walk(d + "/" + name, rel + name + "/")
+        else:
+            h = hashlib.sha256()
+            with open(d + "/" + name, "rb") as f:
+                h.update(f.read())
+            print("F " + binascii.hexlify(h.digest()).decode() + " " + rel + name)
+walk(root, "")
+"""
+
+
+def read_image(image, with_text=("config.json",)):
+    """{path: sha256 hex} of every file on a LittleFS image (folders as None), and the text
+    of the files named in with_text, read by MicroPython's own VfsLfs2."""
+    tmp = tempfile.mkdtemp(prefix="callcue-img-")
+    try:
+        return _read_image(image, with_text, simulator.device_root(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_image(image, with_text, root):
+    env = dict(os.environ, MICROPYPATH=str(root))
+    upy = [simulator.micropython_exe(), "-X", "heapsize=16M", "-c"]
+    r = subprocess.run([*upy, _LIST_FILES, str(image)], capture_output=True, text=True,
+                       env=env, timeout=60)
+    if r.returncode != 0:
+        raise simulator.SimError("cannot read %s: %s" % (
+            image, (r.stderr or r.stdout).strip()[-300:]))
+    files = {}
+    for line in r.stdout.splitlines():
+        kind, rest = line.split(" ", 1)
+        if kind == "D":
+            files[rest] = None
+        else:
+            digest, path = rest.split(" ", 1)
+            files[path] = digest
+    texts = {}
+    for name in with_text:
+        if name in files:
+            code = ("import sys\nfrom firmware import hal_sim\n"
+                    "r = hal_sim.mount_storage(sys.argv[1], '/board')\n"
+                    "print(open(r + '/' + %s).read())" % json.dumps(name))
+            t = subprocess.run([*upy, code, str(image)],
+                               capture_output=True, text=True, env=env, timeout=60)
+            texts[name] = t.stdout.rstrip("\n")
+    return files, texts

@@ -1,0 +1,235 @@
+"""`callcue flash` for real against a simulated MicroPython board (`callcue sim --repl`: the
+REPL of an RP2040 as the real mpremote sees it, on a pseudo-terminal, under the real
+MicroPython unix port, with its LittleFS filesystem in an image file).
+
+The real mpremote and mpy-cross -march=armv6m run; afterwards the image is mounted with
+MicroPython's own VfsLfs2 and every file is checked against the compiled .mpy."""
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from callcue import flash, replsim
+
+from .conftest import find_tool
+
+DEFAULT_UID_ID = "cc-e7452d2f"   # cc- and the last 8 hex digits of the sim's unique_id()
+
+
+class ReplSim:
+    """`callcue sim --repl --storage IMAGE ...` in a subprocess; .port is its pty."""
+
+    def __init__(self, image, *extra):
+        self.image = image
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "callcue", "sim", "--repl", "--storage", str(image),
+             *map(str, extra)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "board on " not in line:
+            self.close()
+            raise RuntimeError("callcue sim --repl did not start: %r %s" % (
+                line, self.proc.stderr.read()[-2000:]))
+        self.port = line.split("board on ", 1)[1].split()[0]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def board(tmp_path, micropython, mpy_cross):
+    """A fresh simulated board (empty filesystem) on a pty; closed after the test."""
+    started = []
+
+    def start(*extra):
+        sim = ReplSim(tmp_path / "board.lfs", *extra)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.close()
+
+
+def _mpremote(port, *args):
+    r = subprocess.run([find_tool("mpremote"), "connect", port, *args], capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _flash(callcue, port, build, *extra):
+    return callcue("flash", "--port", port, "--build", build, *extra, timeout=120)
+
+
+def _one_line_error(r, *words):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("callcue: error: "), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_flash_copies_verifies_configures_sets_clock(board, callcue, tmp_path):
+    sim = board()
+    build = tmp_path / "build"
+    t0 = time.monotonic()
+    r = _flash(callcue, sim.port, build)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert "flashed 25 files" in r.stdout or "flashed" in r.stdout
+    assert f"written (device id {DEFAULT_UID_ID})" in r.stdout and "verified" in r.stdout
+    assert took < 30, f"a full flash took {took:.1f} s"
+
+    # the board answers mpremote after its reset; its clock is this host's (rtc --set)
+    now = datetime.datetime.now()
+    y, mo, d, _wd, h, mi, s, _ = eval(_mpremote(
+        sim.port, "exec", "import machine;print(machine.RTC().datetime())").strip())
+    assert abs((datetime.datetime(y, mo, d, h, mi, s) - now).total_seconds()) < 10
+    listing = _mpremote(sim.port, "ls", ":dsp")
+    assert "engine.mpy" in listing and ".py" not in listing.replace(".mpy", "")
+    sim.close()
+
+    files, texts = replsim.read_image(sim.image)
+    expected = {}
+    for src, dst in flash.sources():
+        if dst == "firmware/main.py":
+            expected["main.py"] = src
+        else:
+            expected[dst.replace(".py", ".mpy")] = build / dst.replace(".py", ".mpy")
+    for remote, local in expected.items():
+        assert files.get(remote) == hashlib.sha256(Path(local).read_bytes()).hexdigest(), remote
+    assert {p for p, h in files.items() if h is not None} == {*expected, "config.json"}
+    assert {p for p, h in files.items() if h is None} == {"dsp", "firmware", "logs"}
+    assert not any(name in p for p in files for name in flash.SIM_ONLY)
+    doc = json.loads(texts["config.json"])
+    assert doc == {"version": 1, "device_id": DEFAULT_UID_ID, "params": {}}
+
+
+def test_second_flash_keeps_calibration_reset_config_replaces_it(board, callcue, tmp_path):
+    sim = board()
+    build = tmp_path / "build"
+    assert _flash(callcue, sim.port, build).returncode == 0
+    calibrated = {"version": 1, "device_id": "cc-0042", "params": {"sidetone_loss_db": 17},
+                  "calibration": {"measured": {"noise_rep_db_q8": -12000}, "time": 1}}
+    _mpremote(sim.port, "exec", "with open('/config.json','w') as f:\n"
+              f" f.write({json.dumps(calibrated)!r})")
+
+    r = _flash(callcue, sim.port, build)
+    assert r.returncode == 0, r.stderr
+    assert "25 already up to date" in r.stdout or "already up to date" in r.stdout
+    assert "kept (device id cc-0042, calibration untouched)" in r.stdout
+    got = json.loads(_mpremote(sim.port, "exec", "print(open('/config.json').read())"))
+    assert got == calibrated
+
+    r = _flash(callcue, sim.port, build, "--reset-config", "--device-id", "cc-0099")
+    assert r.returncode == 0, r.stderr
+    assert "written (device id cc-0099)" in r.stdout
+    sim.close()
+    _, texts = replsim.read_image(sim.image)
+    assert json.loads(texts["config.json"]) == {"version": 1, "device_id": "cc-0099",
+                                                "params": {}}
+
+
+def test_reflash_a_board_running_the_app(board, callcue, tmp_path):
+    """The callcue app arms the RP2040's watchdog; once flash stops it (Ctrl-C) nothing
+    feeds it and the board resets (here 2.5 s later), cutting a copy short. Flash removes
+    /main.py and resets first. The board's dsp files are damaged beforehand so the copy
+    takes longer than the watchdog allows (without the reset first, flash fails)."""
+    build = tmp_path / "build"
+    sim = board()
+    assert _flash(callcue, sim.port, build).returncode == 0
+    _mpremote(sim.port, "exec", "import os\nfor n in os.listdir('dsp'):\n"
+              " open('dsp/'+n,'wb').write(b'old')")
+    sim.close()
+
+    sim = board("--app-wdt", "2500", "--no-raw-paste")      # boots into the app
+    # the model bites: a session that outlasts the watchdog loses the board mid-way
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run([find_tool("mpremote"), "connect", sim.port, "exec", "print(1)", "+",
+                        "sleep", "3", "+", "exec", "print(2)"],
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=5)
+
+    t0 = time.monotonic()
+    r = _flash(callcue, sim.port, build)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 > 2.5                      # longer than the watchdog
+    assert "the running app was stopped first" in r.stdout
+    sim.close()
+    files, _ = replsim.read_image(sim.image)
+    for name in ("dsp/engine.mpy", "main.py"):
+        local = build / name if name != "main.py" else [
+            s for s, d in flash.sources() if d == "firmware/main.py"][0]
+        assert files[name] == hashlib.sha256(Path(local).read_bytes()).hexdigest(), name
+
+
+def test_boards_without_raw_paste_still_take_files(board, repo_root):
+    """A board that refuses raw-paste mode (R\\x00): mpremote falls back to the plain raw
+    REPL (a full flash then takes ~5x longer, so one file shows it)."""
+    sim = board("--no-raw-paste")
+    src = repo_root / "dsp" / "engine.py"
+    out = _mpremote(sim.port, "cp", str(src), ":engine.py", "+", "sha256sum", ":engine.py")
+    assert hashlib.sha256(src.read_bytes()).hexdigest() in out
+
+
+def test_wrong_mpy_version_is_one_line(board, callcue, tmp_path):
+    sim = board("--mpy", "6.1")
+    r = _flash(callcue, sim.port, tmp_path / "build")
+    _one_line_error(r, sim.port, ".mpy v6.1", "mpy-cross emits v6.", "MicroPython release")
+    assert not (tmp_path / "build").exists()      # refused before compiling or copying
+
+
+def test_not_micropython_is_one_line(board, callcue, tmp_path):
+    sim = board("--not-micropython")
+    t0 = time.monotonic()
+    r = _flash(callcue, sim.port, tmp_path / "build")
+    _one_line_error(r, sim.port, "no MicroPython REPL answers", "install MicroPython")
+    assert time.monotonic() - t0 < 20
+
+
+def test_missing_port_is_one_line(callcue, tmp_path, mpy_cross):
+    r = _flash(callcue, str(tmp_path / "ttyACM9"), tmp_path / "build")
+    _one_line_error(r, "ttyACM9", "no such port", "mpremote connect list")
+
+
+def test_copy_that_fails_is_one_line(board, callcue, tmp_path):
+    """A filesystem too small for the firmware: the copy fails with the file it was on."""
+    sim = board("--size-kb", "48")
+    r = _flash(callcue, sim.port, tmp_path / "build")
+    _one_line_error(r, sim.port, "copying ", "failed", "free space")
+
+
+def test_repl_sim_leaves_no_process(board, tmp_path):
+    sim = board()
+    _mpremote(sim.port, "exec", "print(1)")
+    sim.close()
+    image = str(sim.image)
+    deadline = time.monotonic() + 10
+    while True:
+        left = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    cmd = Path("/proc", pid, "cmdline").read_bytes()
+                    state = Path("/proc", pid, "stat").read_text().split(") ", 1)[1][0]
+                except OSError:
+                    continue
+                if image.encode() in cmd and state != "Z":
+                    left.append(pid)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, "the simulated board outlived its host"
