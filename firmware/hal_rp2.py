@@ -87,13 +87,19 @@ class NeoPixelLED:
         self.np.write()
 
 
+# A power-up or reset restarts the RP2040's RTC at 2021-01-01; anything before 2024 means
+# nobody has set it since, and sessions are stamped 0 ("never set", LOGFORMAT.md).
+_CLOCK_VALID_FROM = 1704067200
+
+
 class RTCClock:
     def __init__(self):
         self.rtc = machine.RTC()
         self.t0 = time.ticks_ms()
 
     def now(self):
-        return time.time()
+        t = time.time()
+        return t if t >= _CLOCK_VALID_FROM else 0
 
     def set_time(self, t):
         y, mo, d, h, mi, s, wd, _ = time.gmtime(t)

@@ -22,20 +22,23 @@ _RING_FRAMES = 8        # like the device's capture ring: 80 ms of slack before 
 
 
 class SimClock:
-    """Wall-clock seconds: set by the host (`set_time`), advanced by captured audio."""
+    """Wall-clock seconds: set by the host (`set_time`), advanced by captured audio; 0
+    until set, like the device's clock after a power-up (hal_rp2.RTCClock)."""
 
     def __init__(self):
         self.base = 0
         self.frames = 0
+        self.is_set = False
 
     def tick(self):
         self.frames += 1
 
     def now(self):
-        return self.base + self.frames // 100
+        return self.base + self.frames // 100 if self.is_set else 0
 
     def set_time(self, t):
         self.base = t - self.frames // 100
+        self.is_set = True
 
     def uptime_s(self):
         return self.frames // 100

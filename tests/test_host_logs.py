@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import sqlite3
+import time
 
 import numpy as np
 import pytest
@@ -144,6 +145,10 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
     assert r.returncode == 0, r.stderr
     assert "resuming at byte 256" in r.stdout
     assert "2 new, 0 already archived, 0 deleted" in r.stdout
+    # the device's clock (unset, or set far off by the test above) now follows the host's
+    assert "set the device clock to this host's" in r.stdout
+    with Device.open(port) as dev:
+        assert abs(dev.info()["time"] - time.time()) <= 3
     assert not list((archive / "partial").iterdir())
 
     db = sqlite3.connect(archive / "callcue.sqlite")

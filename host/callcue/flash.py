@@ -411,5 +411,6 @@ def _flash(args, mpremote, version):
         config += "; the running app was stopped first"
     print(f"flashed {len(copies)} files to {port} ({state['skipped']} already up to date; all "
           f"verified by sha256); /config.json {config}; clock set; reset "
-          f"({time.monotonic() - t0:.1f} s)")
+          f"({time.monotonic() - t0:.1f} s). The RP2040's clock may not survive the reset: "
+          "the next `callcue logs pull` (or `callcue device time set`) sets it again")
     return 0

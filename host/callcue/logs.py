@@ -72,6 +72,7 @@ def run(args):
     if not 1 <= args.chunk <= CHUNK_MAX:
         raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
     with connect(args.port) as dev, Archive(args.archive) as ar:
+        sync_clock(dev, say=print)
         stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
                          progress=_rich_progress())
     n = stats["records"] + stats["events"]
@@ -83,6 +84,22 @@ def run(args):
               stats["seconds"], rate, stats["added"], stats["skipped"], stats["deleted"],
               args.archive))
     return 0
+
+
+CLOCK_SLACK_S = 2
+
+
+def sync_clock(dev, say=print):
+    """Set the dongle's clock from this host's when it is unset or off by more than
+    CLOCK_SLACK_S: the RP2040's clock restarts on every power-up or reset (the dongle has
+    no battery), and sessions are stamped with it. Returns the device's old time."""
+    before = dev.info().get("time", 0)
+    now = int(time.time())
+    if abs(before - now) > CLOCK_SLACK_S:
+        dev.set_time(now)
+        say("set the device clock to this host's (it was %s)" % (
+            "unset" if before <= 0 else "%+d s off" % (before - now)))
+    return before
 
 
 def _rich_progress():
