@@ -207,7 +207,8 @@ def build(ar, sessions, pdf=None):
         events = ar.events(s["pk"]) if (s.get("log_format") or 1) >= 2 else None
         m = call_metrics(recs, events)
         m["talkovers_per_min"] = m["talkovers"] / (m["seconds"] / 60) if m["seconds"] else None
-        start = dt.datetime.fromtimestamp(s["start_time"]).strftime("%Y-%m-%d %H:%M:%S")
+        start = (dt.datetime.fromtimestamp(s["start_time"]).strftime("%Y-%m-%d %H:%M:%S")
+                 if s["start_time"] > 0 else "clock not set")
         name = f"{s['device_id']} session {s['session_id']} ({start})"
         by_device.setdefault(s["device_id"], []).append((s, m))
         cph = m.get("cues_per_hour", {})
