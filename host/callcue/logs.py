@@ -65,7 +65,7 @@ def run(args):
             print("no sessions on the device")
         for s in sessions:
             start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["start"])) \
-                if s["start"] >= 0 else "?"
+                if s["start"] > 0 else "clock not set"
             print("session %-6d %s  %6d records  %8d bytes" % (
                 s["id"], start, s["records"], s["bytes"]))
         return 0
