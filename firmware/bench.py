@@ -162,9 +162,13 @@ def staged(eng, rep, cust, t):
     eng.f0_cents = f0
     eng.spread.push(f0)
     t3 = ticks_us()
-    env = db_q8(e0 + eng.e_prev)
+    eh = k.highpass_energy(x0, FRAME, eng.hp_state)
+    el = k.energy(eng.pitch.lp, FRAME)
+    env = db_q8(eh + eng.eh_prev)
+    eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, f0, a0)
     eng.e_prev = e0
-    eng.syllable = eng.syl.step(env, f0, a0)
+    eng.eh_prev = eh
+    eng.el_prev = el
     t4 = ticks_us()
     eng.cue = eng.cues.step(f, to.confirmed, dead)
     into = f % FRAMES_PER_S
