@@ -7,12 +7,13 @@
 Per frame, in order: band-pass both channels (coeffs.BANDPASS_Q13), frame
 energy and level in dB Q8, noise floor and speech decision per channel (vad),
 crosstalk gate, onset/hangover (vad), talk-over, dead air, cue policy, pitch of
-the rep, syllable nuclei. Once per second: rolling rate and pitch spread, and the
-record. The pitch stage depends only on the band-passed rep frame and the rep's
-activity, and nothing before the syllables depends on it, so a `pitch_worker`
-(firmware/core1.py: the RP2040's second core) can run it while talk-over, dead
-air and the cue policy run here, with the same results. All buffers are
-allocated here, so process() allocates nothing.
+the rep, syllable nuclei (on the rep's high-passed level, kernels.highpass_energy).
+Once per second: rolling rate and pitch spread, and the record. The pitch stage
+depends only on the band-passed rep frame and the rep's activity, and nothing
+before the syllables depends on it, so a `pitch_worker` (firmware/core1.py: the
+RP2040's second core) can run it while talk-over, dead air and the cue policy run
+here, with the same results. All buffers are allocated here, so process()
+allocates nothing.
 
 Per frame: rep_active/cust_active (with hangover: what decisions use) and
 rep_speech/cust_speech (speaking on this very frame). Talk time (records and
@@ -27,7 +28,8 @@ F0 of the second's voiced frames in cents re 55 Hz, -1 none), pitch_sd_cents
 (rolling, -1 undefined), cue (index into cues.CUE_NAMES, shown at the end of
 the second).
 
-Scaling: energies < 2**28.33 and their 20 ms sums < 2**29.33 (kernels.energy);
+Scaling: energies < 2**28.33 and their 20 ms sums < 2**29.33 (kernels.energy,
+kernels.highpass_energy);
 levels < 2**15; counters < 2**30 for 62 days of audio.
 """
 
@@ -59,6 +61,7 @@ class Engine:
         self.params = p
         self.bp = array("h", BANDPASS_Q13[0])
         self.bp_state = (array("h", bytes(8)), array("h", bytes(8)))
+        self.hp_state = array("i", bytes(12))    # syllable envelope's high-pass
         self.x = (array("h", bytes(2 * FRAME)), array("h", bytes(2 * FRAME)))
         self.vad_rep = Vad(p)
         self.vad_cust = Vad(p)
@@ -78,11 +81,15 @@ class Engine:
         for s in self.bp_state:
             for i in range(4):
                 s[i] = 0
+        for i in range(3):
+            self.hp_state[i] = kernels.HP_BIAS
         for stage in (self.vad_rep, self.vad_cust, self.talkover, self.dead, self.pitch,
                       self.spread, self.syl, self.rate, self.cues):
             stage.reset()
         self.frame = 0
-        self.e_prev = 0
+        self.e_prev = 0      # the rep's previous frame energies: band-passed,
+        self.eh_prev = 0     # high-passed (syllable envelope) and low band (< 600 Hz)
+        self.el_prev = 0
         # per-frame outputs
         self.energy_rep = 0
         self.energy_cust = 0
@@ -155,13 +162,20 @@ class Engine:
         dead = self.dead.step(a0 or a1)
         self.cue = self.cues.step(f, to.confirmed, dead)
 
+        # syllable envelope: the rep's high-passed energy over the last 20 ms, and
+        # that of the pitch low-pass and the whole band for the voicing test; each
+        # sum < 2**29.33
+        eh = k.highpass_energy(x0, FRAME, self.hp_state)
+
         f0 = self.pitch.step(x0, FRAME, a0) if w is None else w.result()
         self.f0_cents = f0
         self.spread.push(f0)
-        # syllable envelope: the rep's energy over the last 20 ms, < 2**29.33
-        env = db_q8(e0 + self.e_prev)
+        el = k.energy(self.pitch.lp, FRAME)
+        env = db_q8(eh + self.eh_prev)
+        self.syllable = self.syl.step(env, el + self.el_prev, e0 + self.e_prev, f0, a0)
         self.e_prev = e0
-        self.syllable = self.syl.step(env, f0, a0)
+        self.eh_prev = eh
+        self.el_prev = el
 
         # credit a bridged gap only within this second: the record of the last
         # second is already out (drops at most one hangover per second boundary)

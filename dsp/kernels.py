@@ -13,6 +13,12 @@ Scaling and overflow:
 - energy: sum of (x * x + 128) >> 8 (rounded) over a 10 ms frame (80 samples), with
   x = -32768 taken as -32767 so x * x + 128 < 2**30 stays a small int: each term
   < 2**22, the sum < 80 * 2**22 < 2**28.33. Full-scale square: 335,523,840.
+- highpass_energy: two first-order high-pass sections, y = x - x1 + y1 - 1/8 y1 each
+  (the eighth rounded half up, so each step is off by at most 1/2). Each section's
+  impulse response sums to 2 in magnitude and the rounding adds at most 4, so the
+  first output stays within 2 * 2**15 + 4 < 2**16.01 and the second within
+  2 * (2**16 + 4) + 4 < 2**17.01. The energy is taken of y2 >> 2 (|v| <= 32771,
+  saturated to 32767), so each term and the sum keep energy's bounds.
 - normalize: shifts a block so its peak magnitude lies in [2**12, 2**13) (left
   shift up to 12, right shift up to 3); output |x| < 2**13.
 - ndf_q10: YIN's difference function on a normalised block: |x[j] - x[j+tau]| < 2**14,
@@ -21,6 +27,8 @@ Scaling and overflow:
   r(tau) = d * tau / (cum >> 10) is Q10 with d * tau < 2**29.42.
 - spread: see its docstring; every sum < 2**28.2.
 """
+
+HP_BIAS = 1 << 18   # highpass_energy's state offset: |state| < 2**17.01
 
 
 def biquad_q13(src, dst, n, c, s):
@@ -66,6 +74,35 @@ def energy(x, n):
         if v < -32767:
             v = -32767
         e += (v * v + 128) >> 8
+    return e
+
+
+def highpass_energy(x, n, s):
+    """Energy, as energy(), of n int16 samples through two first-order high-pass
+    sections y[i] = x[i] - x[i-1] + y[i-1] - y[i-1] / 8 (-3 dB near 250 Hz,
+    12 dB/octave below), scaled by 1/4. s = state (array 'i': last input, last
+    output of each section), updated; each word holds its value + HP_BIAS, so it
+    is never negative (viper's ptr32 loads do not sign-extend on 64-bit ports)."""
+    x1 = s[0] - HP_BIAS
+    y1 = s[1] - HP_BIAS
+    y2 = s[2] - HP_BIAS
+    e = 0
+    for i in range(n):
+        v = x[i]
+        u = v - x1 + y1 - ((y1 + 4) >> 3)     # |u| < 2**16.01
+        x1 = v
+        w = u - y1 + y2 - ((y2 + 4) >> 3)     # |w| < 2**17.01
+        y1 = u
+        y2 = w
+        v = w >> 2
+        if v > 32767:
+            v = 32767
+        elif v < -32767:
+            v = -32767
+        e += (v * v + 128) >> 8
+    s[0] = x1 + HP_BIAS
+    s[1] = y1 + HP_BIAS
+    s[2] = y2 + HP_BIAS
     return e
 
 

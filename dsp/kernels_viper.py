@@ -58,6 +58,33 @@ def energy(x: ptr16, n: int) -> int:
 
 
 @micropython.viper
+def highpass_energy(x: ptr16, n: int, s: ptr32) -> int:
+    x1 = int(s[0]) - 262144     # kernels.HP_BIAS
+    y1 = int(s[1]) - 262144
+    y2 = int(s[2]) - 262144
+    e = 0
+    i = 0
+    while i < n:
+        v = (int(x[i]) ^ 0x8000) - 0x8000
+        u = v - x1 + y1 - ((y1 + 4) >> 3)
+        x1 = v
+        w = u - y1 + y2 - ((y2 + 4) >> 3)
+        y1 = u
+        y2 = w
+        v = w >> 2
+        if v > 32767:
+            v = 32767
+        elif v < -32767:
+            v = -32767
+        e += (v * v + 128) >> 8
+        i += 1
+    s[0] = x1 + 262144
+    s[1] = y1 + 262144
+    s[2] = y2 + 262144
+    return e
+
+
+@micropython.viper
 def decimate(src: ptr16, start: int, stop: int, step: int, dst: ptr16, off: int):
     k = off
     i = start

@@ -139,8 +139,11 @@ def staged(eng, rep, cust, t):
     k.biquad_q13(cust, x1, FRAME, eng.bp, eng.bp_state[1])
     t1 = ticks_us()
     e0 = k.energy(x0, FRAME)
+    e1 = k.energy(x1, FRAME)
     l0 = db_q8(e0)
-    l1 = db_q8(k.energy(x1, FRAME))
+    l1 = db_q8(e1)
+    eng.energy_rep = e0
+    eng.energy_cust = e1
     eng.level_rep = l0
     eng.level_cust = l1
     vr = eng.vad_rep
@@ -170,9 +173,13 @@ def staged(eng, rep, cust, t):
     eng.f0_cents = f0
     eng.spread.push(f0)
     t3 = ticks_us()
-    env = db_q8(e0 + eng.e_prev)
+    eh = k.highpass_energy(x0, FRAME, eng.hp_state)
+    el = k.energy(eng.pitch.lp, FRAME)
+    env = db_q8(eh + eng.eh_prev)
+    eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, f0, a0)
     eng.e_prev = e0
-    eng.syllable = eng.syl.step(env, f0, a0)
+    eng.eh_prev = eh
+    eng.el_prev = el
     t4 = ticks_us()
     into = f % FRAMES_PER_S
     t0_ = vr.speech + (vr.credit if vr.credit < into else into)

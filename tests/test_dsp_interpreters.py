@@ -90,6 +90,10 @@ for n in (1, 2, 7, 40, 80, 108):
                 K.biquad_q13(y, y, n, array("h", c), s)
                 o.append(list(y) + list(s))
             o.append(K.energy(x, n))
+            hs = array("i", [P.HP_BIAS] * 3)
+            o.append(K.highpass_energy(x, n, hs))
+            o.append(K.highpass_energy(x, n, hs))     # carrying the state on
+            o.append(list(hs))
             d = array("h", bytes(2 * n))
             K.decimate(x, 1, n, 2, d, 0)
             o.append(list(d))

@@ -138,17 +138,11 @@ def test_rate_rises_with_set_rate(rate_table, voice):
     assert rho >= RANK_MIN - 1e-9, (voice, rate_table[voice], rho)
 
 
-# The engine's rate still compresses at fast speech: from 120 to 240 wpm it rises
-# 1.66-1.84x, not 2x (syllables merge under the 3 dB dip criterion). en-us meets the
-# 10 % target; the others miss it by 14-17 % and stay strict xfails, so they turn red
-# the day the engine scales and the mark must go.
-_RATIO_OPEN = {"en-us+f3", "en-gb+m3", "en-us+m7"}
-
-
-@pytest.mark.parametrize("voice", [
-    pytest.param(v, marks=pytest.mark.xfail(strict=True, reason="rate compresses at fast "
-                                            "speech (see _RATIO_OPEN)"))
-    if v in _RATIO_OPEN else v for v, _ in VOICES])
+# From 120 to 240 wpm the engine's rate rises 1.83-1.89x, not 2x. The syllable counts
+# stay at 75-80 for the passage's 76 vowels at every rate; most of the gap is talk
+# time, which grows 1.86-1.91x, not 2x (the VAD's onset and hangover are fixed per
+# speech run), so even an exact count lands 4.5-7 % low.
+@pytest.mark.parametrize("voice", [v for v, _ in VOICES])
 def test_rate_ratio_matches_set_ratio(rate_table, voice):
     lo, hi = (RATES_WPM.index(w) for w in RATIO_PAIR)
     got = rate_table[voice][hi] / rate_table[voice][lo]

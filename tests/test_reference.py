@@ -201,6 +201,26 @@ def test_syllables_peaks_dips_gates_and_equal_peaks():
     assert list(peaks) == [10] and count.sum() == 1
 
 
+def test_syllables_voiced_by_low_band_at_the_peak():
+    """A peak with no F0 between its valley and its dip still counts when its 20 ms hold
+    `syl_low_pct` % of the energy below 600 Hz at the peak frame, and only there."""
+    env = np.full(40, 40.0)
+    env[10] = 60.0
+    env[25] = 58.0
+    f0 = np.zeros(40)
+    active = np.ones(40, bool)
+    assert reference.syllables(env, f0, active, P)[0].sum() == 0
+    low = np.zeros(40, bool)
+    low[25] = True
+    low[11] = True             # beside the peak: no nucleus
+    assert list(reference.syllables(env, f0, active, P, low)[1]) == [25]
+    # the share: the last two frames' low-band energy against the whole band's
+    e_all = np.full(4, 1000.0)
+    e_low = np.array([0.0, 240.0, 0.0, 10.0])
+    assert list(reference.syllable_low(e_low, e_all, P)) == [False, True, True, False]
+    assert P.syl_low_pct == 12
+
+
 def test_rolling_rate_window_and_minimum():
     syl = np.zeros(2000, int)
     talk = np.zeros(2000, int)

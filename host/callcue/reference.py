@@ -5,7 +5,8 @@ One function per engine stage, with the engine's stage names (dsp/README.md), in
 engine's order:
 
     bandpass -> level -> noise_floor -> crosstalk -> vad -> talkover -> dead_air
-    -> lowpass -> pitch -> pitch_spread -> syllable_envelope -> syllables
+    -> lowpass -> pitch -> pitch_spread -> syllable_highpass -> syllable_envelope
+    -> syllable_low -> syllables
     -> rolling_rate -> cue_policy
 
 `run(rep, cust, params)` chains them into a `Trace`. Every stage takes plain arrays, so
@@ -60,6 +61,9 @@ MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
 GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
 
 SYL_REF_DECAY_DB = 10.0 / FRAMES_PER_S  # the loudest recent nucleus decays 10 dB/s
+# the syllable envelope's high-pass, one of its two first-order sections
+SYL_HP_B = (1.0, -1.0)
+SYL_HP_A = (1.0, -7.0 / 8.0)
 
 
 @dataclass
@@ -71,7 +75,8 @@ class Trace:
     Per frame: energy_*, level_* (dB), floor_* (dB), *_ok (crosstalk gate), *_active
     (with hangover), *_speech (speaking this frame), *_start (frame the current active
     run began), *_talk (talk-time frames credited), talkover (a confirmed talk-over
-    runs), dead_air, f0_cents, envelope (dB, syllable envelope), syllable (1 on the frame
+    runs), dead_air, f0_cents, energy_hp (the rep's high-passed energy) and energy_low (of
+    its pitch low-pass), envelope (dB, syllable envelope), syllable (1 on the frame
     a nucleus is counted), cue. Per second: rate_sps, sd_cents, pitch_cents (NaN where
     not defined). events: (start frame, end frame exclusive, interrupter 0 rep 1 cust).
     """
@@ -98,6 +103,8 @@ class Trace:
     talkover: np.ndarray = None
     dead_air: np.ndarray = None
     f0_cents: np.ndarray = None
+    energy_hp: np.ndarray = None
+    energy_low: np.ndarray = None
     envelope: np.ndarray = None
     syllable: np.ndarray = None
     cue: np.ndarray = None
@@ -382,19 +389,40 @@ def pitch_spread(f0_cents, p):
 # ---------------------------------------------------------------------- speaking rate
 
 
-def syllable_envelope(energy_rep):
-    """The rep's level over the last two frames (20 ms), dB."""
-    e = np.asarray(energy_rep, dtype=np.float64)
+def syllable_highpass(x_rep):
+    """Energy per frame of the band-passed rep through the syllable envelope's high-pass
+    (kernels.highpass_energy): two sections (1 - z**-1) / (1 - 7/8 z**-1), output / 4."""
+    y = signal.lfilter(SYL_HP_B, SYL_HP_A, whole_frames(x_rep))
+    y = signal.lfilter(SYL_HP_B, SYL_HP_A, y)
+    return frame_energy(y / 4.0)
+
+
+def syllable_envelope(energy):
+    """The level over the last two frames (20 ms), dB, of per-frame energies (the
+    engine's: the high-passed rep's, syllable_highpass)."""
+    e = np.asarray(energy, dtype=np.float64)
     return level_db(e + np.concatenate([[0.0], e[:-1]]))
 
 
-def syllables(envelope, f0_cents, rep_active, p):
+def _last_20ms(e):
+    e = np.asarray(e, dtype=np.float64)
+    return e + np.concatenate([[0.0], e[:-1]])
+
+
+def syllable_low(energy_low, energy_rep, p):
+    """Per frame: the last 20 ms hold at least `syl_low_pct` % of the band-passed rep's
+    energy (energy_rep) below 600 Hz (energy_low, of the pitch low-pass)."""
+    return _last_20ms(energy_low) * 100.0 >= _last_20ms(energy_rep) * p.syl_low_pct
+
+
+def syllables(envelope, f0_cents, rep_active, p, low=None):
     """Syllable nuclei: (count per frame, peak frames).
 
     Nuclei are peaks of the envelope with a prominence of more than `syl_dip_db`
     (scipy.signal.find_peaks: they rise above the valleys on both sides by that much),
-    on a frame where the rep is active, with a voiced frame (an F0) from the rise out of
-    the preceding valley up to the confirming dip, and no more than `syl_peak_db` below
+    on a frame where the rep is active, voiced: a voiced frame (an F0) from the rise out
+    of the preceding valley up to the confirming dip, or `low` (syllable_low; None: all
+    False) on the peak frame, and no more than `syl_peak_db` below
     the loudest recent envelope (a peak hold decaying 10 dB/s) when the dip after the
     peak confirms it. A nucleus is counted on that confirming frame: the first after the
     peak that is more than `syl_dip_db` below it. A flat peak is at its first frame,
@@ -410,6 +438,7 @@ def syllables(envelope, f0_cents, rep_active, p):
     _, props = signal.find_peaks(env, prominence=np.nextafter(dip, np.inf), plateau_size=1)
     peaks = props["left_edges"]   # a flat peak is at its first frame
     voiced = np.asarray(f0_cents) > 0
+    low = np.zeros(n, bool) if low is None else np.asarray(low, bool)
     k = np.arange(n) * SYL_REF_DECAY_DB
     ref = np.maximum.accumulate(env + k) - k   # max over j <= i of env[j] - decay * (i - j)
     active = np.asarray(rep_active, bool)
@@ -432,7 +461,8 @@ def syllables(envelope, f0_cents, rep_active, p):
             above = np.flatnonzero(env[v:pk + 1] > env[v] + dip)
             rise = v + int(above[0]) if above.size else pk
         prev_c = c
-        if active[pk] and voiced[rise:c + 1].any() and env[pk] >= ref[c] - p.syl_peak_db:
+        if (active[pk] and (voiced[rise:c + 1].any() or low[pk])
+                and env[pk] >= ref[c] - p.syl_peak_db):
             count[c] += 1
             kept.append(pk)
     return count, np.asarray(kept, np.int64)
@@ -550,8 +580,11 @@ def run(rep, cust, params=None):
     t.lp_rep = lowpass(t.x_rep)
     t.f0_cents = pitch(t.lp_rep, r.active, p)
     t.sd_cents, t.pitch_cents = pitch_spread(t.f0_cents, p)
-    t.envelope = syllable_envelope(t.energy_rep)
-    t.syllable, _ = syllables(t.envelope, t.f0_cents, r.active, p)
+    t.energy_hp = syllable_highpass(t.x_rep)
+    t.energy_low = frame_energy(t.lp_rep)
+    t.envelope = syllable_envelope(t.energy_hp)
+    low = syllable_low(t.energy_low, t.energy_rep, p)
+    t.syllable, _ = syllables(t.envelope, t.f0_cents, r.active, p, low)
     t.rate_sps = rolling_rate(t.syllable, r.talk, p)
     t.cue = cue_policy(t.talkover, t.dead_air, t.rate_sps, t.sd_cents, p)
     return t

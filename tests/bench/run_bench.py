@@ -48,10 +48,13 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # energy = 1 MAC; decimate = loop + one load/store (~2 empty iterations); normalize =
 # a compare pass and a shift pass over the block (~2 empty iterations per sample per
 # pass); ndf = one dot-product step plus a second sign-extended load (~1.2 steps);
-# spread = two passes with a compare (~2 empty iterations per sample per pass).
+# spread = two passes with a compare (~2 empty iterations per sample per pass);
+# highpass_energy = energy's MAC plus two first-order sections of adds and shifts
+# (~1 more MAC).
 KERNEL_CYCLES = {
     "biquad_q13": 6 * CYC_VIPER_MAC,
     "energy": CYC_VIPER_MAC,
+    "highpass_energy": 2 * CYC_VIPER_MAC,
     "decimate": 2 * CYC_VIPER_LOOP,
     "normalize": 2 * CYC_VIPER_LOOP,
     "ndf_q10": int(1.2 * CYC_VIPER_DOT),
@@ -63,7 +66,7 @@ def kernel_iterations(name, args):
     """Inner-loop iterations of one kernel call, from its arguments."""
     if name in ("biquad_q13",):
         return args[2]
-    if name == "energy":
+    if name in ("energy", "highpass_energy"):
         return args[1]
     if name == "decimate":
         start, stop, step = args[1], args[2], args[3]
