@@ -284,36 +284,39 @@ def run_two_cores(source_factory, viper, frames_max, records):
     except ImportError:
         return None
 
-    class Timed(PitchOnCore1):
-        # PitchOnCore1 with its pitch time (core 1) and its wait for F0 (core 0) counted
-        def __init__(self, engine):
+    class TimedPitch:
+        # the engine's Pitch, its time per step (on core 1) counted
+        def __init__(self, pitch):
+            self.pitch = pitch
             self.busy = 0
+
+        def step(self, x, n, active):
+            t0 = ticks_us()
+            f0 = self.pitch.step(x, n, active)
+            self.busy += ticks_diff(ticks_us(), t0)
+            return f0
+
+    class Timed(PitchOnCore1):
+        # PitchOnCore1 with core 0's hand-off and its wait for F0 counted
+        def __init__(self, engine):
             self.wait = 0
             self.handoff = 0
             super().__init__(engine)
 
+        def attach(self, engine):
+            super().attach(engine)
+            self.pitch = TimedPitch(engine.pitch)
+
         def start(self, active):
             t0 = ticks_us()
-            self.active = active
-            self.go.release()
+            super().start(active)
             self.handoff += ticks_diff(ticks_us(), t0)
-
-        def _loop(self):
-            while True:
-                self.go.acquire()
-                if self.stopping:
-                    break
-                t0 = ticks_us()
-                self.f0 = self.pitch.step(self.x, FRAME, self.active)
-                self.busy += ticks_diff(ticks_us(), t0)
-                self.done.release()
-            self.done.release()
 
         def result(self):
             t0 = ticks_us()
-            self.done.acquire()
+            f0 = super().result()
             self.wait += ticks_diff(ticks_us(), t0)
-            return self.f0
+            return f0
 
     eng = Engine(Params(), viper=viper)
     core1 = Timed(eng)
@@ -335,7 +338,7 @@ def run_two_cores(source_factory, viper, frames_max, records):
             i += 1
         frames += 1
     core1.close()
-    return {"core0": total - core1.wait, "core1": core1.busy, "handoff": core1.handoff,
+    return {"core0": total - core1.wait, "core1": core1.pitch.busy, "handoff": core1.handoff,
             "frames": frames, "match": match and i == len(records)}
 
 

@@ -18,11 +18,12 @@ import pytest
 from callcue import flash, replsim
 
 from .conftest import find_tool
+from .host_sim import PtySim
 
 DEFAULT_UID_ID = "cc-e7452d2f"   # cc- and the last 8 hex digits of the sim's unique_id()
 
 
-class ReplSim:
+class ReplSim(PtySim):
     """`callcue sim --repl --storage IMAGE ...` in a subprocess; .port is its pty."""
 
     def __init__(self, image, *extra):
@@ -37,15 +38,6 @@ class ReplSim:
             raise RuntimeError("callcue sim --repl did not start: %r %s" % (
                 line, self.proc.stderr.read()[-2000:]))
         self.port = line.split("board on ", 1)[1].split()[0]
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
