@@ -41,7 +41,8 @@ from .crosstalk import Crosstalk
 from .cues import Cues
 from .deadair import DeadAir
 from .fixmath import db_q8
-from .pitch import Pitch, PitchSpread
+from .pitch import Pitch
+from .pitchspread import PitchSpread
 from .syllables import RollingRate, Syllables
 from .talkover import Talkover
 from .vad import Vad
@@ -172,7 +173,9 @@ class Engine:
         self.spread.push(f0)
         el = k.energy(self.pitch.lp, FRAME)
         env = db_q8(eh + self.eh_prev)
-        self.syllable = self.syl.step(env, el + self.el_prev, e0 + self.e_prev, f0, a0)
+        # the syllables take this search's voicing, not the path's (100 ms late)
+        self.syllable = self.syl.step(env, el + self.el_prev, e0 + self.e_prev,
+                                      self.pitch.raw_cents, a0)
         self.e_prev = e0
         self.eh_prev = eh
         self.el_prev = el
@@ -200,6 +203,7 @@ class Engine:
     def close_second(self, t_s):
         rate = self.rate.push_second(self.n_syl, self.n_rep)
         mean = self.spread.second()
+        self.pitch.center = self.spread.median_cents     # the path's register
         self.cues.levels(rate, self.spread.sd_cents)
         r = self.record
         r[0] = t_s

@@ -21,11 +21,12 @@ Scaling and overflow:
   saturated to 32767), so each term and the sum keep energy's bounds.
 - normalize: shifts a block so its peak magnitude lies in [2**12, 2**13) (left
   shift up to 12, right shift up to 3); output |x| < 2**13.
-- ndf_q10: YIN's difference function on a normalised block: |x[j] - x[j+tau]| < 2**14,
-  squared < 2**28, >> 10 < 2**18; d(tau) over w <= 40 samples < 2**23.33; the running
-  sum over tau <= 68 lags < 2**29.42. The cumulative-mean-normalised value
-  r(tau) = d * tau / (cum >> 10) is Q10 with d * tau < 2**29.42.
-- spread: see its docstring; every sum < 2**28.2.
+- nsdf_q10: on a normalised block (|x| < 2**13): each product x*y < 2**26, >> 11
+  < 2**15 (floored, the same in viper: arithmetic shift); sums over w <= 120 samples
+  < 2**21.91; the sliding e(tau) is updated term by term, so it equals the direct sum.
+  The quotient (c << 8) // ((e0 + et) >> 3) has c << 8 < 2**29.91 and is at most
+  about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
+- hist_cents: counts only. spread_clipped: see its docstring; every sum < 2**28.2.
 """
 
 HP_BIAS = 1 << 18   # highpass_energy's state offset: |state| < 2**17.01
@@ -143,54 +144,79 @@ def normalize(src, dst, n):
     return peak
 
 
-def ndf_q10(x, w, tau_max, d, r):
-    """YIN for 1 <= tau <= tau_max on x (w + tau_max normalised samples): d[tau] =
-    difference function, r[tau] = cumulative-mean-normalised difference in Q10
-    (r[0] = 1024). Returns the sum of d over all lags (0 means silence)."""
-    cum = 0
-    r[0] = 1024
-    for tau in range(1, tau_max + 1):
-        dt = 0
-        for j in range(w):
-            e = x[j] - x[j + tau]
-            dt += (e * e) >> 10         # < 2**18 per term, dt < 2**23.33
-        d[tau] = dt
-        cum += dt                       # < 2**29.42
-        den = cum >> 10
-        if den == 0:
-            r[tau] = 1024
-        else:
-            r[tau] = (dt * tau) // den  # dt * tau < 2**29.42
-    return cum
+def nsdf_q10(x, step, w, lo, hi, out):
+    """McLeod's normalised square difference on x (normalised, |x| < 2**13) with
+    sample stride `step`: for lo <= tau <= hi, out[tau] = 2 * c(tau) / (e(0) + e(tau))
+    in Q10 (1024 = periodic; negative values stored as 0), where over j < w
+    c(tau) = sum x[j*step] * x[(j+tau)*step] and e(tau) = sum x[(j+tau)*step]**2,
+    every product >> 11. Reads x[0 .. (hi + w) * step]."""
+    e0 = 0
+    et = 0
+    j = 0
+    k = lo * step
+    for _ in range(w):
+        a = x[j]
+        b = x[k]
+        e0 += (a * a) >> 11               # < 2**15 per term, < 2**21.91 for w <= 120
+        et += (b * b) >> 11
+        j += step
+        k += step
+    for tau in range(lo, hi + 1):
+        c = 0
+        j = 0
+        k = tau * step
+        for _ in range(w):
+            c += (x[j] * x[k]) >> 11      # |c| < 2**21.91
+            j += step
+            k += step
+        den = (e0 + et) >> 3              # < 2**19.91
+        v = 0
+        if den > 0 and c > 0:
+            v = (c << 8) // den           # c << 8 < 2**29.91; 2c/(e0+et) <= 1 in Q10
+        out[tau] = v
+        a = x[tau * step]                 # slide e(tau) to e(tau + 1)
+        b = x[k]
+        et += ((b * b) >> 11) - ((a * a) >> 11)
 
 
-def spread(ring, n, out):
-    """Statistics of the non-zero cents values in ring[:n]: out[0] = count,
-    out[1] = sum, out[2] = sum of (min(|c - mean|, 1200) ** 2) >> 4, with
-    mean = sum // count. Bounds for n <= 3000, 0 <= c < 4096: sum < 2**24,
-    each term <= 90,000, out[2] < 2**28.1."""
+def hist_cents(ring, n, hist, nbins):
+    """Histogram of the non-zero cents values in ring[:n] into hist[:nbins] (bins of
+    16 cents: c >> 4; values beyond the last bin go in it). Returns the count."""
+    for i in range(nbins):
+        hist[i] = 0
     cnt = 0
-    tot = 0
     for i in range(n):
         c = ring[i]
         if c > 0:
+            b = c >> 4
+            if b >= nbins:
+                b = nbins - 1
+            hist[b] += 1
             cnt += 1
-            tot += c
+    return cnt
+
+
+def spread_clipped(ring, n, center, lim, out):
+    """Of the non-zero cents values c in ring[:n], with d = c - center clipped to
+    +-lim: out[0] = count, out[1] = sum of d, out[2] = sum of (d * d) >> 4.
+    Bounds for n <= 3000, lim <= 1200: |sum d| < 2**21.8, out[2] < 2**28.1."""
+    cnt = 0
+    s1 = 0
+    s2 = 0
+    for i in range(n):
+        c = ring[i]
+        if c > 0:
+            d = c - center
+            if d > lim:
+                d = lim
+            elif d < -lim:
+                d = -lim
+            cnt += 1
+            s1 += d
+            s2 += (d * d) >> 4
     out[0] = cnt
-    out[1] = tot
-    acc = 0
-    if cnt:
-        mean = tot // cnt
-        for i in range(n):
-            c = ring[i]
-            if c > 0:
-                e = c - mean
-                if e < 0:
-                    e = -e
-                if e > 1200:
-                    e = 1200
-                acc += (e * e) >> 4
-    out[2] = acc
+    out[1] = s1 + (1 << 24)     # biased: ptr32 loads do not sign-extend on 64-bit ports
+    out[2] = s2
 
 
 def select(viper):

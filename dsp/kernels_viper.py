@@ -125,53 +125,80 @@ def normalize(src: ptr16, dst: ptr16, n: int) -> int:
 
 
 @micropython.viper
-def ndf_q10(x: ptr16, w: int, tau_max: int, d: ptr32, r: ptr32) -> int:
-    cum = 0
-    r[0] = 1024
-    tau = 1
-    while tau <= tau_max:
-        dt = 0
+def nsdf_q10(x: ptr16, step: int, w: int, lo: int, hi: int, out: ptr32):
+    e0 = 0
+    et = 0
+    j = 0
+    k = lo * step
+    i = 0
+    while i < w:
+        a = (int(x[j]) ^ 0x8000) - 0x8000
+        b = (int(x[k]) ^ 0x8000) - 0x8000
+        e0 += (a * a) >> 11
+        et += (b * b) >> 11
+        j += step
+        k += step
+        i += 1
+    tau = lo
+    while tau <= hi:
+        c = 0
         j = 0
-        while j < w:
-            e = ((int(x[j]) ^ 0x8000) - 0x8000) - ((int(x[j + tau]) ^ 0x8000) - 0x8000)
-            dt += (e * e) >> 10
-            j += 1
-        d[tau] = dt
-        cum += dt
-        den = cum >> 10
-        if den == 0:
-            r[tau] = 1024
-        else:
-            r[tau] = (dt * tau) // den
+        k = tau * step
+        i = 0
+        while i < w:
+            c += (((int(x[j]) ^ 0x8000) - 0x8000) * ((int(x[k]) ^ 0x8000) - 0x8000)) >> 11
+            j += step
+            k += step
+            i += 1
+        den = (e0 + et) >> 3
+        v = 0
+        if den > 0 and c > 0:
+            v = (c << 8) // den
+        out[tau] = v
+        a = (int(x[tau * step]) ^ 0x8000) - 0x8000
+        b = (int(x[k]) ^ 0x8000) - 0x8000
+        et += ((b * b) >> 11) - ((a * a) >> 11)
         tau += 1
-    return cum
 
 
 @micropython.viper
-def spread(ring: ptr16, n: int, out: ptr32):
+def hist_cents(ring: ptr16, n: int, hist: ptr16, nbins: int) -> int:
+    i = 0
+    while i < nbins:
+        hist[i] = 0
+        i += 1
     cnt = 0
-    tot = 0
     i = 0
     while i < n:
         c = (int(ring[i]) ^ 0x8000) - 0x8000
         if c > 0:
+            b = c >> 4
+            if b >= nbins:
+                b = nbins - 1
+            hist[b] = int(hist[b]) + 1
             cnt += 1
-            tot += c
+        i += 1
+    return cnt
+
+
+@micropython.viper
+def spread_clipped(ring: ptr16, n: int, center: int, lim: int, out: ptr32):
+    cnt = 0
+    s1 = 0
+    s2 = 0
+    i = 0
+    while i < n:
+        c = (int(ring[i]) ^ 0x8000) - 0x8000
+        if c > 0:
+            d = c - center
+            if d > lim:
+                d = lim
+            elif d < 0 - lim:
+                d = 0 - lim
+            cnt += 1
+            s1 += d
+            s2 += (d * d) >> 4
         i += 1
     out[0] = cnt
-    out[1] = tot
-    acc = 0
-    if cnt:
-        mean = tot // cnt
-        i = 0
-        while i < n:
-            c = (int(ring[i]) ^ 0x8000) - 0x8000
-            if c > 0:
-                e = c - mean
-                if e < 0:
-                    e = 0 - e
-                if e > 1200:
-                    e = 1200
-                acc += (e * e) >> 4
-            i += 1
-    out[2] = acc
+    out[1] = s1 + (1 << 24)
+    out[2] = s2

@@ -35,7 +35,11 @@ TABLE = (
     # pitch (dsp/pitch.py)
     ("pitch_min_hz", 60, 60, 400, "lowest F0 searched"),
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),
-    ("pitch_thresh_pct", 15, 5, 60, "normalised-difference dip below which a frame is voiced"),
+    ("pitch_voicing_pct", 70, 20, 99, "periodicity (normalised square difference peak) above "
+     "which a frame is voiced"),
+    ("pitch_jump_pct", 35, 0, 200, "path cost of an F0 step, per octave, against periodicity"),
+    ("pitch_prior_pct", 40, 0, 200, "path cost per octave of a candidate farther from the "
+     "rep's recent median F0 than the nearest one"),
     ("pitch_window_s", 20, 2, 30, "rolling window of the pitch standard deviation"),
     ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before an SD exists"),
     ("flat_on_cents", 100, 10, 1200, "pitch SD below which the flat cue turns on"),

@@ -1,44 +1,68 @@
-"""Pitch of the rep: F0 by YIN on a 4 kHz decimated signal, and its rolling spread.
+"""Pitch of the rep: F0 candidates by normalised square difference, a path through them.
 
-The band-passed mic signal is low-passed (4th-order Butterworth at 600 Hz, two
-Q13 biquads) and every 2nd sample kept (4 kHz). Every other frame (20 ms hop)
-the last 108 decimated samples (27 ms) are normalised to a peak in
-[2**12, 2**13) and YIN's difference d(tau) and cumulative-mean-normalised
-difference r(tau) (Q10) are computed over a 40-sample (10 ms) window for lags
-1..tau_max + 1. The first lag in [tau_min, tau_max] with r below
-`pitch_thresh_pct` %, walked down to its local minimum of r, is the period; a
-parabola through d at its neighbours refines it to 1/256 sample. Harmonics alone
-give the same period, so the telephone band's missing fundamental does not
-matter. The 600 Hz low-pass also keeps the difference function smooth between
-lags: at 4 kHz a period falls between two lags, and content near 1 kHz would
-then hide the true period's dip and favour twice the period. Only frames where
-the rep is active are searched; the estimate holds for both frames of the hop.
+Front end. The band-passed mic signal is low-passed (4th-order Butterworth at
+600 Hz, two Q13 biquads) and every 2nd sample kept (4 kHz), into a history of the
+last 192 decimated samples (48 ms), normalised to a peak in [2**12, 2**13).
+
+Candidates, every other frame (20 ms hop) while the rep is active. The measure is
+McLeod's normalised square difference n(tau) = 2 c(tau) / (e(0) + e(tau)) over a
+30 ms window (kernels.nsdf_q10): 1 for a perfectly periodic signal at lag tau, and
+long enough to hold two periods of a 70 Hz voice. It is computed coarse first,
+on every other sample (2 kHz, 15 ms of products per lag) for every lag of the
+range, and its three strongest local maxima above 0.3 are refined at 4 kHz (five
+lags around each, a parabola through the best and its neighbours). Harmonics alone
+give the period, so the telephone band's missing fundamental does not matter.
+
+Path. Each search gives up to three voiced candidates and the unvoiced state. A
+Viterbi search in the manner of Praat's path finder picks one per search: a
+candidate costs 1 - n(tau), the unvoiced state 1 - `pitch_voicing_pct` %, a change
+between voiced and unvoiced `_VU_Q10`, a step between two voiced candidates
+`pitch_jump_pct` % per octave, a candidate 0.1 per octave below the search's
+highest (as Praat's octave cost: a period and its multiples all fit a periodic
+signal), and a candidate farther from the rep's recent median
+F0 (set once a second by the spread stage) than the nearest one costs
+`pitch_prior_pct` % per octave more. A subharmonic (twice the period) or a
+strong harmonic (half) of a voice scores almost as well as the period in one
+search; across a few searches and against the speaker's register they do not. The
+path is decided `_DELAY` searches (100 ms) late: `f0_cents` is the F0 of the frame
+pair 100 ms back. `raw_cents`, the strongest candidate of this search if it
+passes the voicing level, is the immediate voicing the syllable stage uses.
 
 F0 is reported in integer cents re CENTS_REF_HZ (55 Hz): 60 Hz = 151,
 400 Hz = 3437; 0 means unvoiced. Hz = 55 * 2**(cents / 1200).
 
-The spread is the standard deviation of F0 in cents over the voiced frames of
-the last `pitch_window_s` seconds (deviations clipped at 1200 cents so an octave
-error cannot swamp it), defined once `pitch_min_voiced_ms` are voiced (else -1).
-
-Scaling: see kernels.ndf_q10 and kernels.spread. Interpolation: at a local
-minimum |d(t-1) - d(t+1)| <= den = d(t-1) - 2 d(t) + d(t+1) < 2**24.33; both are
-halved until den < 2**22, so (a - c) << 7 < 2**29 and the offset is within
-+-128 (half a sample) by construction. period_q8 < 69 * 256; log2 values
-< 2**17; cents < 2**12.
+Scaling: see kernels.nsdf_q10 (n in Q10, 0..about 1024). Interpolation: at a
+local maximum b >= a, c of n, den = 2b - a - c >= |c - a|, both < 2**11, so the
+offset ((c - a) << 7) // den lies within +-128 (half a lag) in Q8. period_q8 <
+72 * 256; log2 values < 2**17; cents < 2**12. Path costs are Q10: a local cost <=
+1024 + octave (< 2**9) + prior (< 2**13), a step <= pitch_jump (<= 2048) * 4096 / 1200 < 2**13; costs are
+re-based to their minimum every search, so every cost stays below 2**15.
 """
 
 from array import array
 
 from .coeffs import DECIMATE, LOWPASS_Q13
-from .fixmath import cents_of_log2, isqrt, log2_q12
+from .fixmath import cents_of_log2, log2_q12
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
 
 CENTS_REF_HZ = 55
 DEC_RATE_HZ = 8000 // DECIMATE       # 4000
-_W = 40                              # YIN window, decimated samples (10 ms)
-_TAU_CAP = (DEC_RATE_HZ + 59) // 60  # 67: longest lag, for the lowest allowed F0
-_HIST = _W + _TAU_CAP + 1            # 108: room for d(tau_max + 1)
+_W4 = const(120)                     # window at 4 kHz (30 ms)
+_W2 = const(60)                      # the same window at 2 kHz (coarse search)
+_HIST = const(192)                   # history, decimated samples (48 ms)
 _FRAME_DEC = 80 // DECIMATE          # 40 decimated samples per frame
+_NCAND = const(3)                    # voiced candidates per search
+_FLOOR_Q10 = const(307)              # a local maximum below n = 0.3 is no candidate
+_VU_Q10 = const(143)                 # voiced <-> unvoiced step: 0.14, Praat's default
+_OCTAVE_Q10 = const(102)             # 0.1 per octave below the highest candidate
+_DELAY = const(5)                    # searches between a search and its decision
+_SLOTS = const(6)                    # _DELAY + 1 searches kept for the backtrace
+_STATES = const(4)                   # unvoiced + _NCAND
 # log2 of (4000 Hz * 256 / 55 Hz) in Q12: f0 cents = cents(_K - log2(period_q8))
 _K_Q12 = log2_q12(DEC_RATE_HZ * 256) - log2_q12(CENTS_REF_HZ)
 
@@ -46,16 +70,29 @@ _K_Q12 = log2_q12(DEC_RATE_HZ * 256) - log2_q12(CENTS_REF_HZ)
 class Pitch:
     def __init__(self, p, k):
         self.k = k
-        self.tau_min = DEC_RATE_HZ // p.pitch_max_hz
-        self.tau_max = (DEC_RATE_HZ + p.pitch_min_hz - 1) // p.pitch_min_hz
-        self.thresh_q10 = (p.pitch_thresh_pct << 10) // 100
+        self.tau_min = DEC_RATE_HZ // p.pitch_max_hz                       # 10
+        self.tau_max = (DEC_RATE_HZ + p.pitch_min_hz - 1) // p.pitch_min_hz  # <= 67
+        self.lo2 = self.tau_min // 2                                       # coarse lags
+        self.hi2 = (self.tau_max + 1) // 2
+        self.voicing_q10 = (p.pitch_voicing_pct << 10) // 100
+        self.jump_q10 = (p.pitch_jump_pct << 10) // 100
+        self.prior_q10 = (p.pitch_prior_pct << 10) // 100
         self.sos = [array("h", c) for c in LOWPASS_Q13]
         self.state = [array("h", bytes(8)) for _ in LOWPASS_Q13]
         self.lp = array("h", bytes(160))
         self.hist = array("h", bytes(2 * _HIST))
         self.norm = array("h", bytes(2 * _HIST))
-        self.d = array("i", bytes(4 * (_TAU_CAP + 2)))
-        self.r = array("i", bytes(4 * (_TAU_CAP + 2)))
+        self.n2 = array("i", bytes(4 * (self.hi2 + 2)))
+        self.n4 = array("i", bytes(4 * (2 * self.hi2 + 3)))
+        # this search's candidates: cents and strength (Q10); slot 0 is unvoiced
+        self.cand = array("h", bytes(2 * _STATES))
+        self.strength = array("h", bytes(2 * _STATES))
+        # the path: cents and backpointer per state for the last _SLOTS searches
+        self.path_c = array("h", bytes(2 * _STATES * _SLOTS))
+        self.path_b = array("b", bytes(_STATES * _SLOTS))
+        self.path_n = array("b", bytes(_SLOTS))
+        self.cost = array("i", bytes(4 * _STATES))
+        self.new = array("i", bytes(4 * _STATES))
         self.reset()
 
     def reset(self):
@@ -64,96 +101,186 @@ class Pitch:
                 s[i] = 0
         for i in range(_HIST):
             self.hist[i] = 0
+        for i in range(_SLOTS):
+            self.path_n[i] = 1
+        for i in range(_STATES * _SLOTS):
+            self.path_c[i] = 0
+            self.path_b[i] = 0
+        for i in range(_STATES):
+            self.cost[i] = 0
+        self.slot = 0
+        self.searches = 0
         self.odd = 0
+        self.center = 0          # the rep's recent median F0 in cents (0 unknown)
+        self.raw_cents = 0
         self.f0_cents = 0
 
     def step(self, x, n, active):
-        """Take this frame's band-passed rep samples; returns f0_cents (0 unvoiced)."""
+        """Take this frame's band-passed rep samples; returns f0_cents (0 unvoiced),
+        decided _DELAY searches (100 ms) late."""
         k = self.k
         k.biquad_q13(x, self.lp, n, self.sos[0], self.state[0])
         k.biquad_q13(self.lp, self.lp, n, self.sos[1], self.state[1])
         k.decimate(self.hist, _FRAME_DEC, _HIST, 1, self.hist, 0)
         k.decimate(self.lp, DECIMATE - 1, n, DECIMATE, self.hist, _HIST - _FRAME_DEC)
         self.odd ^= 1
+        if self.odd:
+            m = self.search() if active else 0
+            self.f0_cents = self.track(m)
         if not active:
-            self.f0_cents = 0
-        elif self.odd:
-            self.f0_cents = self.search()
+            self.raw_cents = 0
         return self.f0_cents
 
     def search(self):
-        d = self.d
-        r = self.r
-        tau_max = self.tau_max
-        if self.k.normalize(self.hist, self.norm, _HIST) < 8:
+        """Fill cand[1..m] and strength[1..m]; returns m, the number of candidates.
+        Sets raw_cents."""
+        k = self.k
+        norm = self.norm
+        n2 = self.n2
+        n4 = self.n4
+        cand = self.cand
+        strength = self.strength
+        self.raw_cents = 0
+        if k.normalize(self.hist, norm, _HIST) < 8:
             return 0     # too quiet to carry a period
-        if self.k.ndf_q10(self.norm, _W, tau_max + 1, d, r) == 0:
+        lo2 = self.lo2
+        hi2 = self.hi2
+        k.nsdf_q10(norm, 2, _W2, lo2 - 1, hi2 + 1, n2)
+        # the _NCAND strongest local maxima, kept sorted in strength[1..] (coarse lag
+        # in cand[1..] for now)
+        m = 0
+        for t in range(lo2, hi2 + 1):
+            v = n2[t]
+            if v < _FLOOR_Q10 or v <= n2[t - 1] or v < n2[t + 1]:
+                continue
+            i = m + 1 if m < _NCAND else _NCAND + 1
+            while i > 1 and strength[i - 1] < v:
+                if i <= _NCAND:
+                    strength[i] = strength[i - 1]
+                    cand[i] = cand[i - 1]
+                i -= 1
+            if i <= _NCAND:
+                strength[i] = v
+                cand[i] = t
+                if m < _NCAND:
+                    m += 1
+        # refine each at 4 kHz: lags 2t-2 .. 2t+2, the best of them, a parabola
+        tau_min = self.tau_min
+        tau_max = self.tau_max
+        out = 0
+        best = 0
+        for i in range(1, m + 1):
+            c = cand[i] << 1
+            lo = c - 2
+            if lo < 1:
+                lo = 1
+            k.nsdf_q10(norm, 1, _W4, lo, c + 2, n4)
+            u = lo
+            for t in range(lo + 1, c + 3):
+                if n4[t] > n4[u]:
+                    u = t
+            if u < tau_min or u > tau_max:
+                continue
+            off = 0
+            if lo < u < c + 2:
+                a = n4[u - 1]
+                b = n4[u]
+                cc = n4[u + 1]
+                den = b + b - a - cc
+                if den > 0:
+                    off = ((cc - a) << 7) // den
+            cents = cents_of_log2(_K_Q12 - log2_q12((u << 8) + off))
+            dup = 0
+            for j in range(1, out + 1):
+                if cand[j] == cents:
+                    dup = 1
+            if dup:
+                continue
+            out += 1
+            cand[out] = cents      # out <= i: slots below i are already refined
+            strength[out] = n4[u]
+            if n4[u] > best:
+                best = n4[u]
+                if best >= self.voicing_q10:
+                    self.raw_cents = cents
+        return out
+
+    def track(self, m):
+        """One step of the path with the unvoiced state and cand[1..m]; returns the
+        F0 decided for the search _DELAY steps back (0 until there is one)."""
+        cand = self.cand
+        strength = self.strength
+        cost = self.cost
+        new = self.new
+        pc = self.path_c
+        pb = self.path_b
+        base = self.slot * _STATES
+        jump = self.jump_q10
+        center = self.center
+        # the prior: distance to the median beyond the nearest candidate's; the
+        # octave cost: distance below the highest candidate
+        near = 1 << 20
+        top = 0
+        for i in range(1, m + 1):
+            if cand[i] > top:
+                top = cand[i]
+            if center > 0:
+                d = cand[i] - center
+                if d < 0:
+                    d = -d
+                if d < near:
+                    near = d
+        prev = self.path_n[(self.slot + _SLOTS - 1) % _SLOTS]
+        pbase = ((self.slot + _SLOTS - 1) % _SLOTS) * _STATES
+        lo = 1 << 29       # sentinels: costs stay below 2**15
+        for i in range(m + 1):
+            if i == 0:
+                c = 0
+                local = 1024 - self.voicing_q10
+            else:
+                c = cand[i]
+                local = 1024 - strength[i] + (_OCTAVE_Q10 * (top - c)) // 1200
+                if center > 0:
+                    d = c - center
+                    if d < 0:
+                        d = -d
+                    local += (self.prior_q10 * (d - near)) // 1200
+            pc[base + i] = c
+            bj = 0
+            bc = 1 << 29
+            for j in range(prev):
+                pcj = pc[pbase + j]
+                if j == 0:
+                    step = 0 if i == 0 else _VU_Q10
+                elif i == 0:
+                    step = _VU_Q10
+                else:
+                    d = c - pcj
+                    if d < 0:
+                        d = -d
+                    step = (jump * d) // 1200
+                t = cost[j] + step
+                if t < bc:
+                    bc = t
+                    bj = j
+            pb[base + i] = bj
+            t = bc + local
+            new[i] = t
+            if t < lo:
+                lo = t
+        # re-base, pick the best state now and trace it back _DELAY searches
+        best = 0
+        for i in range(m + 1):
+            cost[i] = new[i] - lo
+            if cost[i] == 0:
+                best = i
+        self.path_n[self.slot] = m + 1
+        s = self.slot
+        for _ in range(_DELAY):
+            best = pb[s * _STATES + best]
+            s = s - 1 if s else _SLOTS - 1
+        self.slot = self.slot + 1 if self.slot < _SLOTS - 1 else 0
+        self.searches += 1
+        if self.searches <= _DELAY:
             return 0
-        tau = self.tau_min
-        thresh = self.thresh_q10
-        while tau <= tau_max and r[tau] >= thresh:
-            tau += 1
-        if tau > tau_max:
-            return 0
-        while tau < tau_max and r[tau + 1] < r[tau]:
-            tau += 1
-        a = d[tau - 1]
-        c = d[tau + 1]
-        den = a - d[tau] - d[tau] + c
-        off = 0
-        if den > 0:
-            ac = a - c
-            while den >= 4194304:
-                den >>= 1
-                ac >>= 1
-            off = (ac << 7) // den
-            if off > 128:
-                off = 128
-            elif off < -128:
-                off = -128
-        return cents_of_log2(_K_Q12 - log2_q12((tau << 8) + off))
-
-
-class PitchSpread:
-    def __init__(self, p, k):
-        self.k = k
-        self.ring = array("h", bytes(200 * p.pitch_window_s))
-        self.out = array("i", bytes(12))
-        self.min_voiced = p.pitch_min_voiced_ms // 10
-        self.reset()
-
-    def reset(self):
-        for i in range(len(self.ring)):
-            self.ring[i] = 0
-        self.pos = 0
-        self.sec_sum = 0
-        self.sec_n = 0
-        self.sd_cents = -1
-
-    def push(self, f0_cents):
-        """One frame's F0 (0 unvoiced)."""
-        self.ring[self.pos] = f0_cents
-        self.pos += 1
-        if self.pos == len(self.ring):
-            self.pos = 0
-        if f0_cents:
-            self.sec_sum += f0_cents
-            self.sec_n += 1
-
-    def second(self):
-        """Close a second: returns the mean F0 of its voiced frames (-1 if none) and
-        updates sd_cents over the window."""
-        mean = self.sec_sum // self.sec_n if self.sec_n else -1
-        self.sec_sum = 0
-        self.sec_n = 0
-        out = self.out
-        self.k.spread(self.ring, len(self.ring), out)
-        n = out[0]
-        if n < self.min_voiced:
-            self.sd_cents = -1
-        else:
-            acc = out[2]
-            var16 = acc // n                       # variance / 16, < 90,001
-            var = (var16 << 4) + (((acc - var16 * n) << 4) // n)
-            self.sd_cents = isqrt(var)
-        return mean
+        return pc[s * _STATES + best]

@@ -176,7 +176,8 @@ def staged(eng, rep, cust, t):
     eh = k.highpass_energy(x0, FRAME, eng.hp_state)
     el = k.energy(eng.pitch.lp, FRAME)
     env = db_q8(eh + eng.eh_prev)
-    eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, f0, a0)
+    eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, eng.pitch.raw_cents,
+                                a0)
     eng.e_prev = e0
     eng.eh_prev = eh
     eng.el_prev = el

@@ -77,7 +77,7 @@ def signal(n, kind):
             a[i] = 0
     return a
 
-for n in (1, 2, 7, 40, 80, 108):
+for n in (1, 2, 7, 40, 80, 108, 192):
     for kind in range(4):
         x = signal(n, kind)
         outs = []
@@ -100,16 +100,20 @@ for n in (1, 2, 7, 40, 80, 108):
             z = array("h", bytes(2 * n))
             o.append(K.normalize(x, z, n))
             o.append(list(z))
-            if n >= 108:
-                dd = array("i", bytes(4 * 69))
-                r = array("i", bytes(4 * 69))
-                o.append(K.ndf_q10(z, 40, 68, dd, r))
-                o.append(list(dd) + list(r))
+            if n >= 192:
+                # the pitch search's two calls: coarse (stride 2) and fine
+                nd = array("i", bytes(4 * 72))
+                K.nsdf_q10(z, 2, 60, 4, 35, nd)
+                K.nsdf_q10(z, 1, 120, 1, 71, nd)
+                o.append(list(nd))
             out = array("i", bytes(12))
             ring = array("h", bytes(2 * n))
             for i in range(n):
                 ring[i] = (x[i] & 4095) if i % 3 else 0
-            K.spread(ring, n, out)
+            hist = array("h", bytes(2 * 256))
+            o.append(K.hist_cents(ring, n, hist, 256))
+            o.append(list(hist))
+            K.spread_clipped(ring, n, 2000, 700, out)
             o.append(list(out))
             outs.append(o)
         print(n, kind, "same" if outs[0] == outs[1] else "DIFF", outs[0] == outs[1] or outs)
@@ -121,5 +125,5 @@ def test_viper_twins_match_plain_kernels(micropython, tmp_path):
     script.write_text(KERNEL_SCRIPT)
     out = mpyrun.run(micropython, script, mpyrun.ROOT)
     lines = out.splitlines()
-    assert len(lines) == 24
+    assert len(lines) == 28
     assert all(" same " in line for line in lines), out[-2000:]

@@ -27,6 +27,7 @@ from callcue.dsp.cues import CUE_NAMES
 from callcue.dsp.engine import FRAME, RATE_HZ, RECORD_FIELDS, Engine
 from callcue.dsp.params import Params
 from callcue.dsp.pitch import CENTS_REF_HZ
+from callcue.reference import spread_sd
 
 SCHEMA = "callcue.analysis/1"
 FRAME_S = FRAME / RATE_HZ  # 0.01
@@ -228,11 +229,12 @@ def build_report(duration_s, trace, records, events, params, totals):
     if voiced.size:
         hz = cents_to_hz(voiced.astype(np.float64))
         median = float(np.median(hz))
-        st = 12.0 * np.log2(hz / median)
+        # the device's spread over the whole call: deviations clipped at 2.5 robust SDs
+        # (reference.spread_sd), so a few octave errors cannot pass for an expressive voice
         pitch = {
             "voiced_s": _secs(voiced.size),
             "median_hz": round(median, 3),
-            "sd_semitones": round(float(np.std(st)), 3),
+            "sd_semitones": round(spread_sd(voiced.astype(np.float64)) / 100.0, 3),
         }
     else:
         pitch = {"voiced_s": 0.0, "median_hz": None, "sd_semitones": None}

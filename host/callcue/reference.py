@@ -50,13 +50,15 @@ FRAME_MS = 1000 * FRAME // RATE_HZ  # 10
 ENERGY_SCALE = 256.0
 FS_DB = float(10 * np.log10(FRAME * 32767.0**2 / ENERGY_SCALE))
 
-# pitch: YIN on the low-passed rep channel decimated to 4 kHz
+# pitch: normalised square difference on the low-passed rep channel decimated to 4 kHz
 DEC_RATE_HZ = RATE_HZ // design.DECIMATE
-YIN_WINDOW = DEC_RATE_HZ // 100  # 40 samples, 10 ms: the difference function's window
-_LOWEST_F0_HZ = next(row[2] for row in TABLE if row[0] == "pitch_min_hz")
-# the block searched every other frame: the window plus the longest lag (+1 for the
-# parabola), 108 samples (27 ms) ending with the current frame
-YIN_BLOCK = YIN_WINDOW + -(-DEC_RATE_HZ // _LOWEST_F0_HZ) + 1
+PITCH_WINDOW = 120  # 30 ms at 4 kHz (60 samples at 2 kHz for the coarse search)
+PITCH_BLOCK = 192   # the history searched every other frame, ending with the frame
+PITCH_NCAND = 3     # voiced candidates per search
+PITCH_FLOOR = 0.3   # a local maximum below this is no candidate
+PITCH_VU_COST = 0.14  # voiced <-> unvoiced step of the path
+PITCH_OCTAVE_COST = 0.1  # per octave below the search's highest candidate
+PITCH_DELAY = 5     # searches between a search and the path's decision for it
 MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
 GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
 
@@ -75,7 +77,8 @@ class Trace:
     Per frame: energy_*, level_* (dB), floor_* (dB), *_ok (crosstalk gate), *_active
     (with hangover), *_speech (speaking this frame), *_start (frame the current active
     run began), *_talk (talk-time frames credited), talkover (a confirmed talk-over
-    runs), dead_air, f0_cents, energy_hp (the rep's high-passed energy) and energy_low (of
+    runs), dead_air, f0_cents (the pitch path's, 100 ms late), raw_cents (this
+    search's voicing, for the syllables), energy_hp (the rep's high-passed energy) and energy_low (of
     its pitch low-pass), envelope (dB, syllable envelope), syllable (1 on the frame
     a nucleus is counted), cue. Per second: rate_sps, sd_cents, pitch_cents (NaN where
     not defined). events: (start frame, end frame exclusive, interrupter 0 rep 1 cust).
@@ -103,6 +106,7 @@ class Trace:
     talkover: np.ndarray = None
     dead_air: np.ndarray = None
     f0_cents: np.ndarray = None
+    raw_cents: np.ndarray = None
     energy_hp: np.ndarray = None
     energy_low: np.ndarray = None
     envelope: np.ndarray = None
@@ -296,78 +300,154 @@ def lowpass(x):
     return signal.sosfilt(design.lowpass_sos(), whole_frames(x))
 
 
-def yin(block, tau_min, tau_max, thresh):
-    """YIN on one block: the period in samples (0 = unvoiced).
+def nsdf(x, w, lags):
+    """McLeod's normalised square difference 2 sum(x[j] x[j+tau]) / sum(x[j]**2 +
+    x[j+tau]**2), j < w, for each lag (negative values as 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    a = x[:w]
+    out = {}
+    for tau in lags:
+        b = x[tau : tau + w]
+        den = a @ a + b @ b
+        c = a @ b
+        out[tau] = 2.0 * c / den if den > 0 and c > 0 else 0.0
+    return out
 
-    d(tau) = sum over the first YIN_WINDOW samples of (x[j] - x[j + tau])**2 for
-    tau = 1..tau_max + 1; r(tau) = d(tau) * tau / sum(d(1..tau)) (cumulative mean
-    normalised). The first lag in [tau_min, tau_max] with r below `thresh`, walked down
-    to its local minimum, is the period, refined by a parabola through d at its
-    neighbours (at most half a sample).
-    """
+
+def pitch_candidates(block, p):
+    """Up to PITCH_NCAND (cents, strength) of one block (PITCH_BLOCK samples at 4 kHz).
+
+    Coarse: the normalised square difference on every other sample (2 kHz, window
+    PITCH_WINDOW / 2) at every lag of the range; its strongest local maxima above
+    PITCH_FLOOR are refined at 4 kHz over lags 2t-2..2t+2: the best of them in the
+    range, a parabola through it and its neighbours (when both were computed)."""
     block = np.asarray(block, dtype=np.float64)
     if np.max(np.abs(block)) < MIN_PEAK:
-        return 0.0
-    w = YIN_WINDOW
-    taus = np.arange(tau_max + 2)
-    d = np.zeros(tau_max + 2)
-    for tau in taus[1:]:
-        e = block[:w] - block[tau : tau + w]
-        d[tau] = np.dot(e, e)
-    cum = np.cumsum(d)
-    if cum[-1] == 0:
-        return 0.0
-    r = np.ones(tau_max + 2)
-    r[1:] = np.where(cum[1:] > 0, d[1:] * taus[1:] / np.maximum(cum[1:], 1e-300), 1.0)
-    below = np.flatnonzero(r[tau_min : tau_max + 1] < thresh)
-    if below.size == 0:
-        return 0.0
-    tau = tau_min + int(below[0])
-    while tau < tau_max and r[tau + 1] < r[tau]:
-        tau += 1
-    a, b, c = d[tau - 1], d[tau], d[tau + 1]
-    den = a - 2.0 * b + c
-    off = float(np.clip((a - c) / (2.0 * den), -0.5, 0.5)) if den > 0 else 0.0
-    return tau + off
+        return []
+    tau_min = DEC_RATE_HZ // p.pitch_max_hz
+    tau_max = -(-DEC_RATE_HZ // p.pitch_min_hz)
+    lo2, hi2 = tau_min // 2, (tau_max + 1) // 2
+    n2 = nsdf(block[::2], PITCH_WINDOW // 2, range(lo2 - 1, hi2 + 2))
+    peaks = [(n2[t], t) for t in range(lo2, hi2 + 1)
+             if n2[t] >= PITCH_FLOOR and n2[t] > n2[t - 1] and n2[t] >= n2[t + 1]]
+    peaks.sort(key=lambda v: -v[0])     # stable: equal strengths keep the shorter lag
+    out = []
+    for _, t in peaks[:PITCH_NCAND]:
+        c = 2 * t
+        lo = max(1, c - 2)
+        n4 = nsdf(block, PITCH_WINDOW, range(lo, c + 3))
+        u = max(range(lo, c + 3), key=lambda v: (n4[v], -v))
+        if u < tau_min or u > tau_max:
+            continue
+        off = 0.0
+        if lo < u < c + 2:
+            a, b, cc = n4[u - 1], n4[u], n4[u + 1]
+            den = 2 * b - a - cc
+            if den > 0:
+                off = 0.5 * (cc - a) / den
+        cents = 1200.0 * np.log2(DEC_RATE_HZ / (u + off) / CENTS_REF_HZ)
+        if any(abs(cents - o[0]) < 1.0 for o in out):
+            continue
+        out.append((cents, n4[u]))
+    return out
 
 
 def pitch(lp, rep_active, p):
-    """F0 of the rep per frame in cents re 55 Hz (0 unvoiced).
+    """F0 of the rep per frame in cents re 55 Hz (0 unvoiced), and the immediate voicing.
 
-    The low-passed rep signal is decimated to 4 kHz (every DECIMATE-th sample, the last
-    of each pair). Every other frame (the 1st, 3rd, ...) where the rep is active, YIN
-    runs on the last YIN_BLOCK decimated samples (silence before the input), lags
-    from floor(4000 / pitch_max_hz) to ceil(4000 / pitch_min_hz), threshold
-    `pitch_thresh_pct` %; the estimate holds for the next frame too while the rep stays
-    active. The block ends with the current frame, so it describes audio ~2 frames back.
-    """
+    Returns (f0, raw): every other frame (the 1st, 3rd, ...) where the rep is active,
+    pitch_candidates() on the last PITCH_BLOCK decimated samples (each pair's last
+    sample, silence before the input); a path through the candidates and the unvoiced
+    state (costs: 1 - strength plus PITCH_OCTAVE_COST per octave below the search's
+    highest candidate, 1 - pitch_voicing_pct % unvoiced, PITCH_VU_COST
+    to change voicing, pitch_jump_pct % per octave of a step, pitch_prior_pct % per
+    octave farther from the recent median F0 than the nearest candidate) decided
+    PITCH_DELAY searches late; f0 holds for both frames of a search. raw: the strongest
+    candidate of the search when it reaches the voicing level (else 0). The median
+    is that of the path's own output over the pitch_spread window, taken at each
+    second's end once pitch_min_voiced_ms are voiced (kept while fewer, 0 with none)."""
     dec = whole_frames(lp)[design.DECIMATE - 1 :: design.DECIMATE]
     per_frame = FRAME // design.DECIMATE
     n = len(dec) // per_frame
-    hist = np.concatenate([np.zeros(YIN_BLOCK), dec])
-    tau_min = DEC_RATE_HZ // p.pitch_max_hz
-    tau_max = -(-DEC_RATE_HZ // p.pitch_min_hz)
-    thresh = p.pitch_thresh_pct / 100.0
+    hist = np.concatenate([np.zeros(PITCH_BLOCK), dec])
     active = np.asarray(rep_active, bool)
+    voicing = p.pitch_voicing_pct / 100.0
+    jump = p.pitch_jump_pct / 100.0
+    prior = p.pitch_prior_pct / 100.0
+    window = p.pitch_window_s * FRAMES_PER_S
+    min_voiced = p.pitch_min_voiced_ms // FRAME_MS
     f0 = np.zeros(n)
+    raw = np.zeros(n)
+    center = 0.0
+    states = []       # per search: list of cents (0 = unvoiced), backpointers
+    cost = np.zeros(1)
+    prev = [0.0]
+    held = 0.0
     for i in range(n):
-        if not active[i]:
-            continue
-        if i % 2:
-            f0[i] = f0[i - 1]
-            continue
-        end = YIN_BLOCK + (i + 1) * per_frame
-        period = yin(hist[end - YIN_BLOCK : end], tau_min, tau_max, thresh)
-        if period > 0:
-            f0[i] = 1200.0 * np.log2(DEC_RATE_HZ / period / CENTS_REF_HZ)
-    return f0
+        if i % 2 == 0:
+            cands = []
+            if active[i]:
+                end = PITCH_BLOCK + (i + 1) * per_frame
+                cands = pitch_candidates(hist[end - PITCH_BLOCK : end], p)
+                best = max(cands, key=lambda c: c[1], default=None)
+                if best is not None and best[1] >= voicing:
+                    raw[i] = best[0]
+            cents = [0.0] + [c for c, _ in cands]
+            top = max((c for c, _ in cands), default=0.0)
+            local = [1.0 - voicing] + [1.0 - s + PITCH_OCTAVE_COST * (top - c) / 1200.0
+                                       for c, s in cands]
+            if center > 0 and cands:
+                near = min(abs(c - center) for c, _ in cands)
+                for k in range(1, len(cents)):
+                    local[k] += prior * (abs(cents[k] - center) - near) / 1200.0
+            new = np.zeros(len(cents))
+            back = np.zeros(len(cents), int)
+            for k, ck in enumerate(cents):
+                steps = []
+                for j, cj in enumerate(prev):
+                    if j == 0 and k == 0:
+                        steps.append(cost[j])
+                    elif j == 0 or k == 0:
+                        steps.append(cost[j] + PITCH_VU_COST)
+                    else:
+                        steps.append(cost[j] + jump * abs(ck - cj) / 1200.0)
+                back[k] = int(np.argmin(steps))
+                new[k] = steps[back[k]] + local[k]
+            cost = new - new.min()
+            states.append((cents, back))
+            prev = cents
+            held = 0.0
+            if len(states) > PITCH_DELAY:
+                k = int(np.flatnonzero(cost == 0)[-1])   # the last of equal bests
+                for m in range(len(states) - 1, len(states) - 1 - PITCH_DELAY, -1):
+                    k = states[m][1][k]
+                held = states[len(states) - 1 - PITCH_DELAY][0][k]
+        elif active[i]:
+            raw[i] = raw[i - 1]
+        f0[i] = held
+        if (i + 1) % FRAMES_PER_S == 0:
+            win = f0[max(0, i + 1 - window) : i + 1]
+            v = win[win > 0]
+            if v.size >= min_voiced:
+                center = float(np.median(v))
+            elif v.size == 0:
+                center = 0.0
+    return f0, raw
+
+
+def spread_sd(v):
+    """The robust SD of F0 values (cents): deviations from the median clipped at 2.5 x
+    the interquartile range / 1.349 (at least 50, at most 1200 cents)."""
+    v = np.asarray(v, dtype=np.float64)
+    q25, med, q75 = np.percentile(v, [25, 50, 75])
+    lim = float(np.clip(2.5 * (q75 - q25) / 1.349, 50.0, 1200.0))
+    return float(np.std(np.clip(v - med, -lim, lim)))
 
 
 def pitch_spread(f0_cents, p):
-    """Per second: (sd_cents, mean_cents). sd = RMS deviation from the mean of the voiced
-    frames' F0 over the last `pitch_window_s` seconds, each deviation clipped at 1200
-    cents, defined once `pitch_min_voiced_ms` are voiced; mean = mean F0 of the second's
-    voiced frames. NaN where not defined."""
+    """Per second: (sd_cents, mean_cents). sd = spread_sd() of the voiced frames' F0 over
+    the last `pitch_window_s` seconds, defined once `pitch_min_voiced_ms` are voiced;
+    mean = mean F0 of the second's voiced frames. NaN where not defined."""
     f0 = np.asarray(f0_cents, dtype=np.float64)
     window = p.pitch_window_s * FRAMES_PER_S
     min_voiced = p.pitch_min_voiced_ms // FRAME_MS
@@ -382,7 +462,7 @@ def pitch_spread(f0_cents, p):
         win = f0[max(0, end - window) : end]
         v = win[win > 0]
         if v.size >= min_voiced:
-            sd[s] = np.sqrt(np.mean(np.minimum(np.abs(v - v.mean()), 1200.0) ** 2))
+            sd[s] = spread_sd(v)
     return sd, mean
 
 
@@ -578,13 +658,13 @@ def run(rep, cust, params=None):
                                      c.speech, p)
     t.dead_air = dead_air(r.active | c.active, p)
     t.lp_rep = lowpass(t.x_rep)
-    t.f0_cents = pitch(t.lp_rep, r.active, p)
+    t.f0_cents, t.raw_cents = pitch(t.lp_rep, r.active, p)
     t.sd_cents, t.pitch_cents = pitch_spread(t.f0_cents, p)
     t.energy_hp = syllable_highpass(t.x_rep)
     t.energy_low = frame_energy(t.lp_rep)
     t.envelope = syllable_envelope(t.energy_hp)
     low = syllable_low(t.energy_low, t.energy_rep, p)
-    t.syllable, _ = syllables(t.envelope, t.f0_cents, r.active, p, low)
+    t.syllable, _ = syllables(t.envelope, t.raw_cents, r.active, p, low)
     t.rate_sps = rolling_rate(t.syllable, r.talk, p)
     t.cue = cue_policy(t.talkover, t.dead_air, t.rate_sps, t.sd_cents, p)
     return t

@@ -137,9 +137,10 @@ TOLERANCES = {
         "end to end, seconds both define: the engine credits a gap bridged by the "
         "hangover only inside the current second (up to vad_hangover_ms lost per second "
         "boundary), and one syllable in a 10 s window is 0.1 syl/s; worst 0.08"),
-    "spread.max_err_engine": Tolerance("<=", 2.0, "cents",
-        "the engine's F0 in: its integer mean, >> 4 on the squares and isqrt's floor; "
-        "worst 1.1 cents"),
+    "spread.max_err_engine": Tolerance("<=", 15.0, "cents",
+        "the engine's F0 in: its median and quartiles come from 16-cent histogram bins "
+        "(the clip limit moves with them), then >> 4 on the squares and isqrt's floor; "
+        "worst 8.9 cents on real voices"),
     "spread.max_err": Tolerance("<=", 50.0, "cents",
         "end to end: a frame voiced by one side only, or an octave apart, moves the SD by "
         "up to 1200**2 / (2 SD N) cents; with N near pitch_min_voiced_ms (200 frames) "
@@ -240,7 +241,7 @@ def fixed_trace(rep, cust, params=None):
     cols = ("energy_rep", "level_rep", "level_cust", "floor_rep", "floor_cust", "rep_ok",
             "cust_ok", "rep_active", "cust_active", "rep_speech", "cust_speech", "rep_start",
             "cust_start", "rep_talk", "cust_talk", "talkover", "dead_air", "f0_cents",
-            "syllable", "cue", "energy_hp", "energy_low")
+            "raw_cents", "syllable", "cue", "energy_hp", "energy_low")
     per = np.zeros((len(cols), nf), np.int64)
     vr, vc = eng.vad_rep, eng.vad_cust
     seconds = []
@@ -259,7 +260,8 @@ def fixed_trace(rep, cust, params=None):
             eng.xtalk.rep_ok, eng.xtalk.cust_ok, eng.rep_active, eng.cust_active,
             eng.rep_speech, eng.cust_speech, vr.start, vc.start,
             vr.speech + min(vr.credit, into), vc.speech + min(vc.credit, into),
-            eng.talkover.confirmed, eng.dead.active, eng.f0_cents, eng.syllable, eng.cue,
+            eng.talkover.confirmed, eng.dead.active, eng.f0_cents, eng.pitch.raw_cents,
+            eng.syllable, eng.cue,
             eng.eh_prev, eng.el_prev,
         )
         if eng.event_ready:
@@ -282,6 +284,7 @@ def fixed_trace(rep, cust, params=None):
     for name in ("rep_start", "cust_start", "rep_talk", "cust_talk", "syllable", "cue"):
         setattr(t, name, v[name])
     t.f0_cents = v["f0_cents"].astype(np.float64)
+    t.raw_cents = v["raw_cents"].astype(np.float64)
     t.energy_hp = v["energy_hp"]
     t.energy_low = v["energy_low"]
     e = t.energy_hp
@@ -502,7 +505,7 @@ def compare(fx, ref, rep, cust, p):
     add("dead_air.agree", "frame agreement", "reference", agree_pct(ref.dead_air, fx.dead_air))
 
     # pitch, given the engine's low-passed samples and activity
-    f0_iso = reference.pitch(fx.lp_rep, fx.rep_active, p)
+    f0_iso, _ = reference.pitch(fx.lp_rep, fx.rep_active, p)
     for suffix, upstream, f0 in (("_engine", "engine", f0_iso),
                                  ("", "reference", ref.f0_cents)):
         med, gross, voicing, n = pitch_figures(fx.f0_cents, f0)
@@ -513,7 +516,7 @@ def compare(fx, ref, rep, cust, p):
 
     # syllables, given the engine's envelope, low-band energies, F0 and activity
     syl_iso, _ = reference.syllables(
-        fx.envelope, fx.f0_cents, fx.rep_active, p,
+        fx.envelope, fx.raw_cents, fx.rep_active, p,
         reference.syllable_low(fx.energy_low, fx.energy_rep, p))
     got = np.flatnonzero(fx.syllable)
     for suffix, upstream, syl in (("_engine", "engine", syl_iso), ("", "reference",

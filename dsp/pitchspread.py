@@ -1,0 +1,102 @@
+"""Pitch spread: a standard deviation of the rep's F0 that a few wrong frames cannot move.
+
+Every frame's F0 (cents, 0 unvoiced) goes into a ring of `pitch_window_s`
+seconds. Once a second, over the voiced frames of the ring: a histogram in 16-cent
+bins (kernels.hist_cents) gives the median and the quartiles; the interquartile
+range / 1.349 is the SD a normal distribution with those quartiles would have.
+Deviations from the median are clipped at 2.5 times that (at least 50 cents, at
+most 1200), and the spread is the standard deviation of the clipped deviations
+(kernels.spread_clipped): for a voice's own F0 distribution the clip changes
+almost nothing; an octave error or a stray frame counts as 2.5 SD, not 12
+semitones. Defined once `pitch_min_voiced_ms` are voiced (else -1). The median
+(`median_cents`) is the register the pitch path prefers.
+
+Scaling: bin counts < 3000; cents < 4096 (256 bins of 16); see kernels.spread_clipped
+for the sums (< 2**28.1). var = s2 * 16 / n - mean**2 with mean <= 1200, var < 2**21.
+"""
+
+from array import array
+
+from .fixmath import isqrt
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+_NBINS = const(256)          # 16-cent bins up to 4096 cents (> 400 Hz)
+_MIN_CLIP = const(50)        # cents
+_MAX_CLIP = const(1200)
+_BIAS = const(1 << 24)       # kernels.spread_clipped's bias on the sum
+
+
+class PitchSpread:
+    def __init__(self, p, k):
+        self.k = k
+        self.ring = array("h", bytes(200 * p.pitch_window_s))
+        self.hist = array("h", bytes(2 * _NBINS))
+        self.out = array("i", bytes(12))
+        self.min_voiced = p.pitch_min_voiced_ms // 10
+        self.reset()
+
+    def reset(self):
+        for i in range(len(self.ring)):
+            self.ring[i] = 0
+        self.pos = 0
+        self.sec_sum = 0
+        self.sec_n = 0
+        self.sd_cents = -1
+        self.median_cents = 0
+
+    def push(self, f0_cents):
+        """One frame's F0 (0 unvoiced)."""
+        self.ring[self.pos] = f0_cents
+        self.pos += 1
+        if self.pos == len(self.ring):
+            self.pos = 0
+        if f0_cents:
+            self.sec_sum += f0_cents
+            self.sec_n += 1
+
+    def _quantile(self, rank):
+        """The centre (cents) of the histogram bin holding the value of this rank."""
+        h = self.hist
+        acc = 0
+        for b in range(_NBINS):
+            acc += h[b]
+            if acc > rank:
+                return (b << 4) + 8
+        return (_NBINS << 4) - 8
+
+    def second(self):
+        """Close a second: returns the mean F0 of its voiced frames (-1 if none) and
+        updates sd_cents and median_cents over the window."""
+        mean = self.sec_sum // self.sec_n if self.sec_n else -1
+        self.sec_sum = 0
+        self.sec_n = 0
+        n = self.k.hist_cents(self.ring, len(self.ring), self.hist, _NBINS)
+        if n < self.min_voiced:
+            self.sd_cents = -1
+            if n == 0:
+                self.median_cents = 0
+            return mean
+        med = self._quantile(n >> 1)
+        iqr = self._quantile((3 * n) >> 2) - self._quantile(n >> 2)
+        lim = (iqr * 1853) >> 10          # 2.5 / 1.349 = 1.853
+        if lim < _MIN_CLIP:
+            lim = _MIN_CLIP
+        elif lim > _MAX_CLIP:
+            lim = _MAX_CLIP
+        out = self.out
+        self.k.spread_clipped(self.ring, len(self.ring), med, lim, out)
+        cnt = out[0]
+        s1 = out[1] - _BIAS
+        acc = out[2]
+        var16 = acc // cnt                # mean of d*d/16, < 90,001
+        var = (var16 << 4) + (((acc - var16 * cnt) << 4) // cnt)
+        m = s1 // cnt
+        var -= m * m
+        self.sd_cents = isqrt(var) if var > 0 else 0
+        self.median_cents = med
+        return mean
