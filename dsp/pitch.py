@@ -35,8 +35,9 @@ Scaling: see kernels.nsdf_q10 (n in Q10, 0..about 1024). Interpolation: at a
 local maximum b >= a, c of n, den = 2b - a - c >= |c - a|, both < 2**11, so the
 offset ((c - a) << 7) // den lies within +-128 (half a lag) in Q8. period_q8 <
 72 * 256; log2 values < 2**17; cents < 2**12. Path costs are Q10: a local cost <=
-1024 + octave (< 2**9) + prior (< 2**13), a step <= pitch_jump (<= 2048) * 4096 / 1200 < 2**13; costs are
-re-based to their minimum every search, so every cost stays below 2**15.
+1024 + octave (< 2**9) + prior (< 2**13), a step <= pitch_jump (<= 2048) * 4096 /
+1200 < 2**13; costs are re-based to their minimum every search, so every cost stays
+below 2**15.
 """
 
 from array import array

@@ -40,7 +40,7 @@ from scipy import signal
 from callcue import design
 from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
 from callcue.dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
-from callcue.dsp.params import TABLE, Params
+from callcue.dsp.params import Params
 from callcue.dsp.pitch import CENTS_REF_HZ
 from callcue.dsp.talkover import CUSTOMER, REP
 
@@ -78,8 +78,8 @@ class Trace:
     (with hangover), *_speech (speaking this frame), *_start (frame the current active
     run began), *_talk (talk-time frames credited), talkover (a confirmed talk-over
     runs), dead_air, f0_cents (the pitch path's, 100 ms late), raw_cents (this
-    search's voicing, for the syllables), energy_hp (the rep's high-passed energy) and energy_low (of
-    its pitch low-pass), envelope (dB, syllable envelope), syllable (1 on the frame
+    search's voicing, for the syllables), energy_hp (the rep's high-passed energy) and
+    energy_low (of its pitch low-pass), envelope (dB, syllable envelope), syllable (1 on the frame
     a nucleus is counted), cue. Per second: rate_sps, sd_cents, pitch_cents (NaN where
     not defined). events: (start frame, end frame exclusive, interrupter 0 rep 1 cust).
     """
