@@ -2,14 +2,18 @@
 
 Conditions (each with its own hysteresis where it has a level): talk-over while
 a confirmed talk-over runs; fast while the rolling rate is above `fast_on_csps`
-(until it falls below `fast_off_csps`); flat while the pitch SD is below
-`flat_on_cents` (until above `flat_off_cents`); dead air while it lasts. One cue
-at a time, by priority talkover > fast > flat > dead_air: a higher-priority cue
-takes over at once. A cue stays lit at least `cue_min_on_ms`, goes dark when its
-condition ends or after `cue_max_on_ms`, and the same cue cannot light again
-within its `*_repeat_ms` of going dark.
+(until it falls below `fast_off_csps`), or, once the dongle has learned the rep's
+usual rate B = `rate_baseline_csps` (> 0), above B * (100 + `fast_rel_pct`) // 100
+(until below B * (90 + `fast_rel_pct`) // 100): the rep against their own baseline
+(`set_baseline` changes B between calls, firmware/app.py learns it); flat while
+the pitch SD is below `flat_on_cents` (until above `flat_off_cents`); dead air while
+it lasts. One cue at a time, by priority talkover > fast > flat > dead_air: a
+higher-priority cue takes over at once. A cue stays lit at least `cue_min_on_ms`,
+goes dark when its condition ends or after `cue_max_on_ms`, and the same cue cannot
+light again within its `*_repeat_ms` of going dark.
 
-Scaling: frame counters only.
+Scaling: frame counters; the relative fast thresholds' products B * (100 + pct)
+< 1500 * 300.
 """
 
 from array import array
@@ -28,13 +32,26 @@ class Cues:
         self.max_on = p.cue_max_on_ms // 10
         self.repeat = array("i", (0, p.talkover_repeat_ms // 10, p.fast_repeat_ms // 10,
                                   p.flat_repeat_ms // 10, p.dead_air_repeat_ms // 10))
-        self.fast_on = p.fast_on_csps
-        self.fast_off = p.fast_off_csps
+        self.fast_abs_on = p.fast_on_csps
+        self.fast_abs_off = p.fast_off_csps
+        self.fast_rel_pct = p.fast_rel_pct
+        self.set_baseline(p.rate_baseline_csps)
         self.flat_on = p.flat_on_cents
         self.flat_off = p.flat_off_cents
         self.want = array("b", bytes(5))
         self.last_end = array("i", bytes(20))
         self.reset()
+
+    def set_baseline(self, b_csps):
+        """The rep's usual rate in csps (0: none learned, the absolute thresholds);
+        recomputes the fast thresholds without allocating (between calls)."""
+        self.baseline = b_csps
+        if b_csps > 0:
+            self.fast_on = b_csps * (100 + self.fast_rel_pct) // 100
+            self.fast_off = b_csps * (90 + self.fast_rel_pct) // 100
+        else:
+            self.fast_on = self.fast_abs_on
+            self.fast_off = self.fast_abs_off
 
     def reset(self):
         for i in range(5):

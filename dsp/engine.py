@@ -19,7 +19,9 @@ Per frame: rep_active/cust_active (with hangover: what decisions use) and
 rep_speech/cust_speech (speaking on this very frame). Talk time (records and
 total_rep/total_cust/total_both, in frames) counts speech frames plus gaps
 bridged by the hangover, credited when speech resumes (see vad.py); overlap
-counts frames where both are speaking.
+counts frames where both are speaking. total_syl counts the rep's syllable nuclei so
+far; with total_rep it gives a call's articulation rate (firmware/app.py learns the
+rep's baseline from it).
 
 Record fields: t_s (second index), rep_active_ms, customer_active_ms, overlap_ms
 (time speaking, from the *_speech flags),
@@ -30,7 +32,8 @@ the second).
 
 Scaling: energies < 2**28.33 and their 20 ms sums < 2**29.33 (kernels.energy,
 kernels.highpass_energy);
-levels < 2**15; counters < 2**30 for 62 days of audio.
+levels < 2**15; counters < 2**30 for 62 days of audio (total_syl too: at most one
+nucleus per frame).
 """
 
 from array import array
@@ -111,6 +114,7 @@ class Engine:
         self.total_rep = 0
         self.total_cust = 0
         self.total_both = 0
+        self.total_syl = 0   # the rep's syllable nuclei so far
         # this second's counts
         self.n_rep = 0
         self.n_cust = 0
@@ -193,6 +197,7 @@ class Engine:
         self.total_cust += t1
         self.total_both += both
         self.n_syl += self.syllable
+        self.total_syl += self.syllable
         f += 1
         self.frame = f
         if f % FRAMES_PER_S:

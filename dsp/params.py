@@ -32,6 +32,10 @@ TABLE = (
     ("rate_min_speech_ms", 3000, 500, 30000, "rep speech in the window before a rate is defined"),
     ("fast_on_csps", 550, 100, 1500, "speaking rate above which the fast cue turns on"),
     ("fast_off_csps", 500, 100, 1500, "speaking rate below which the fast cue turns off"),
+    ("rate_baseline_csps", 0, 0, 1500, "the rep's usual speaking rate, learned by the dongle "
+     "across calls (0: not learned yet)"),
+    ("fast_rel_pct", 30, 5, 200, "with a learned baseline, the fast cue turns on this far "
+     "above it (and off 10 points lower)"),
     # pitch (dsp/pitch.py)
     ("pitch_min_hz", 60, 60, 400, "lowest F0 searched"),
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),

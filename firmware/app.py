@@ -16,6 +16,17 @@ Talk-over events: each one the engine finishes (`event_ready`) is kept in a smal
 preallocated buffer and logged with the next second's record, in the same write and
 flush (LOGFORMAT.md); at the end of input (`close()`) the engine is flushed, as
 `callcue analyze` does, so a talk-over still open is logged too.
+
+The rep's usual rate: when a session closes (the call has ended, or at `close()`), a
+call in which the rep spoke at least LEARN_MIN_REP_S gives its articulation rate,
+syllables * 10000 // rep frames (csps, from the engine's total_syl / total_rep since
+the session opened, its first second included). It moves the learned baseline
+`rate_baseline_csps` B a quarter of the way (the first call sets it): an average
+over about four calls, kept in /config.json with the other overrides and applied to
+the running engine's fast cue (dsp/cues.py). Calls with a host replay, a calibration
+or a config change in them, rates below 100 csps and a config file in a bad state
+teach nothing; a full flash never stops the dongle. Only at call end: the per-frame
+path still allocates nothing.
 """
 
 from array import array
@@ -28,6 +39,8 @@ FW_VERSION = "0.1.0"
 # talk-overs held for the next record: one lasts >= talkover_min_ms plus a gap, so only
 # a few can end in one second; more are counted in events_dropped
 EVENTS_MAX = 8
+# the rep's speech in a call before its rate moves the learned baseline
+LEARN_MIN_REP_S = 30
 
 
 class App:
@@ -58,6 +71,11 @@ class App:
         self.events_n = 0
         self.events_logged = 0
         self.events_dropped = 0
+        # the engine's total_rep / total_syl when the open session started, and whether
+        # the call may teach the rep's usual rate (no replay, calibration, config change)
+        self.call_rep0 = 0
+        self.call_syl0 = 0
+        self.call_learn = False
         self.cal_step = None
         self.cal_left = 0
         self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
@@ -130,6 +148,10 @@ class App:
             self.session = self.store.start(self.clock.now())
             if self.session < 0:           # storage unusable: coach on, count the loss
                 self.store.dropped_records += 1
+            else:                          # the call from this second (just closed) on
+                self.call_rep0 = eng.total_rep - eng.record[1] // 10
+                self.call_syl0 = eng.total_syl - eng.record[4]
+                self.call_learn = self.cal_step is None and self.replay_engine is None
         if self.session >= 0:
             n = self.events_n
             if self.store.append(eng.record, self.capture.overruns, self.talkovers,
@@ -142,6 +164,7 @@ class App:
             if not in_call:
                 self.store.end()
                 self.session = -1
+                self._learn_rate()
         if self.link is not None:
             self.link.send_record(eng.record, self.capture.overruns, self.talkovers)
         self.talkovers = 0
@@ -181,8 +204,43 @@ class App:
                 self.events_n = 0
             self.store.end()
             self.session = -1
+            self._learn_rate()
         self.events_dropped += self.events_n   # held with no session to log them in
         self.events_n = 0
+
+    def _learn_rate(self):
+        """A call has ended: move the rep's usual rate toward this call's, save it and
+        apply it to the fast cue (see the module docstring). Returns the new baseline in
+        csps, or None when the call taught nothing."""
+        learn = self.call_learn
+        self.call_learn = False
+        if not learn or self.replay_engine is not None or self.cal_step is not None:
+            return None
+        if self.config.status.startswith("bad"):    # fix the file first: never overwrite it
+            return None
+        eng = self.engine
+        rep = eng.total_rep - self.call_rep0
+        syl = eng.total_syl - self.call_syl0
+        if rep < LEARN_MIN_REP_S * 100 or syl < 0:
+            return None
+        while syl >= 100000:               # syl * 10000 stays below 2**30
+            syl >>= 1
+            rep >>= 1
+        rate = syl * 10000 // rep
+        if rate < 100:                     # no syllables found: not a speaking rate
+            return None
+        b = self.config.params.rate_baseline_csps
+        b = rate if b == 0 else b + (rate - b) // 4
+        if b > 1500:
+            b = 1500
+        elif b < 1:
+            b = 1
+        try:
+            self.config.set({"rate_baseline_csps": b})
+        except (OSError, ValueError):      # a full flash: coach on, learn next call
+            pass
+        eng.cues.set_baseline(b)
+        return b
 
     # ------------------------------------------------------------------ calibration
 
@@ -305,6 +363,7 @@ class App:
 
     def cmd_set_config(self, args):
         self.config.set(args["params"])
+        self.call_learn = False            # the new engine's counters start again
         self.engine = Engine(self.config.params)
         if self.core1 is not None:
             self.core1.attach(self.engine)
@@ -316,6 +375,7 @@ class App:
 
     def cmd_calibrate(self, args):
         self.cal_step = args["step"]
+        self.call_learn = False
         self.cal_left = args["seconds"] * 100
         for i in range(4):
             self.cal_sum[i] = 0
@@ -344,6 +404,7 @@ class App:
             merged.update(args["params"])
             params = Params(**merged)
         self.replay_engine = Engine(params)
+        self.call_learn = False
         return {"frame": 0}
 
     def cmd_replay(self, args):

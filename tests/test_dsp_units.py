@@ -143,3 +143,43 @@ def test_dsp_code_is_integer_only():
                 assert tok.string not in ("float", "math", "numpy", "complex"), where
             elif tok.type == tokenize.OP:
                 assert tok.string not in ("/", "/="), where
+
+
+def _fast_wanted(cues, rates):
+    """The fast condition after each rolling rate in turn."""
+    from callcue.dsp.cues import FAST
+
+    out = []
+    for r in rates:
+        cues.levels(r, -1)
+        out.append(cues.want[FAST])
+    return out
+
+
+def test_fast_cue_against_learned_baseline():
+    """With a learned baseline B the fast cue turns on above B * (100 + fast_rel_pct) // 100
+    and off below B * (90 + fast_rel_pct) // 100; without one, at the absolute thresholds;
+    set_baseline switches between them (0: back to the absolute ones)."""
+    from callcue.dsp.cues import Cues
+
+    c = Cues(Params(rate_baseline_csps=400, fast_rel_pct=30))
+    assert (c.fast_on, c.fast_off) == (520, 480)
+    # not at the threshold, on just above; hysteresis down to 480; off just below
+    assert _fast_wanted(c, [500, 520, 521, 500, 480, 479, 500, 520]) == [0, 0, 1, 1, 1, 0, 0, 0]
+    assert _fast_wanted(c, [-1]) == [0]                      # undefined: off
+    # a slow rep's ordinary rate would never reach the absolute 550, a fast rep's would
+    slow = Cues(Params(rate_baseline_csps=300))
+    assert (slow.fast_on, slow.fast_off) == (390, 360)
+    assert _fast_wanted(slow, [380, 391, 370, 359]) == [0, 1, 1, 0]
+    quick = Cues(Params(rate_baseline_csps=520, fast_rel_pct=20))
+    assert (quick.fast_on, quick.fast_off) == (624, 572)
+    assert _fast_wanted(quick, [600, 610, 625, 580, 571]) == [0, 0, 1, 1, 0]
+    # no baseline: the absolute thresholds (550 on, 500 off)
+    a = Cues(Params())
+    assert (a.fast_on, a.fast_off) == (550, 500)
+    assert _fast_wanted(a, [540, 550, 551, 500, 499]) == [0, 0, 1, 1, 0]
+    a.set_baseline(1500)                   # the extremes stay small ints
+    a2 = Cues(Params(rate_baseline_csps=1500, fast_rel_pct=200))
+    assert (a.fast_on, a2.fast_on, a2.fast_off) == (1950, 4500, 4350)
+    a.set_baseline(0)
+    assert (a.fast_on, a.fast_off) == (550, 500)

@@ -348,3 +348,50 @@ def test_no_audio_leaves_the_device(micropython, tmp_path):
 
 REC_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
               "rate_csps", "pitch_cents", "pitch_sd_cents", "cue", "overruns", "talkovers")
+
+
+def _call_rate_csps(records):
+    """A call's articulation rate from its logged per-second records, as the dongle
+    computes it: syllables * 10000 // rep speech frames."""
+    syl = sum(r["syllables"] for r in records)
+    rep_frames = sum(r["rep_active_ms"] for r in records) // 10
+    return syl * 10000 // rep_frames, rep_frames
+
+
+def test_dongle_learns_the_reps_usual_rate(micropython, tmp_path):
+    """At the end of a call with >= 30 s of rep speech the dongle saves the call's rate as
+    rate_baseline_csps in /config.json (the first call sets it); after a reboot it coaches
+    against it (its records equal analyze with that baseline), a second call moves it a
+    quarter of the way, and a short call (< 30 s of rep speech) leaves it alone."""
+    flash = tmp_path / "flash"
+    gap = np.zeros((35 * 8000, 2), np.int16)      # call_end_ms = 30 s: the call ends
+    a, _ = synth.render("slow-rep", seed=0, duration_s=60.0)
+    pcm = np.concatenate([a, gap])
+    _play(pcm[:, 0], pcm[:, 1], flash)
+    (_, recs_a), = simulator.session_records(flash)
+    rate_a, rep_a = _call_rate_csps(recs_a)
+    assert rep_a >= 3000 and 200 < rate_a < 400
+    cfg = json.loads((flash / "config.json").read_text())
+    assert cfg["params"] == {"rate_baseline_csps": rate_a}
+
+    # reboot: a fast call, then (after it ended) a short one cut by the end of input
+    b, _ = synth.render("fast-rep", seed=0, duration_s=70.0)
+    c, _ = synth.render("turn-taking", seed=0, duration_s=20.0)
+    pcm = np.concatenate([b, gap, c])
+    for path in (flash / "logs").glob("s*.log"):
+        path.unlink()
+    _play(pcm[:, 0], pcm[:, 1], flash)
+    sessions = simulator.session_records(flash)
+    assert len(sessions) == 2
+    rate_b, rep_b = _call_rate_csps(sessions[0][1])
+    _, rep_c = _call_rate_csps(sessions[1][1])
+    assert rep_b >= 3000 and rate_b > rate_a + 200 and rep_c < 3000
+    want = rate_a + (rate_b - rate_a) // 4
+    assert json.loads((flash / "config.json").read_text())["params"] == {
+        "rate_baseline_csps": want}
+    # call b ran against the learned baseline, as `analyze --param rate_baseline_csps=`
+    doc = analyze_pcm(pcm[:, 0], pcm[:, 1], Params(rate_baseline_csps=rate_a))
+    by_t = {s["t_s"]: s for s in doc["seconds"]}
+    for rec in sessions[0][1]:
+        assert simulator.contract_second(rec) == by_t[rec["t_s"]]
+    assert "fast" in {by_t[r["t_s"]]["cue"] for r in sessions[0][1]}

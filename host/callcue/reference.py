@@ -587,9 +587,11 @@ def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p):
     for s, (rate, sd) in enumerate(zip(rate_sps, sd_cents, strict=True)):
         if np.isnan(rate):
             f_on = False
-        elif rate > p.fast_on_csps / 100.0:
+        elif rate > (p.rate_baseline_csps * (100 + p.fast_rel_pct) // 100
+                     if p.rate_baseline_csps else p.fast_on_csps) / 100.0:
             f_on = True
-        elif rate < p.fast_off_csps / 100.0:
+        elif rate < (p.rate_baseline_csps * (90 + p.fast_rel_pct) // 100
+                     if p.rate_baseline_csps else p.fast_off_csps) / 100.0:
             f_on = False
         if np.isnan(sd):
             s_on = False
