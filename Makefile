@@ -44,6 +44,13 @@ test: setup
 bench: setup
 	$(BIN)/python tests/bench/run_bench.py
 
+# Real recorded speech (Debian packages, fetched with apt-get) through a simulated headset
+# line: build/realspeech/calls/*.{wav,json}. Score with tests/realspeech/score.py.
+.PHONY: realspeech
+realspeech: setup
+	$(BIN)/python tests/realspeech/fetch.py
+	$(BIN)/python tests/realspeech/build.py
+
 # Cross-compile every device file for the RP2040 (Cortex-M0+, Thumb: -march=armv6m).
 mpy: setup $(MPY_OUT)
 	@echo "$(words $(MPY_OUT)) file(s) compiled into build/mpy/"

@@ -1,11 +1,14 @@
 """Cue policy: which single cue the LED shows, chosen so it helps rather than nags.
 
 Conditions (each with its own hysteresis where it has a level): talk-over while
-a confirmed talk-over runs; fast while the rolling rate is above `fast_on_csps`
-(until it falls below `fast_off_csps`), or, once the dongle has learned the rep's
-usual rate B = `rate_baseline_csps` (> 0), above B * (100 + `fast_rel_pct`) // 100
-(until below B * (90 + `fast_rel_pct`) // 100): the rep against their own baseline
-(`set_baseline` changes B between calls, firmware/app.py learns it); flat while
+a confirmed talk-over runs; fast while the rolling rate is above B * (100 +
+`fast_rel_pct`) // 100 (until below B * (90 + `fast_rel_pct`) // 100), B being the
+rep's usual rate, and never below `fast_on_csps` (`fast_off_csps` to turn off): a
+rep is fast against their own pace, not against everyone's. B is the rate the
+dongle learned across calls, `rate_baseline_csps` (`set_baseline` changes it
+between calls, firmware/app.py learns it); before it has learned one, the rep's
+average since the engine started, once they have spoken `_LISTEN_S` (30 s): a new
+dongle listens before it judges pace, and gives no fast cue until then. Flat while
 the pitch SD is below `flat_on_cents` (until above `flat_off_cents`); dead air while
 it lasts. One cue at a time, by priority talkover > fast > flat > dead_air: a
 higher-priority cue takes over at once. A cue stays lit at least `cue_min_on_ms`,
@@ -13,10 +16,19 @@ goes dark when its condition ends or after `cue_max_on_ms`, and the same cue can
 light again within its `*_repeat_ms` of going dark.
 
 Scaling: frame counters; the relative fast thresholds' products B * (100 + pct)
-< 1500 * 300.
+< 1500 * 300; the running average is syllables * 100 // seconds, < 2**30 for fewer
+than 10 million syllables.
 """
 
 from array import array
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+_LISTEN_S = const(30)      # rep speech before a new dongle's own average is the baseline
 
 NONE = 0
 TALKOVER = 1
@@ -43,15 +55,16 @@ class Cues:
         self.reset()
 
     def set_baseline(self, b_csps):
-        """The rep's usual rate in csps (0: none learned, the absolute thresholds);
-        recomputes the fast thresholds without allocating (between calls)."""
+        """The rep's usual rate in csps learned across calls (0: none yet, the running
+        average is used); takes effect at the next levels() (no allocation)."""
         self.baseline = b_csps
-        if b_csps > 0:
-            self.fast_on = b_csps * (100 + self.fast_rel_pct) // 100
-            self.fast_off = b_csps * (90 + self.fast_rel_pct) // 100
-        else:
-            self.fast_on = self.fast_abs_on
-            self.fast_off = self.fast_abs_off
+        self._thresholds(b_csps)
+
+    def _thresholds(self, b_csps):
+        on = b_csps * (100 + self.fast_rel_pct) // 100
+        off = b_csps * (90 + self.fast_rel_pct) // 100
+        self.fast_on = on if on > self.fast_abs_on else self.fast_abs_on
+        self.fast_off = off if off > self.fast_abs_off else self.fast_abs_off
 
     def reset(self):
         for i in range(5):
@@ -60,10 +73,16 @@ class Cues:
         self.cue = NONE
         self.since = 0
 
-    def levels(self, rate_csps, sd_cents):
-        """Update the fast and flat conditions from the rolling values (-1 = undefined)."""
+    def levels(self, rate_csps, sd_cents, syllables, talk_frames):
+        """Update the fast and flat conditions from the rolling values (-1 = undefined)
+        and the rep's syllables and talk frames since the engine started."""
         w = self.want
-        if rate_csps < 0:
+        base = self.baseline
+        if base <= 0:
+            s = talk_frames // 100
+            base = (syllables * 100) // s if s >= _LISTEN_S else 0
+            self._thresholds(base)
+        if rate_csps < 0 or base <= 0:
             w[FAST] = 0
         elif rate_csps > self.fast_on:
             w[FAST] = 1

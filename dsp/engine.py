@@ -209,7 +209,7 @@ class Engine:
         rate = self.rate.push_second(self.n_syl, self.n_rep)
         mean = self.spread.second()
         self.pitch.center = self.spread.median_cents     # the path's register
-        self.cues.levels(rate, self.spread.sd_cents)
+        self.cues.levels(rate, self.spread.sd_cents, self.total_syl, self.total_rep)
         r = self.record
         r[0] = t_s
         r[1] = self.n_rep * 10

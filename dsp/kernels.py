@@ -26,6 +26,7 @@ Scaling and overflow:
   < 2**21.91; the sliding e(tau) is updated term by term, so it equals the direct sum.
   The quotient (c << 8) // ((e0 + et) >> 3) has c << 8 < 2**29.91 and is at most
   about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
+- peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
 - hist_cents: counts only. spread_clipped: see its docstring; every sum < 2**28.2.
 """
 
@@ -149,7 +150,8 @@ def nsdf_q10(x, step, w, lo, hi, out):
     sample stride `step`: for lo <= tau <= hi, out[tau] = 2 * c(tau) / (e(0) + e(tau))
     in Q10 (1024 = periodic; negative values stored as 0), where over j < w
     c(tau) = sum x[j*step] * x[(j+tau)*step] and e(tau) = sum x[(j+tau)*step]**2,
-    every product >> 11. Reads x[0 .. (hi + w) * step]."""
+    every product >> 11. Reads x[0 .. (hi + w) * step]. w must be even (the viper
+    twin takes two products per pass)."""
     e0 = 0
     et = 0
     j = 0
@@ -177,6 +179,118 @@ def nsdf_q10(x, step, w, lo, hi, out):
         a = x[tau * step]                 # slide e(tau) to e(tau + 1)
         b = x[k]
         et += ((b * b) >> 11) - ((a * a) >> 11)
+
+
+def peaks_q10(n, lo, hi, floor, cand, strength, ncand):
+    """The ncand strongest local maxima of n[lo..hi] (n[t] >= floor, > n[t-1] and >=
+    n[t+1]) into cand[1..] (lags) and strength[1..] (values), strongest first (equal
+    ones in lag order). Returns how many."""
+    m = 0
+    for t in range(lo, hi + 1):
+        v = n[t]
+        if v < floor or v <= n[t - 1] or v < n[t + 1]:
+            continue
+        i = m + 1
+        if m == ncand:
+            i = ncand + 1
+        while i > 1 and strength[i - 1] < v:
+            if i <= ncand:
+                strength[i] = strength[i - 1]
+                cand[i] = cand[i - 1]
+            i -= 1
+        if i <= ncand:
+            strength[i] = v
+            cand[i] = t
+            if m < ncand:
+                m += 1
+    return m
+
+
+def path_step(cand, strength, m, cfg, pc, pb, cost):
+    """One step of the pitch path (a Viterbi search, dsp/pitch.py) with the unvoiced
+    state 0 and the m candidates cand[1..m] (cents), strength[1..m] (Q10). cfg: [0]
+    voicing, [1] jump, [2] prior, [3] register (median cents, 0 unknown), [4] this
+    slot, [5] states per slot, [6] slots, [7] delay, [8] octave cost, [9] voicing
+    change cost (all Q10 per octave or Q10), [10 + s] states used in slot s. pc / pb:
+    cents and backpointer per slot and state; cost[0..states) the path costs, cost[
+    states..) scratch. Advances cfg[4]; returns the cents decided `delay` steps back.
+    Local costs are offset by 2048 (not 1024) so none is negative: ptr32 loads do not
+    sign-extend on 64-bit ports. Costs are re-based to 0 every step: each < 2**15."""
+    ns = cfg[5]
+    slots = cfg[6]
+    slot = cfg[4]
+    prev = slot - 1 if slot else slots - 1
+    base = slot * ns
+    pbase = prev * ns
+    nprev = cfg[10 + prev]
+    voicing = cfg[0]
+    jump = cfg[1]
+    prior = cfg[2]
+    center = cfg[3]
+    octave = cfg[8]
+    vu = cfg[9]
+    near = 1 << 20
+    top = 0
+    for i in range(1, m + 1):
+        c = cand[i]
+        if c > top:
+            top = c
+        if center > 0:
+            d = c - center
+            if d < 0:
+                d = -d
+            if d < near:
+                near = d
+    lo = 1 << 29
+    for i in range(m + 1):
+        if i == 0:
+            c = 0
+            local = 2048 - voicing
+        else:
+            c = cand[i]
+            local = 2048 - strength[i] + (octave * (top - c)) // 1200
+            if center > 0:
+                d = c - center
+                if d < 0:
+                    d = -d
+                local += (prior * (d - near)) // 1200
+        pc[base + i] = c
+        bj = 0
+        bc = 1 << 29
+        for j in range(nprev):
+            if j == 0:
+                step = 0
+                if i:
+                    step = vu
+            elif i == 0:
+                step = vu
+            else:
+                d = c - pc[pbase + j]
+                if d < 0:
+                    d = -d
+                step = (jump * d) // 1200
+            t = cost[j] + step
+            if t < bc:
+                bc = t
+                bj = j
+        pb[base + i] = bj
+        t = bc + local
+        cost[ns + i] = t
+        if t < lo:
+            lo = t
+    best = 0
+    for i in range(m + 1):
+        t = cost[ns + i] - lo
+        cost[i] = t
+        if t == 0:
+            best = i
+    cfg[10 + slot] = m + 1
+    s = slot
+    for _ in range(cfg[7]):
+        best = pb[s * ns + best]
+        s = s - 1 if s else slots - 1
+    cfg[4] = slot + 1 if slot < slots - 1 else 0
+    return pc[s * ns + best]
 
 
 def hist_cents(ring, n, hist, nbins):

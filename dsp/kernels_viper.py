@@ -145,11 +145,14 @@ def nsdf_q10(x: ptr16, step: int, w: int, lo: int, hi: int, out: ptr32):
         j = 0
         k = tau * step
         i = 0
-        while i < w:
+        while i < w:        # two products per pass: w is even (the pitch stage's 60, 120)
             c += (((int(x[j]) ^ 0x8000) - 0x8000) * ((int(x[k]) ^ 0x8000) - 0x8000)) >> 11
             j += step
             k += step
-            i += 1
+            c += (((int(x[j]) ^ 0x8000) - 0x8000) * ((int(x[k]) ^ 0x8000) - 0x8000)) >> 11
+            j += step
+            k += step
+            i += 2
         den = (e0 + et) >> 3
         v = 0
         if den > 0 and c > 0:
@@ -159,6 +162,129 @@ def nsdf_q10(x: ptr16, step: int, w: int, lo: int, hi: int, out: ptr32):
         b = (int(x[k]) ^ 0x8000) - 0x8000
         et += ((b * b) >> 11) - ((a * a) >> 11)
         tau += 1
+
+
+@micropython.viper
+def peaks_q10(n: ptr32, lo: int, hi: int, floor: int, cand: ptr16, strength: ptr16,
+              ncand: int) -> int:
+    m = 0
+    t = lo
+    while t <= hi:
+        v = int(n[t])
+        if v >= floor and v > int(n[t - 1]) and v >= int(n[t + 1]):
+            i = m + 1
+            if m == ncand:
+                i = ncand + 1
+            while i > 1 and int(strength[i - 1]) < v:
+                if i <= ncand:
+                    strength[i] = strength[i - 1]
+                    cand[i] = cand[i - 1]
+                i -= 1
+            if i <= ncand:
+                strength[i] = v
+                cand[i] = t
+                if m < ncand:
+                    m += 1
+        t += 1
+    return m
+
+
+@micropython.viper
+def path_step(cand: ptr16, strength: ptr16, m: int, cfg: ptr32, pc: ptr16, pb: ptr8,
+              cost: ptr32) -> int:
+    ns = int(cfg[5])
+    slots = int(cfg[6])
+    slot = int(cfg[4])
+    prev = slots - 1
+    if slot:
+        prev = slot - 1
+    base = slot * ns
+    pbase = prev * ns
+    nprev = int(cfg[10 + prev])
+    voicing = int(cfg[0])
+    jump = int(cfg[1])
+    prior = int(cfg[2])
+    center = int(cfg[3])
+    octave = int(cfg[8])
+    vu = int(cfg[9])
+    near = 1 << 20
+    top = 0
+    i = 1
+    while i <= m:
+        c = int(cand[i])
+        if c > top:
+            top = c
+        if center > 0:
+            d = c - center
+            if d < 0:
+                d = 0 - d
+            if d < near:
+                near = d
+        i += 1
+    lo = 1 << 29
+    i = 0
+    while i <= m:
+        if i == 0:
+            c = 0
+            local = 2048 - voicing
+        else:
+            c = int(cand[i])
+            local = 2048 - int(strength[i]) + (octave * (top - c)) // 1200
+            if center > 0:
+                d = c - center
+                if d < 0:
+                    d = 0 - d
+                local += (prior * (d - near)) // 1200
+        pc[base + i] = c
+        bj = 0
+        bc = 1 << 29
+        j = 0
+        while j < nprev:
+            if j == 0:
+                step = 0
+                if i:
+                    step = vu
+            elif i == 0:
+                step = vu
+            else:
+                d = c - int(pc[pbase + j])
+                if d < 0:
+                    d = 0 - d
+                step = (jump * d) // 1200
+            t = int(cost[j]) + step
+            if t < bc:
+                bc = t
+                bj = j
+            j += 1
+        pb[base + i] = bj
+        t = bc + local
+        cost[ns + i] = t
+        if t < lo:
+            lo = t
+        i += 1
+    best = 0
+    i = 0
+    while i <= m:
+        t = int(cost[ns + i]) - lo
+        cost[i] = t
+        if t == 0:
+            best = i
+        i += 1
+    cfg[10 + slot] = m + 1
+    s = slot
+    j = int(cfg[7])
+    while j > 0:
+        best = int(pb[s * ns + best])
+        if s:
+            s -= 1
+        else:
+            s = slots - 1
+        j -= 1
+    if slot < slots - 1:
+        cfg[4] = slot + 1
+    else:
+        cfg[4] = 0
+    return int(pc[s * ns + best])
 
 
 @micropython.viper

@@ -28,7 +28,7 @@ TABLE = (
     ("syl_peak_db", 12, 3, 40, "a nucleus is at most this far below the loudest recent one"),
     ("syl_low_pct", 12, 1, 100, "a nucleus with no pitch is voiced if this share of its "
      "energy lies below 600 Hz"),
-    ("rate_window_s", 10, 2, 30, "rolling window of the speaking rate"),
+    ("rate_window_s", 20, 2, 30, "rolling window of the speaking rate"),
     ("rate_min_speech_ms", 3000, 500, 30000, "rep speech in the window before a rate is defined"),
     ("fast_on_csps", 550, 100, 1500, "speaking rate above which the fast cue turns on"),
     ("fast_off_csps", 500, 100, 1500, "speaking rate below which the fast cue turns off"),
@@ -39,13 +39,13 @@ TABLE = (
     # pitch (dsp/pitch.py)
     ("pitch_min_hz", 60, 60, 400, "lowest F0 searched"),
     ("pitch_max_hz", 400, 60, 400, "highest F0 searched"),
-    ("pitch_voicing_pct", 70, 20, 99, "periodicity (normalised square difference peak) above "
+    ("pitch_voicing_pct", 45, 20, 99, "periodicity (normalised square difference peak) above "
      "which a frame is voiced"),
     ("pitch_jump_pct", 35, 0, 200, "path cost of an F0 step, per octave, against periodicity"),
     ("pitch_prior_pct", 40, 0, 200, "path cost per octave of a candidate farther from the "
      "rep's recent median F0 than the nearest one"),
-    ("pitch_window_s", 20, 2, 30, "rolling window of the pitch standard deviation"),
-    ("pitch_min_voiced_ms", 2000, 200, 30000, "voiced time in the window before an SD exists"),
+    ("pitch_window_s", 30, 2, 30, "rolling window of the pitch standard deviation"),
+    ("pitch_min_voiced_ms", 4000, 200, 30000, "voiced time in the window before an SD exists"),
     ("flat_on_cents", 100, 10, 1200, "pitch SD below which the flat cue turns on"),
     ("flat_off_cents", 150, 10, 1200, "pitch SD above which the flat cue turns off"),
     # dead air (dsp/deadair.py)

@@ -9,15 +9,16 @@ McLeod's normalised square difference n(tau) = 2 c(tau) / (e(0) + e(tau)) over a
 30 ms window (kernels.nsdf_q10): 1 for a perfectly periodic signal at lag tau, and
 long enough to hold two periods of a 70 Hz voice. It is computed coarse first,
 on every other sample (2 kHz, 15 ms of products per lag) for every lag of the
-range, and its three strongest local maxima above 0.3 are refined at 4 kHz (five
-lags around each, a parabola through the best and its neighbours). Harmonics alone
+range, and its five strongest local maxima above 0.3 are refined at 4 kHz (three
+lags around each, one more past an edge that holds the best, and a parabola through
+the best and its neighbours). Harmonics alone
 give the period, so the telephone band's missing fundamental does not matter.
 
-Path. Each search gives up to three voiced candidates and the unvoiced state. A
+Path. Each search gives up to five voiced candidates and the unvoiced state. A
 Viterbi search in the manner of Praat's path finder picks one per search: a
 candidate costs 1 - n(tau), the unvoiced state 1 - `pitch_voicing_pct` %, a change
 between voiced and unvoiced `_VU_Q10`, a step between two voiced candidates
-`pitch_jump_pct` % per octave, a candidate 0.1 per octave below the search's
+`pitch_jump_pct` % per octave, a candidate 0.05 per octave below the search's
 highest (as Praat's octave cost: a period and its multiples all fit a periodic
 signal), and a candidate farther from the rep's recent median
 F0 (set once a second by the spread stage) than the nearest one costs
@@ -34,8 +35,8 @@ F0 is reported in integer cents re CENTS_REF_HZ (55 Hz): 60 Hz = 151,
 Scaling: see kernels.nsdf_q10 (n in Q10, 0..about 1024). Interpolation: at a
 local maximum b >= a, c of n, den = 2b - a - c >= |c - a|, both < 2**11, so the
 offset ((c - a) << 7) // den lies within +-128 (half a lag) in Q8. period_q8 <
-72 * 256; log2 values < 2**17; cents < 2**12. Path costs are Q10: a local cost <=
-1024 + octave (< 2**9) + prior (< 2**13), a step <= pitch_jump (<= 2048) * 4096 /
+72 * 256; log2 values < 2**17; cents < 2**12. Path costs are Q10 (kernels.path_step): a local cost
+<= 2048 + octave (< 2**9) + prior (< 2**13), a step <= pitch_jump (<= 2048) * 4096 /
 1200 < 2**13; costs are re-based to their minimum every search, so every cost stays
 below 2**15.
 """
@@ -57,13 +58,13 @@ _W4 = const(120)                     # window at 4 kHz (30 ms)
 _W2 = const(60)                      # the same window at 2 kHz (coarse search)
 _HIST = const(192)                   # history, decimated samples (48 ms)
 _FRAME_DEC = 80 // DECIMATE          # 40 decimated samples per frame
-_NCAND = const(3)                    # voiced candidates per search
+_NCAND = const(5)                    # voiced candidates per search
 _FLOOR_Q10 = const(307)              # a local maximum below n = 0.3 is no candidate
 _VU_Q10 = const(143)                 # voiced <-> unvoiced step: 0.14, Praat's default
-_OCTAVE_Q10 = const(102)             # 0.1 per octave below the highest candidate
+_OCTAVE_Q10 = const(51)              # 0.05 per octave below the highest candidate
 _DELAY = const(5)                    # searches between a search and its decision
 _SLOTS = const(6)                    # _DELAY + 1 searches kept for the backtrace
-_STATES = const(4)                   # unvoiced + _NCAND
+_STATES = const(6)                   # unvoiced + _NCAND
 # log2 of (4000 Hz * 256 / 55 Hz) in Q12: f0 cents = cents(_K - log2(period_q8))
 _K_Q12 = log2_q12(DEC_RATE_HZ * 256) - log2_q12(CENTS_REF_HZ)
 
@@ -91,9 +92,9 @@ class Pitch:
         # the path: cents and backpointer per state for the last _SLOTS searches
         self.path_c = array("h", bytes(2 * _STATES * _SLOTS))
         self.path_b = array("b", bytes(_STATES * _SLOTS))
-        self.path_n = array("b", bytes(_SLOTS))
-        self.cost = array("i", bytes(4 * _STATES))
-        self.new = array("i", bytes(4 * _STATES))
+        self.cost = array("i", bytes(8 * _STATES))     # path costs, then scratch
+        # kernels.path_step's settings and state (its docstring has the layout)
+        self.cfg = array("i", bytes(4 * (10 + _SLOTS)))
         self.reset()
 
     def reset(self):
@@ -102,14 +103,17 @@ class Pitch:
                 s[i] = 0
         for i in range(_HIST):
             self.hist[i] = 0
-        for i in range(_SLOTS):
-            self.path_n[i] = 1
         for i in range(_STATES * _SLOTS):
             self.path_c[i] = 0
             self.path_b[i] = 0
-        for i in range(_STATES):
+        for i in range(2 * _STATES):
             self.cost[i] = 0
-        self.slot = 0
+        cfg = self.cfg
+        for i, v in enumerate((self.voicing_q10, self.jump_q10, self.prior_q10, 0, 0,
+                               _STATES, _SLOTS, _DELAY, _OCTAVE_Q10, _VU_Q10)):
+            cfg[i] = v
+        for i in range(_SLOTS):
+            cfg[10 + i] = 1          # the unvoiced state only, cents 0
         self.searches = 0
         self.odd = 0
         self.center = 0          # the rep's recent median F0 in cents (0 unknown)
@@ -147,43 +151,38 @@ class Pitch:
         lo2 = self.lo2
         hi2 = self.hi2
         k.nsdf_q10(norm, 2, _W2, lo2 - 1, hi2 + 1, n2)
-        # the _NCAND strongest local maxima, kept sorted in strength[1..] (coarse lag
-        # in cand[1..] for now)
-        m = 0
-        for t in range(lo2, hi2 + 1):
-            v = n2[t]
-            if v < _FLOOR_Q10 or v <= n2[t - 1] or v < n2[t + 1]:
-                continue
-            i = m + 1 if m < _NCAND else _NCAND + 1
-            while i > 1 and strength[i - 1] < v:
-                if i <= _NCAND:
-                    strength[i] = strength[i - 1]
-                    cand[i] = cand[i - 1]
-                i -= 1
-            if i <= _NCAND:
-                strength[i] = v
-                cand[i] = t
-                if m < _NCAND:
-                    m += 1
-        # refine each at 4 kHz: lags 2t-2 .. 2t+2, the best of them, a parabola
+        # the _NCAND strongest local maxima: coarse lags in cand[1..m]
+        m = k.peaks_q10(n2, lo2, hi2, _FLOOR_Q10, cand, strength, _NCAND)
+        # refine each at 4 kHz: lags 2t-1 .. 2t+1, one more beyond an edge that holds
+        # the best, then a parabola through the best and its neighbours
         tau_min = self.tau_min
         tau_max = self.tau_max
         out = 0
         best = 0
         for i in range(1, m + 1):
             c = cand[i] << 1
-            lo = c - 2
-            if lo < 1:
-                lo = 1
-            k.nsdf_q10(norm, 1, _W4, lo, c + 2, n4)
+            lo = c - 1
+            hi = c + 1
+            k.nsdf_q10(norm, 1, _W4, lo, hi, n4)
             u = lo
-            for t in range(lo + 1, c + 3):
-                if n4[t] > n4[u]:
-                    u = t
+            if n4[c] > n4[u]:
+                u = c
+            if n4[hi] > n4[u]:
+                u = hi
+            if u == hi and hi < tau_max + 1:
+                hi += 1
+                k.nsdf_q10(norm, 1, _W4, hi, hi, n4)
+                if n4[hi] > n4[u]:
+                    u = hi
+            elif u == lo and lo > tau_min - 1:
+                lo -= 1
+                k.nsdf_q10(norm, 1, _W4, lo, lo, n4)
+                if n4[lo] > n4[u]:
+                    u = lo
             if u < tau_min or u > tau_max:
                 continue
             off = 0
-            if lo < u < c + 2:
+            if lo < u < hi:
                 a = n4[u - 1]
                 b = n4[u]
                 cc = n4[u + 1]
@@ -209,79 +208,11 @@ class Pitch:
     def track(self, m):
         """One step of the path with the unvoiced state and cand[1..m]; returns the
         F0 decided for the search _DELAY steps back (0 until there is one)."""
-        cand = self.cand
-        strength = self.strength
-        cost = self.cost
-        new = self.new
-        pc = self.path_c
-        pb = self.path_b
-        base = self.slot * _STATES
-        jump = self.jump_q10
-        center = self.center
-        # the prior: distance to the median beyond the nearest candidate's; the
-        # octave cost: distance below the highest candidate
-        near = 1 << 20
-        top = 0
-        for i in range(1, m + 1):
-            if cand[i] > top:
-                top = cand[i]
-            if center > 0:
-                d = cand[i] - center
-                if d < 0:
-                    d = -d
-                if d < near:
-                    near = d
-        prev = self.path_n[(self.slot + _SLOTS - 1) % _SLOTS]
-        pbase = ((self.slot + _SLOTS - 1) % _SLOTS) * _STATES
-        lo = 1 << 29       # sentinels: costs stay below 2**15
-        for i in range(m + 1):
-            if i == 0:
-                c = 0
-                local = 1024 - self.voicing_q10
-            else:
-                c = cand[i]
-                local = 1024 - strength[i] + (_OCTAVE_Q10 * (top - c)) // 1200
-                if center > 0:
-                    d = c - center
-                    if d < 0:
-                        d = -d
-                    local += (self.prior_q10 * (d - near)) // 1200
-            pc[base + i] = c
-            bj = 0
-            bc = 1 << 29
-            for j in range(prev):
-                pcj = pc[pbase + j]
-                if j == 0:
-                    step = 0 if i == 0 else _VU_Q10
-                elif i == 0:
-                    step = _VU_Q10
-                else:
-                    d = c - pcj
-                    if d < 0:
-                        d = -d
-                    step = (jump * d) // 1200
-                t = cost[j] + step
-                if t < bc:
-                    bc = t
-                    bj = j
-            pb[base + i] = bj
-            t = bc + local
-            new[i] = t
-            if t < lo:
-                lo = t
-        # re-base, pick the best state now and trace it back _DELAY searches
-        best = 0
-        for i in range(m + 1):
-            cost[i] = new[i] - lo
-            if cost[i] == 0:
-                best = i
-        self.path_n[self.slot] = m + 1
-        s = self.slot
-        for _ in range(_DELAY):
-            best = pb[s * _STATES + best]
-            s = s - 1 if s else _SLOTS - 1
-        self.slot = self.slot + 1 if self.slot < _SLOTS - 1 else 0
-        self.searches += 1
-        if self.searches <= _DELAY:
+        cfg = self.cfg
+        cfg[3] = self.center
+        f0 = self.k.path_step(self.cand, self.strength, m, cfg, self.path_c, self.path_b,
+                              self.cost)
+        if self.searches < _DELAY:
+            self.searches += 1
             return 0
-        return pc[s * _STATES + best]
+        return f0

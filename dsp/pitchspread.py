@@ -4,7 +4,7 @@ Every frame's F0 (cents, 0 unvoiced) goes into a ring of `pitch_window_s`
 seconds. Once a second, over the voiced frames of the ring: a histogram in 16-cent
 bins (kernels.hist_cents) gives the median and the quartiles; the interquartile
 range / 1.349 is the SD a normal distribution with those quartiles would have.
-Deviations from the median are clipped at 2.5 times that (at least 50 cents, at
+Deviations from the median are clipped at 2.5 times that (at least 150 cents, at
 most 1200), and the spread is the standard deviation of the clipped deviations
 (kernels.spread_clipped): for a voice's own F0 distribution the clip changes
 almost nothing; an octave error or a stray frame counts as 2.5 SD, not 12
@@ -26,7 +26,7 @@ except ImportError:  # CPython
         return x
 
 _NBINS = const(256)          # 16-cent bins up to 4096 cents (> 400 Hz)
-_MIN_CLIP = const(50)        # cents
+_MIN_CLIP = const(150)       # cents
 _MAX_CLIP = const(1200)
 _BIAS = const(1 << 24)       # kernels.spread_clipped's bias on the sum
 

@@ -106,6 +106,20 @@ for n in (1, 2, 7, 40, 80, 108, 192):
                 K.nsdf_q10(z, 2, 60, 4, 35, nd)
                 K.nsdf_q10(z, 1, 120, 1, 71, nd)
                 o.append(list(nd))
+                # peak picking and the path over a few steps
+                cand = array("h", bytes(12))
+                st = array("h", bytes(12))
+                cfg = array("i", [700, 358, 409, 0, 0, 6, 6, 5, 102, 143] + [1] * 6)
+                pc = array("h", bytes(72))
+                pb = array("b", bytes(36))
+                cost = array("i", bytes(48))
+                for step in range(9):
+                    m = K.peaks_q10(nd, 2 + step, 70, 300, cand, st, 5)
+                    for i in range(1, m + 1):
+                        cand[i] = 1500 + 37 * cand[i] + 11 * step
+                    cfg[3] = 0 if step < 4 else 2600
+                    o.append((m, K.path_step(cand, st, m, cfg, pc, pb, cost)))
+                o.append(list(cfg) + list(pc) + list(pb) + list(cost))
             out = array("i", bytes(12))
             ring = array("h", bytes(2 * n))
             for i in range(n):

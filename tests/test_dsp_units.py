@@ -145,41 +145,47 @@ def test_dsp_code_is_integer_only():
                 assert tok.string not in ("/", "/="), where
 
 
-def _fast_wanted(cues, rates):
-    """The fast condition after each rolling rate in turn."""
+def _fast_wanted(cues, rates, syllables=0, talk_frames=0):
+    """The fast condition after each rolling rate in turn (the rep's totals so far fixed)."""
     from callcue.dsp.cues import FAST
 
     out = []
     for r in rates:
-        cues.levels(r, -1)
+        cues.levels(r, -1, syllables, talk_frames)
         out.append(cues.want[FAST])
     return out
 
 
-def test_fast_cue_against_learned_baseline():
-    """With a learned baseline B the fast cue turns on above B * (100 + fast_rel_pct) // 100
-    and off below B * (90 + fast_rel_pct) // 100; without one, at the absolute thresholds;
-    set_baseline switches between them (0: back to the absolute ones)."""
+def test_fast_cue_against_the_reps_own_pace():
+    """The fast cue turns on above B * (100 + fast_rel_pct) // 100 and off below
+    B * (90 + fast_rel_pct) // 100, never below the absolute fast_on/off_csps. B is the
+    learned baseline; without one, the rep's average so far once they have talked 30 s,
+    and no fast cue before that."""
     from callcue.dsp.cues import Cues
 
-    c = Cues(Params(rate_baseline_csps=400, fast_rel_pct=30))
-    assert (c.fast_on, c.fast_off) == (520, 480)
-    # not at the threshold, on just above; hysteresis down to 480; off just below
-    assert _fast_wanted(c, [500, 520, 521, 500, 480, 479, 500, 520]) == [0, 0, 1, 1, 1, 0, 0, 0]
+    c = Cues(Params(rate_baseline_csps=450, fast_rel_pct=30))
+    assert (c.fast_on, c.fast_off) == (585, 540)
+    # not at the threshold, on just above; hysteresis down to 540; off just below
+    assert _fast_wanted(c, [560, 585, 586, 560, 540, 539, 560, 585]) == [0, 0, 1, 1, 1, 0, 0, 0]
     assert _fast_wanted(c, [-1]) == [0]                      # undefined: off
-    # a slow rep's ordinary rate would never reach the absolute 550, a fast rep's would
+    # a slow rep is held to the absolute floor (550 on, 500 off), a fast rep to their own
     slow = Cues(Params(rate_baseline_csps=300))
-    assert (slow.fast_on, slow.fast_off) == (390, 360)
-    assert _fast_wanted(slow, [380, 391, 370, 359]) == [0, 1, 1, 0]
+    assert (slow.fast_on, slow.fast_off) == (550, 500)
+    assert _fast_wanted(slow, [400, 549, 551, 501, 499]) == [0, 0, 1, 1, 0]
     quick = Cues(Params(rate_baseline_csps=520, fast_rel_pct=20))
     assert (quick.fast_on, quick.fast_off) == (624, 572)
     assert _fast_wanted(quick, [600, 610, 625, 580, 571]) == [0, 0, 1, 1, 0]
-    # no baseline: the absolute thresholds (550 on, 500 off)
+    # no baseline: nothing until the rep has talked 30 s, then their own average
     a = Cues(Params())
-    assert (a.fast_on, a.fast_off) == (550, 500)
-    assert _fast_wanted(a, [540, 550, 551, 500, 499]) == [0, 0, 1, 1, 0]
+    assert _fast_wanted(a, [900, 900], syllables=140, talk_frames=2999) == [0, 0]
+    # 150 syllables in 30 s = 500 csps -> on above 650, off below 600
+    assert _fast_wanted(a, [640, 651, 610, 599], syllables=150, talk_frames=3000) == [0, 1, 1, 0]
+    assert (a.fast_on, a.fast_off) == (650, 600)
+    # a slow talker's own average below the floor: the absolute thresholds
+    assert _fast_wanted(a, [549, 551], syllables=90, talk_frames=3000) == [0, 1]
     a.set_baseline(1500)                   # the extremes stay small ints
     a2 = Cues(Params(rate_baseline_csps=1500, fast_rel_pct=200))
     assert (a.fast_on, a2.fast_on, a2.fast_off) == (1950, 4500, 4350)
     a.set_baseline(0)
-    assert (a.fast_on, a.fast_off) == (550, 500)
+    assert _fast_wanted(a, [0], syllables=150, talk_frames=3000) == [0]
+    assert (a.fast_on, a.fast_off) == (650, 600)

@@ -171,7 +171,8 @@ def test_pitch_spread_window_minimum_and_clip():
     f0[:300] = 2000.0
     f0[300:600] = 2200.0
     sd, mean = reference.pitch_spread(f0, P)
-    assert np.isnan(sd[0]) and sd[1] == pytest.approx(0.0)   # 100, then 200 voiced frames
+    # 4000 ms voiced before an SD: seconds 0-2 have 100-300 voiced frames
+    assert np.all(np.isnan(sd[:3])) and sd[3] == pytest.approx(reference.spread_sd(f0[:400]))
     assert sd[5] == pytest.approx(100.0)
     assert mean[0] == 2000.0 and mean[4] == 2200.0 and np.isnan(mean[7])
     f0[590:600] = 3400.0                                      # octave errors
@@ -232,12 +233,13 @@ def test_rolling_rate_window_and_minimum():
     talk = np.zeros(2000, int)
     talk[:1500] = 1
     syl[:1500:25] = 1          # 4 per second of talk
-    rate = reference.rolling_rate(syl, talk, P)
+    p10 = Params(rate_window_s=10)
+    rate = reference.rolling_rate(syl, talk, p10)
     assert np.isnan(rate[:2]).all()                     # < 3 s of talk
     assert rate[2] == pytest.approx(4.0) and rate[14] == pytest.approx(4.0)
     assert rate[19] == pytest.approx(4.0)               # window holds 5 s of talk
     talk[1000:1500] = 0                                 # no talk in seconds 10..19
-    assert np.isnan(reference.rolling_rate(syl, talk, P)[19])
+    assert np.isnan(reference.rolling_rate(syl, talk, p10)[19])
 
 
 def test_cue_policy_priority_hysteresis_and_limits():
@@ -249,14 +251,16 @@ def test_cue_policy_priority_hysteresis_and_limits():
     rate[2:10] = 6.0           # fast from second 3
     talk[500:520] = True       # a short talk-over during the fast cue: takes over
     dead[2000:2900] = True
-    cue = reference.cue_policy(talk, dead, rate, sd, P)
+    base = np.full(30, 400)    # the rep's pace: 5.2 on, but never below 5.5 (fast_on_csps)
+    cue = reference.cue_policy(talk, dead, rate, sd, P, base)
     assert cue[299] == NONE and cue[300] == FAST
     assert cue[500] == TALKOVER
     assert np.all(cue[500:600] == TALKOVER)             # lit at least cue_min_on_ms
     assert cue[600] == NONE                             # fast may not relight for 20 s
     assert cue[2000] == DEAD_AIR and cue[2399] == DEAD_AIR and cue[2400] == NONE
+    assert not np.any(reference.cue_policy(talk, dead, rate, sd, P) == FAST)   # no pace yet
     sd[12:] = 50.0             # flat from second 13: dead air is lower priority
-    cue = reference.cue_policy(talk, dead, rate, sd, P)
+    cue = reference.cue_policy(talk, dead, rate, sd, P, base)
     assert cue[1300] == FLAT and cue[1700] == NONE
 
 

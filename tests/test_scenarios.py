@@ -128,7 +128,7 @@ def _f0_trace(pcm):
 
 # The YIN window ends at the current frame and spans 27 ms; its estimate describes the
 # audio about two frames back.
-PITCH_LAG_FRAMES = 2
+PITCH_LAG_FRAMES = 12   # the path decides 5 searches (10 frames) late, +2 for the block
 
 
 @pytest.mark.parametrize("scenario,seed", [("turn-taking", 0), ("expressive-rep", 1),

@@ -54,10 +54,10 @@ FS_DB = float(10 * np.log10(FRAME * 32767.0**2 / ENERGY_SCALE))
 DEC_RATE_HZ = RATE_HZ // design.DECIMATE
 PITCH_WINDOW = 120  # 30 ms at 4 kHz (60 samples at 2 kHz for the coarse search)
 PITCH_BLOCK = 192   # the history searched every other frame, ending with the frame
-PITCH_NCAND = 3     # voiced candidates per search
+PITCH_NCAND = 5     # voiced candidates per search
 PITCH_FLOOR = 0.3   # a local maximum below this is no candidate
 PITCH_VU_COST = 0.14  # voiced <-> unvoiced step of the path
-PITCH_OCTAVE_COST = 0.1  # per octave below the search's highest candidate
+PITCH_OCTAVE_COST = 0.05  # per octave below the search's highest candidate
 PITCH_DELAY = 5     # searches between a search and the path's decision for it
 MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
 GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
@@ -319,8 +319,9 @@ def pitch_candidates(block, p):
 
     Coarse: the normalised square difference on every other sample (2 kHz, window
     PITCH_WINDOW / 2) at every lag of the range; its strongest local maxima above
-    PITCH_FLOOR are refined at 4 kHz over lags 2t-2..2t+2: the best of them in the
-    range, a parabola through it and its neighbours (when both were computed)."""
+    PITCH_FLOOR are refined at 4 kHz over lags 2t-1..2t+1, one lag further when the
+    best is at an edge: the best of them in the range, a parabola through it and its
+    neighbours (when both were computed)."""
     block = np.asarray(block, dtype=np.float64)
     if np.max(np.abs(block)) < MIN_PEAK:
         return []
@@ -334,13 +335,21 @@ def pitch_candidates(block, p):
     out = []
     for _, t in peaks[:PITCH_NCAND]:
         c = 2 * t
-        lo = max(1, c - 2)
-        n4 = nsdf(block, PITCH_WINDOW, range(lo, c + 3))
-        u = max(range(lo, c + 3), key=lambda v: (n4[v], -v))
+        lo, hi = c - 1, c + 1
+        n4 = nsdf(block, PITCH_WINDOW, range(lo, hi + 1))
+        u = max(range(lo, hi + 1), key=lambda v: (n4[v], -v))     # the first best
+        if u == hi and hi < tau_max + 1:
+            hi += 1
+            n4.update(nsdf(block, PITCH_WINDOW, [hi]))
+            u = hi if n4[hi] > n4[u] else u
+        elif u == lo and lo > tau_min - 1:
+            lo -= 1
+            n4.update(nsdf(block, PITCH_WINDOW, [lo]))
+            u = lo if n4[lo] > n4[u] else u
         if u < tau_min or u > tau_max:
             continue
         off = 0.0
-        if lo < u < c + 2:
+        if lo < u < hi:
             a, b, cc = n4[u - 1], n4[u], n4[u + 1]
             den = 2 * b - a - cc
             if den > 0:
@@ -437,10 +446,10 @@ def pitch(lp, rep_active, p):
 
 def spread_sd(v):
     """The robust SD of F0 values (cents): deviations from the median clipped at 2.5 x
-    the interquartile range / 1.349 (at least 50, at most 1200 cents)."""
+    the interquartile range / 1.349 (at least 150, at most 1200 cents)."""
     v = np.asarray(v, dtype=np.float64)
     q25, med, q75 = np.percentile(v, [25, 50, 75])
-    lim = float(np.clip(2.5 * (q75 - q25) / 1.349, 50.0, 1200.0))
+    lim = float(np.clip(2.5 * (q75 - q25) / 1.349, 150.0, 1200.0))
     return float(np.std(np.clip(v - med, -lim, lim)))
 
 
@@ -569,29 +578,50 @@ def rolling_rate(syllable, talk, p):
 # --------------------------------------------------------------------------- cue policy
 
 
-def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p):
+def fast_baseline(syllable, rep_talk, p):
+    """Per second: the rate (csps, integer) the fast cue is judged against, 0 for none:
+    `rate_baseline_csps` when learned, else the rep's average so far (syllables * 100 //
+    whole seconds of talk) once they have talked 30 s."""
+    n = len(syllable) // FRAMES_PER_S
+    if p.rate_baseline_csps > 0:
+        return np.full(n, p.rate_baseline_csps, dtype=np.int64)
+    syl = np.cumsum(np.asarray(syllable, np.int64))
+    talk = np.cumsum(np.asarray(rep_talk, np.int64))
+    out = np.zeros(n, np.int64)
+    for s in range(n):
+        secs = int(talk[(s + 1) * FRAMES_PER_S - 1]) // 100
+        if secs >= 30:
+            out[s] = int(syl[(s + 1) * FRAMES_PER_S - 1]) * 100 // secs
+    return out
+
+
+def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p, baseline=None):
     """The cue shown per frame (callcue.dsp.cues numbering).
 
-    Conditions: talk-over and dead air per frame; fast (rate above `fast_on_csps` / 100,
-    off below `fast_off_csps` / 100) and flat (SD below `flat_on_cents`, off above
-    `flat_off_cents`) from each second's rolling values, from the next frame on (off
-    while undefined). One cue at a time, priority talkover > fast > flat > dead_air,
-    a higher one taking over at once; a cue stays lit at least `cue_min_on_ms`, goes dark
-    when its condition ends or after `cue_max_on_ms`, and cannot light again within its
-    `*_repeat_ms` of going dark.
+    Conditions: talk-over and dead air per frame; fast (rate above B * (100 +
+    `fast_rel_pct`) // 100 and `fast_on_csps`, off below B * (90 + `fast_rel_pct`) //
+    100 or `fast_off_csps`, all / 100; B from fast_baseline(), none while it is 0)
+    and flat (SD below `flat_on_cents`, off above `flat_off_cents`) from each second's
+    rolling values, from the next frame on (off while undefined). One cue at a time,
+    priority talkover > fast > flat > dead_air, a higher one taking over at once; a
+    cue stays lit at least `cue_min_on_ms`, goes dark when its condition ends or after
+    `cue_max_on_ms`, and cannot light again within its `*_repeat_ms` of going dark.
     """
     n = len(talkover_on)
     fast = np.zeros(n, bool)
     flat = np.zeros(n, bool)
     f_on = s_on = False
+    if baseline is None:
+        baseline = np.full(len(rate_sps), p.rate_baseline_csps)
     for s, (rate, sd) in enumerate(zip(rate_sps, sd_cents, strict=True)):
-        if np.isnan(rate):
+        b = int(baseline[s])
+        on = max(b * (100 + p.fast_rel_pct) // 100, p.fast_on_csps) / 100.0
+        off = max(b * (90 + p.fast_rel_pct) // 100, p.fast_off_csps) / 100.0
+        if np.isnan(rate) or b <= 0:
             f_on = False
-        elif rate > (p.rate_baseline_csps * (100 + p.fast_rel_pct) // 100
-                     if p.rate_baseline_csps else p.fast_on_csps) / 100.0:
+        elif rate > on:
             f_on = True
-        elif rate < (p.rate_baseline_csps * (90 + p.fast_rel_pct) // 100
-                     if p.rate_baseline_csps else p.fast_off_csps) / 100.0:
+        elif rate < off:
             f_on = False
         if np.isnan(sd):
             s_on = False
@@ -668,5 +698,6 @@ def run(rep, cust, params=None):
     low = syllable_low(t.energy_low, t.energy_rep, p)
     t.syllable, _ = syllables(t.envelope, t.raw_cents, r.active, p, low)
     t.rate_sps = rolling_rate(t.syllable, r.talk, p)
-    t.cue = cue_policy(t.talkover, t.dead_air, t.rate_sps, t.sd_cents, p)
+    t.cue = cue_policy(t.talkover, t.dead_air, t.rate_sps, t.sd_cents, p,
+                       fast_baseline(t.syllable, r.talk, p))
     return t

@@ -537,13 +537,16 @@ def compare(fx, ref, rep, cust, p):
                 "%d s defined by one only" % one if one else "")
 
     # cue policy, given the engine's conditions
-    cue_iso = reference.cue_policy(fx.talkover, fx.dead_air, fx.rate_sps, fx.sd_cents, p)
+    base_fx = reference.fast_baseline(fx.syllable, fx.rep_talk, p)
+    cue_iso = reference.cue_policy(fx.talkover, fx.dead_air, fx.rate_sps, fx.sd_cents, p,
+                                   base_fx)
     add("cues.agree_engine", "cue agreement (frames)", "engine", agree_pct(cue_iso, fx.cue))
     # end to end, a rolling value within its tolerance of the engine's counts as the
     # engine's: a difference already accepted must not flip a cue at a threshold
     rate_in = _accepted(ref.rate_sps, fx.rate_sps, TOLERANCES["rate.max_err"].limit)
     sd_in = _accepted(ref.sd_cents, fx.sd_cents, TOLERANCES["spread.max_err"].limit)
-    cue_e2e = reference.cue_policy(ref.talkover, ref.dead_air, rate_in, sd_in, p)
+    cue_e2e = reference.cue_policy(ref.talkover, ref.dead_air, rate_in, sd_in, p,
+                                   reference.fast_baseline(ref.syllable, ref.rep_talk, p))
     raw = agree_pct(ref.cue, fx.cue)
     agree = agree_pct(cue_e2e, fx.cue)
     add("cues.agree", "cue agreement (frames)", "reference", agree,
