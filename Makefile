@@ -39,10 +39,13 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
-# memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json}.
+# memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json};
+# every measure on the real-speech set (make realspeech) -> tests/bench/realspeech.{md,json}.
 # Medians of several runs on this machine; a few minutes. Nothing in it passes or fails.
-bench: setup
+bench: setup realspeech
 	$(BIN)/python tests/bench/run_bench.py
+	$(BIN)/python tests/realspeech/score.py --json tests/bench/realspeech.json \
+		> tests/bench/realspeech.md
 
 # Real recorded speech (Debian packages, fetched with apt-get) through a simulated headset
 # line: build/realspeech/calls/*.{wav,json}. Score with tests/realspeech/score.py.

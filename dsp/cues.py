@@ -11,7 +11,9 @@ average since the engine started, once they have spoken `_LISTEN_S` (30 s): a ne
 dongle listens before it judges pace, and gives no fast cue until then. Flat while
 the pitch SD is below `flat_on_cents` (until above `flat_off_cents`); dead air while
 it lasts. One cue at a time, by priority talkover > fast > flat > dead_air: a
-higher-priority cue takes over at once. A cue stays lit at least `cue_min_on_ms`,
+higher-priority cue takes over at once; during dead air fast and flat are not
+wanted (nobody is speaking), so a lit one goes dark after its minimum on-time and
+the dead-air cue can show. A cue stays lit at least `cue_min_on_ms`,
 goes dark when its condition ends or after `cue_max_on_ms`, and the same cue cannot
 light again within its `*_repeat_ms` of going dark.
 
@@ -101,16 +103,21 @@ class Cues:
         w[TALKOVER] = talkover
         w[DEAD_AIR] = dead_air
         cue = self.cue
+        # in dead air nobody speaks: the pace and pitch cues have nothing to say (their
+        # conditions, and hysteresis, are kept for when speech resumes)
+        trend = 0 if dead_air else 1
         if cue != NONE:
             on = frame - self.since
-            if on >= self.min_on and (not w[cue] or on >= self.max_on):
+            want = w[cue] if cue != FAST and cue != FLAT else w[cue] & trend
+            if on >= self.min_on and (not want or on >= self.max_on):
                 self.last_end[cue] = frame
                 cue = NONE
         # the best cue allowed to light now, if it outranks what is shown
         for c in range(1, 5):
             if cue != NONE and c >= cue:
                 break
-            if w[c] and frame - self.last_end[c] >= self.repeat[c]:
+            want = w[c] if c != FAST and c != FLAT else w[c] & trend
+            if want and frame - self.last_end[c] >= self.repeat[c]:
                 if cue != NONE:
                     self.last_end[cue] = frame
                 cue = c

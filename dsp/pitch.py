@@ -26,8 +26,10 @@ F0 (set once a second by the spread stage) than the nearest one costs
 strong harmonic (half) of a voice scores almost as well as the period in one
 search; across a few searches and against the speaker's register they do not. The
 path is decided `_DELAY` searches (100 ms) late: `f0_cents` is the F0 of the frame
-pair 100 ms back. `raw_cents`, the strongest candidate of this search if it
-passes the voicing level, is the immediate voicing the syllable stage uses.
+pair 100 ms back. `raw_cents`, the strongest candidate of this search if its
+periodicity reaches 0.7 (`_RAW_Q10`, stricter than the path's voicing: counted on the
+real-speech set, a looser level lets more envelope peaks pass as voiced and
+overcounts syllables), is the immediate voicing the syllable stage uses.
 
 F0 is reported in integer cents re CENTS_REF_HZ (55 Hz): 60 Hz = 151,
 400 Hz = 3437; 0 means unvoiced. Hz = 55 * 2**(cents / 1200).
@@ -62,6 +64,7 @@ _NCAND = const(5)                    # voiced candidates per search
 _FLOOR_Q10 = const(307)              # a local maximum below n = 0.3 is no candidate
 _VU_Q10 = const(143)                 # voiced <-> unvoiced step: 0.14, Praat's default
 _OCTAVE_Q10 = const(51)              # 0.05 per octave below the highest candidate
+_RAW_Q10 = const(717)                # raw_cents: periodicity >= 0.7 (syllable voicing)
 _DELAY = const(5)                    # searches between a search and its decision
 _SLOTS = const(6)                    # _DELAY + 1 searches kept for the backtrace
 _STATES = const(6)                   # unvoiced + _NCAND
@@ -201,7 +204,7 @@ class Pitch:
             strength[out] = n4[u]
             if n4[u] > best:
                 best = n4[u]
-                if best >= self.voicing_q10:
+                if best >= _RAW_Q10:
                     self.raw_cents = cents
         return out
 

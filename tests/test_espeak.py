@@ -154,16 +154,18 @@ def praat_comparison(pm, pcm, fixed_f0):
     """(median |error| cents, gross fraction, frames) of the engine's F0 (cents re 55 Hz,
     per frame) against Praat's pitch of the same channel, on frames both call voiced.
 
-    The engine searches on even frames over a 27 ms block ending with the frame (and
-    holds the estimate for the next frame), so frame i describes the time
-    (j + 1) * 10 ms - 13.5 ms, j = i rounded down to even; Praat's nearest frame is used.
+    The engine searches on even frames over a 48 ms block ending with the frame, whose
+    30 ms window and lag centre about 28 ms before its end, and the pitch path decides
+    5 searches (10 frames) late, holding each estimate for two frames: frame i describes
+    the time (j - 9) * 10 ms - 28 ms, j = i rounded down to even; Praat's nearest frame
+    is used.
     """
     snd = pm.Sound(pcm.astype(np.float64) / 32768.0, sampling_frequency=E.RATE)
     pitch = snd.to_pitch_ac(time_step=0.01, pitch_floor=60.0, pitch_ceiling=400.0)
     hz = pitch.selected_array["frequency"]
     ts = pitch.xs()
     i = np.arange(len(fixed_f0))
-    t = (i - i % 2 + 1) * 0.01 - 0.0135
+    t = (i - i % 2 - 9) * 0.01 - 0.028
     k = np.clip(np.round((t - ts[0]) / 0.01).astype(int), 0, len(ts) - 1)
     near = np.abs(ts[k] - t) < 0.006
     praat = np.where(near, hz[k], 0.0)

@@ -108,8 +108,8 @@ def _talkover_min(eng):               # talk-over minimum 100 ms short
     eng.talkover.min_frames -= 10
 
 
-def _pitch_threshold(eng):            # voicing level 10 points looser
-    eng.pitch.voicing_q10 -= 102
+def _pitch_threshold(eng):            # voicing level 40 points stricter
+    eng.pitch.cfg[0] += 410
 
 
 def _cue_max_on(eng):                 # cues go dark 1 s early

@@ -59,6 +59,7 @@ PITCH_FLOOR = 0.3   # a local maximum below this is no candidate
 PITCH_VU_COST = 0.14  # voiced <-> unvoiced step of the path
 PITCH_OCTAVE_COST = 0.05  # per octave below the search's highest candidate
 PITCH_DELAY = 5     # searches between a search and the path's decision for it
+PITCH_RAW = 717 / 1024  # raw (syllable) voicing: the strongest candidate's periodicity
 MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
 GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
 
@@ -372,7 +373,7 @@ def pitch(lp, rep_active, p):
     to change voicing, pitch_jump_pct % per octave of a step, pitch_prior_pct % per
     octave farther from the recent median F0 than the nearest candidate) decided
     PITCH_DELAY searches late; f0 holds for both frames of a search. raw: the strongest
-    candidate of the search when it reaches the voicing level (else 0). The median
+    candidate of the search when its strength reaches PITCH_RAW (else 0). The median
     is that of the path's own output over the pitch_spread window, taken at each
     second's end once pitch_min_voiced_ms are voiced (kept while fewer, 0 with none)."""
     dec = whole_frames(lp)[design.DECIMATE - 1 :: design.DECIMATE]
@@ -399,7 +400,7 @@ def pitch(lp, rep_active, p):
                 end = PITCH_BLOCK + (i + 1) * per_frame
                 cands = pitch_candidates(hist[end - PITCH_BLOCK : end], p)
                 best = max(cands, key=lambda c: c[1], default=None)
-                if best is not None and best[1] >= voicing:
+                if best is not None and best[1] >= PITCH_RAW:
                     raw[i] = best[0]
             cents = [0.0] + [c for c, _ in cands]
             top = max((c for c, _ in cands), default=0.0)
@@ -603,7 +604,8 @@ def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p, baseline=None):
     100 or `fast_off_csps`, all / 100; B from fast_baseline(), none while it is 0)
     and flat (SD below `flat_on_cents`, off above `flat_off_cents`) from each second's
     rolling values, from the next frame on (off while undefined). One cue at a time,
-    priority talkover > fast > flat > dead_air, a higher one taking over at once; a
+    priority talkover > fast > flat > dead_air, a higher one taking over at once (fast
+    and flat not wanted during dead air); a
     cue stays lit at least `cue_min_on_ms`, goes dark when its condition ends or after
     `cue_max_on_ms`, and cannot light again within its `*_repeat_ms` of going dark.
     """
@@ -631,8 +633,10 @@ def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p, baseline=None):
             s_on = False
         fast[(s + 1) * FRAMES_PER_S :] = f_on
         flat[(s + 1) * FRAMES_PER_S :] = s_on
-    wants = {TALKOVER: np.asarray(talkover_on, bool), FAST: fast, FLAT: flat,
-             DEAD_AIR: np.asarray(dead_on, bool)}
+    dead = np.asarray(dead_on, bool)
+    # in dead air nobody speaks: pace and pitch cues are not wanted then
+    wants = {TALKOVER: np.asarray(talkover_on, bool), FAST: fast & ~dead, FLAT: flat & ~dead,
+             DEAD_AIR: dead}
     repeat = {TALKOVER: p.talkover_repeat_ms, FAST: p.fast_repeat_ms,
               FLAT: p.flat_repeat_ms, DEAD_AIR: p.dead_air_repeat_ms}
     repeat = {c: ms // FRAME_MS for c, ms in repeat.items()}

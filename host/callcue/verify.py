@@ -122,10 +122,12 @@ TOLERANCES = {
     "pitch.voicing": Tolerance(">=", 98.5, "%",
         "end to end: voicing at the threshold and activity edges a frame apart; worst "
         "99.33 % (bursts of full-scale steps)"),
-    "syllables.agree_engine": Tolerance(">=", 99.0, "%",
-        "the engine's envelope, low-band energies, F0 and activity in; Q8 envelope "
-        "plateaus, its 0.1016 vs 0.1 dB/frame reference decay and the >> 7 of the "
-        "low-band share can move a borderline nucleus; worst 100 %"),
+    "syllables.agree_engine": Tolerance(">=", 98.0, "%",
+        "the engine's envelope, low-band energies and activity in, the reference's own "
+        "voicing: a periodicity at the 0.7 level (Q10 in the engine) voices a borderline "
+        "nucleus on one side only; Q8 envelope plateaus, its 0.1016 vs 0.1 dB/frame "
+        "reference decay and the >> 7 of the low-band share; worst 98.18 % (one nucleus "
+        "of 55)"),
     "syllables.agree": Tolerance(">=", 95.0, "%",
         "end to end the envelope differs by the level error (< 0.25 dB; the high-pass "
         "rounds like the band-pass), which moves a peak within that of the dip or peak "
@@ -133,10 +135,12 @@ TOLERANCES = {
     "rate.max_err_engine": Tolerance("<=", 0.15, "syl/s",
         "the engine's syllables and talk frames in: the engine floors syllables/s x 100 "
         "(< 0.01); worst 0.01"),
-    "rate.max_err": Tolerance("<=", 0.3, "syl/s",
+    "rate.max_err": Tolerance("<=", 0.4, "syl/s",
         "end to end, seconds both define: the engine credits a gap bridged by the "
         "hangover only inside the current second (up to vad_hangover_ms lost per second "
-        "boundary), and one syllable in a 10 s window is 0.1 syl/s; worst 0.08"),
+        "boundary, 20 of them in the 20 s window), and a syllable voiced on one side "
+        "only (see syllables.agree_engine) is 0.05-0.3 syl/s while the window holds "
+        "3-20 s of talk; worst 0.33"),
     "spread.max_err_engine": Tolerance("<=", 15.0, "cents",
         "the engine's F0 in: its median and quartiles come from 16-cent histogram bins "
         "(the clip limit moves with them), then >> 4 on the squares and isqrt's floor; "

@@ -47,8 +47,10 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # biquad = 5 multiply-accumulates + saturation and state moves (~1 more MAC) = 6 MACs;
 # energy = 1 MAC; decimate = loop + one load/store (~2 empty iterations); normalize =
 # a compare pass and a shift pass over the block (~2 empty iterations per sample per
-# pass); ndf = one dot-product step plus a second sign-extended load (~1.2 steps);
-# spread = two passes with a compare (~2 empty iterations per sample per pass);
+# pass); nsdf = one dot-product step plus a second sign-extended load (~1.2 steps);
+# peaks_q10 and path_step = a few compares per lag or state transition (~3 empty
+# iterations); hist_cents and spread_clipped = one pass with a compare (~2 empty
+# iterations per sample);
 # highpass_energy = energy's MAC plus two first-order sections of adds and shifts
 # (~1 more MAC).
 KERNEL_CYCLES = {
@@ -57,8 +59,11 @@ KERNEL_CYCLES = {
     "highpass_energy": 2 * CYC_VIPER_MAC,
     "decimate": 2 * CYC_VIPER_LOOP,
     "normalize": 2 * CYC_VIPER_LOOP,
-    "ndf_q10": int(1.2 * CYC_VIPER_DOT),
-    "spread": 2 * CYC_VIPER_LOOP,
+    "nsdf_q10": int(1.2 * CYC_VIPER_DOT),
+    "peaks_q10": 3 * CYC_VIPER_LOOP,
+    "path_step": 3 * CYC_VIPER_LOOP,
+    "hist_cents": 2 * CYC_VIPER_LOOP,
+    "spread_clipped": 2 * CYC_VIPER_LOOP,
 }
 
 
@@ -73,10 +78,14 @@ def kernel_iterations(name, args):
         return max(0, (stop - start + step - 1) // step)
     if name == "normalize":
         return 2 * args[2]  # peak pass + shift pass
-    if name == "ndf_q10":
-        return args[1] * args[2]  # w * lags
-    if name == "spread":
-        return 2 * args[1]
+    if name == "nsdf_q10":
+        return args[2] * (args[4] - args[3] + 2)  # w * (lags + the energy pass)
+    if name == "peaks_q10":
+        return args[2] - args[1] + 1
+    if name == "path_step":
+        return (args[2] + 1) * 6  # states x previous states (at most 6)
+    if name in ("hist_cents", "spread_clipped"):
+        return args[1]
     return 0
 
 

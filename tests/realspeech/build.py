@@ -363,7 +363,7 @@ def customer_material(voice):
 
 def first_word(x):
     """(onset_s, cut_s) of a clip's first syllable/word: from its speech onset to the
-    deepest energy dip (>= 8 dB below the peak before it) 0.2-0.45 s later, or None."""
+    deepest energy dip (>= 8 dB below the peak before it) 0.15-0.3 s later, or None."""
     segs = vad(x)
     if not segs:
         return None
@@ -372,7 +372,7 @@ def first_word(x):
     idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
     e = 10 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-12)
     i0 = int(segs[0][0] / HOP)
-    a, b = i0 + 20, min(i0 + 45, n - 1)
+    a, b = i0 + 15, min(i0 + 30, n - 1)
     if b <= a:
         return None
     j = a + int(np.argmin(e[a:b]))
@@ -660,7 +660,9 @@ def build_call(spec, bhash, force=False):
             if who == "rep":
                 frag = manipulate(frag, k, tempo, median, floor, ceil)
             fs = vad(frag)
-            if not fs or not 0.2 <= fs[-1][1] - fs[0][0] <= 0.45:
+            # a backchannel as the engine defines one (dsp/talkover.py): 150-300 ms of
+            # speech; a longer overlap is a talk-over however polite
+            if not fs or not 0.15 <= fs[-1][1] - fs[0][0] <= 0.3:
                 continue
             a0, b0 = p["segs"][0][0] + 1.0, p["segs"][-1][1] - 1.0 - (fs[-1][1] - fs[0][0])
             if b0 <= a0:

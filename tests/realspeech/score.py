@@ -251,7 +251,6 @@ def summarise(rows):
 
 def score(calls, params=None):
     """Analyse each call (truth dicts or NAME.json paths) and score it; -> dict."""
-    sys.path.insert(0, str(ROOT / "host"))
     from callcue.analyze import analyze_pcm
     from callcue.dsp.params import Params
 
@@ -346,7 +345,6 @@ def main(argv=None):
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON ('-' = stdout)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     a = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "host"))
     from callcue.analyze import make_params
 
     try:
