@@ -2,8 +2,9 @@
 `talkover_min_ms`, with who interrupted whom.
 
 An overlap run starts on the first frame both are active; breaks shorter than
-`talkover_gap_ms` do not end it. The interrupter is the party whose active run
-began later, i.e. who started while the other was speaking (the rep on a tie).
+`talkover_gap_ms` do not end it. The interrupter is the party whose turn began
+later (vad.py `start`: a pause under 700 ms does not end a turn), i.e. who started
+while the other was speaking (the rep on a tie).
 The run becomes a talk-over (`confirmed`, which the cue policy reads) once it
 holds `talkover_min_ms` of frames on which the interrupter is speaking (not
 merely held active by the VAD hangover). Counting the interrupter's own speech,

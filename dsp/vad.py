@@ -9,7 +9,9 @@ drag it up. A frame is speech-like when its level is above the floor by
 `vad_on_db` (or `vad_off_db` once active) and above `vad_min_dbfs`, and when the
 crosstalk gate lets it through. A party becomes active after `vad_onset_ms` of
 consecutive speech-like frames and stays active for `vad_hangover_ms` after.
-`active` (with hangover) drives decisions: talk-over, dead air, pitch. Talk time
+`active` (with hangover) drives decisions: talk-over, dead air, pitch. `start` is
+the frame the party's current turn began: activity after a pause shorter than
+TURN_GAP (700 ms) continues the turn. Talk time
 counts `speech` frames (active and speech-like on this very frame) plus `credit`:
 when speech resumes within the hangover, the bridged gap is credited then. So
 the hangover that ends each talk spurt never inflates talk time (or deflates the
@@ -19,6 +21,17 @@ Scaling: levels < 86 * 256; floor_q16 < 86 * 2**16 < 2**23; no product is formed
 """
 
 from .fixmath import db_q8
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+# A pause shorter than this inside a party's speech does not start a new turn: `start`
+# (who began later decides who interrupted) is the start of the turn, not of the last
+# run of activity, so a customer who cuts in during the rep's breath is the interrupter.
+TURN_GAP = const(70)         # frames (700 ms)
 
 # level of a full-scale square wave: 80 * ((32767**2) >> 8), in dB Q8
 FS_DB_Q8 = db_q8(335523840)
@@ -39,7 +52,8 @@ class Vad:
         self.active = 0
         self.speech = 0
         self.credit = 0
-        self.start = 0           # frame at which the current active run began
+        self.start = 0           # frame at which the current turn began
+        self.quiet = TURN_GAP    # inactive frames since the last active one (capped)
         self.run = 0             # consecutive speech-like frames
         self.hold = 0            # frames since the last speech-like frame while active
 
@@ -73,7 +87,8 @@ class Vad:
             self.hold = 0
             if not self.active and self.run >= self.onset:
                 self.active = 1
-                self.start = frame
+                if self.quiet >= TURN_GAP:
+                    self.start = frame
         else:
             self.run = 0
             if self.active:
@@ -81,4 +96,8 @@ class Vad:
                 if self.hold > self.hangover:
                     self.active = 0
         self.speech = 1 if speech and self.active else 0
+        if self.active:
+            self.quiet = 0
+        elif self.quiet < TURN_GAP:
+            self.quiet += 1
         return self.active

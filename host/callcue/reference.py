@@ -38,11 +38,13 @@ import numpy as np
 from scipy import signal
 
 from callcue import design
+from callcue.dsp.crosstalk import ECHO_FRAMES
 from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
 from callcue.dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
 from callcue.dsp.params import Params
 from callcue.dsp.pitch import CENTS_REF_HZ
 from callcue.dsp.talkover import CUSTOMER, REP
+from callcue.dsp.vad import TURN_GAP
 
 FRAME_MS = 1000 * FRAME // RATE_HZ  # 10
 # energy units: sum(x**2) / 256 (the engine's (x*x) >> 8), so a frame level is in
@@ -175,8 +177,14 @@ def noise_floor(level, p):
 def crosstalk(level_rep, level_cust, p):
     """The crosstalk gate: (rep_ok, cust_ok) per frame. A party counts only when its
     channel beats the leakage of the other's (loss less margin): the customer when
-    L1 > L0 - (sidetone_loss - margin), the rep when L0 > L1 - (echo_loss - margin)."""
-    rep_ok = level_rep + (p.echo_loss_db - p.xtalk_margin_db) > level_cust
+    L1 > L0 - (sidetone_loss - margin), the rep when L0 > max(L1 over the last
+    ECHO_FRAMES frames) - (echo_loss - margin): echo comes back late."""
+    lc = np.asarray(level_cust, dtype=np.float64)
+    loud = lc.copy()
+    for k in range(1, ECHO_FRAMES):
+        loud[k:] = np.maximum(loud[k:], lc[:-k])
+    loud[: ECHO_FRAMES - 1] = np.maximum(loud[: ECHO_FRAMES - 1], 0.0)   # zeros before
+    rep_ok = level_rep + (p.echo_loss_db - p.xtalk_margin_db) > loud
     cust_ok = level_cust + (p.sidetone_loss_db - p.xtalk_margin_db) > level_rep
     return rep_ok, cust_ok
 
@@ -199,7 +207,8 @@ def vad(level, floor, ok, p):
     The party becomes active after `vad_onset_ms` of consecutive speech-like frames and
     stays active `vad_hangover_ms` after the last one. speech = speech-like while active;
     talk = speech frames plus the gaps the hangover bridged (non-speech frames while
-    active that speech followed); start = the frame the current active run began.
+    active that speech followed); start = the frame the current turn began (activity
+    after fewer than vad.TURN_GAP inactive frames continues the turn).
     """
     onset = p.vad_onset_ms // FRAME_MS
     hangover = p.vad_hangover_ms // FRAME_MS
@@ -211,6 +220,7 @@ def vad(level, floor, ok, p):
     talk = np.zeros(n, np.int64)
     on = False
     run = hold = begun = 0
+    quiet = TURN_GAP
     for i in range(n):
         thr = p.vad_off_db if on else p.vad_on_db
         like = level[i] > floor[i] + thr and level[i] > min_db and bool(ok[i])
@@ -221,7 +231,8 @@ def vad(level, floor, ok, p):
             hold = 0
             if not on and run >= onset:
                 on = True
-                begun = i
+                if quiet >= TURN_GAP:
+                    begun = i
         else:
             run = 0
             if on:
@@ -231,6 +242,7 @@ def vad(level, floor, ok, p):
         active[i] = on
         speech[i] = like and on
         start[i] = begun
+        quiet = 0 if on else min(quiet + 1, TURN_GAP)
         talk[i] |= speech[i]
     return Activity(active, speech, start, talk)
 
@@ -242,8 +254,8 @@ def talkover(rep_active, cust_active, rep_start, cust_start, rep_speech, cust_sp
     """Talk-overs: (confirmed per frame, events).
 
     Frames where both parties are active form overlap runs; a break of up to
-    `talkover_gap_ms` does not end a run. The interrupter is the party whose active run
-    began later (the rep on a tie). A run holding `talkover_min_ms` of frames on which
+    `talkover_gap_ms` does not end a run. The interrupter is the party whose turn began
+    later (the rep on a tie; vad() start). A run holding `talkover_min_ms` of frames on which
     the interrupter is speaking (not only held by the hangover) is a talk-over:
     confirmed from the frame that completes that minimum until the run ends (its last
     overlapping frame plus the gap allowance). Events are (first, last + 1, interrupter),
