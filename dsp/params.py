@@ -24,7 +24,7 @@ TABLE = (
      "an overlap in which the interrupter speaks this long is a talk-over"),
     ("talkover_gap_ms", 300, 0, 2000, "shorter breaks in the overlap do not end a talk-over"),
     # speaking rate (dsp/syllables.py)
-    ("syl_dip_db", 4, 1, 20, "level dip that separates two syllable nuclei"),
+    ("syl_dip_db", 5, 1, 20, "level dip that separates two syllable nuclei"),
     ("syl_peak_db", 12, 3, 40, "a nucleus is at most this far below the loudest recent one"),
     ("syl_low_pct", 12, 1, 100, "a nucleus with no pitch is voiced if this share of its "
      "energy lies below 600 Hz"),

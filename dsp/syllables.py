@@ -5,8 +5,9 @@ Nuclei are peaks of the rep's level envelope: the energy of the last two frames
 (20 ms) after a second-order high-pass (kernels.highpass_energy: -3 dB at 250 Hz,
 -12 dB at 100 Hz), in dB Q8. Nasal murmur and voiced closures carry their energy
 low and vowels above it, so on this envelope a nasal next to a vowel less often
-makes a peak of its own, and a dip of `syl_dip_db` (4 dB) rarely splits a long
-vowel. A peak counts when it rises at least `syl_dip_db` above the preceding valley
+makes a peak of its own, and a dip of `syl_dip_db` (5 dB; on recorded voices 4 dB
+split the long vowels of slow speech, tests/realspeech) rarely splits a long vowel.
+A peak counts when it rises at least `syl_dip_db` above the preceding valley
 and is followed by a dip of `syl_dip_db`, at a frame where the rep is active, no
 more than `syl_peak_db` below the loudest recent peak (a reference that decays
 10 dB/s), so consonant bursts and breaths between vowels are not counted. It must
