@@ -691,7 +691,7 @@ def plot(result, rep, cust, path, title=""):
     ax.set_ylabel("Hz")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, markerscale=2,
               ncol=2, frameon=False)
-    ax.set_title("rep pitch track (F0 per frame; estimates lag the audio by ~2 frames)",
+    ax.set_title("rep pitch track (F0 per frame; the path decides ~12 frames after the audio)",
                  loc="left", fontsize=9)
 
     ax = axes[3]
