@@ -45,9 +45,18 @@ class Crosstalk:
         h = self.cust_hist
         h[self.pos] = cust_q8
         self.pos = self.pos + 1 if self.pos < ECHO_FRAMES - 1 else 0
-        loud = 0
-        for i in range(ECHO_FRAMES):
-            if h[i] > loud:
-                loud = h[i]
+        # the loudest of the ECHO_FRAMES (6) levels, unrolled: a loop costs several
+        # times as much in bytecode on the RP2040
+        loud = h[0]
+        if h[1] > loud:
+            loud = h[1]
+        if h[2] > loud:
+            loud = h[2]
+        if h[3] > loud:
+            loud = h[3]
+        if h[4] > loud:
+            loud = h[4]
+        if h[5] > loud:
+            loud = h[5]
         self.rep_ok = 1 if rep_q8 + self.echo_q8 > loud else 0
         self.cust_ok = 1 if cust_q8 + self.side_q8 > rep_q8 else 0

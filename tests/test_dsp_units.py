@@ -189,3 +189,21 @@ def test_fast_cue_against_the_reps_own_pace():
     a.set_baseline(0)
     assert _fast_wanted(a, [0], syllables=150, talk_frames=3000) == [0]
     assert (a.fast_on, a.fast_off) == (650, 600)
+
+
+def test_crosstalk_judges_the_rep_against_the_late_echo():
+    """The rep's gate compares with the loudest earpiece level of the last ECHO_FRAMES
+    frames (gate() is unrolled for exactly 6): the echo of a word the customer has just
+    finished does not pass for the rep."""
+    from callcue.dsp.crosstalk import ECHO_FRAMES, Crosstalk
+
+    assert ECHO_FRAMES == 6
+    xt = Crosstalk(Params(echo_loss_db=25, xtalk_margin_db=4))     # 21 dB
+    q = 256
+    xt.gate(30 * q, 70 * q)                  # customer loud, mic at echo level
+    assert xt.rep_ok == 0
+    for _ in range(5):                       # the customer stops; 50 ms of echo tail
+        xt.gate(50 * q, 20 * q)
+        assert xt.rep_ok == 0                # 50 dB < 70 - 21: still the echo
+    xt.gate(50 * q, 20 * q)                  # 60 ms on: the loud frame has left
+    assert xt.rep_ok == 1
