@@ -602,9 +602,10 @@ def log_size(fw):
 CHANGES = (
     "RP2040 estimate, before 25.9 % of one core (all stages on core 0; the syllable"
     " envelope's high-pass added since brings one core to 27.8 %): the pitch stage"
-    " (600 Hz low-pass, decimation, YIN) now runs on core 1 (firmware/core1.py; main.py"
-    " and the virtual dongle use it), so each core carries its share (table below);"
-    " records are bit-identical (tests/test_dsp_interpreters.py, tests/test_firmware.py).",
+    " (600 Hz low-pass, decimation, pitch search and path) now runs on core 1"
+    " (firmware/core1.py; main.py and the virtual dongle use it), so each core carries"
+    " its share (table below); records are bit-identical (tests/test_dsp_interpreters.py,"
+    " tests/test_firmware.py).",
     "Analyze speed, before 57x real time (CPython): the engine runs in the micropython"
     " interpreter with the viper kernels (bit-exact with CPython and the firmware).",
     "Talk-over cue latency, before a median of 422 ms (400 ms of both parties active plus"
