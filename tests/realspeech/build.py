@@ -14,6 +14,7 @@ seed made from the call's name. A call whose NAME.json carries the current build
 """
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -166,6 +167,7 @@ def pitch_track_two_pass(x):
 
 CS_V = "aáeéěiíoóuúůyý"
 EN_V = "aeiouy"
+IT_V = "aeiouàèéìíòóùú"
 
 
 def syllables_cs(text):
@@ -194,6 +196,17 @@ def syllables_en(text):
             g -= 1
         n += max(g, 1)
     return n
+
+
+def syllables_it(text):
+    """Italian: vowel groups (a diphthong such as ia, uo, ai counts once; a hiatus such as
+    pa-u-ra is undercounted). The package's text has lost some accented vowels to '?'
+    (sar?, citt?): a '?' right after a letter counts as a vowel. A text with digits
+    (spoken numbers) gives None: the clip then falls back to syllable nuclei."""
+    if re.search(r"\d", text):
+        return None
+    t = re.sub(r"(?<=[^\W\d_])\?", "a", text.lower())
+    return sum(len(re.findall(f"[{IT_V}]+", w)) for w in re.findall(r"[^\W\d_]+", t))
 
 
 def syllable_nuclei(x, floor=75, ceil=600):
@@ -232,7 +245,24 @@ def transcripts(voice):
     pkg, pattern, fmt = tr
     out = {}
     for f in fetch.source_glob(pkg, pattern):
-        text = Path(f).read_text(encoding="utf-8", errors="replace")
+        if f.endswith(".gz"):
+            with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        else:
+            text = Path(f).read_text(encoding="utf-8", errors="replace")
+        if fmt == "asterisk-txt":
+            # "name: text" per line (name may hold a folder: dictate/both_help); a text in
+            # [brackets] or about a tone is not speech
+            for line in text.splitlines():
+                name, sep, said = line.partition(":")
+                said = said.strip()
+                if not sep or line.startswith(";") or not said or said.startswith("["):
+                    continue
+                if "beep" in said or "suono" in said or "tono" in said:
+                    continue
+                out.setdefault(name.strip().lstrip("\ufeff"), said)
+                out.setdefault(name.strip().rsplit("/", 1)[-1], said)
+            continue
         if fmt == "fillets-lua":
             rx = r'dialogId\("([^"]+)"[^\n]*\)\s*dialogStr\("((?:[^"\\]|\\.)*)"\)'
         else:  # warzone-js
@@ -314,9 +344,11 @@ def clip_facts(f, x, a, b, segs, meta, text, floor, ceil):
         "median_f0": float(np.median(f0)) if f0.size else None,
     }
     if meta["role"] == "rep":
-        if text is not None:
+        count = {"cs": syllables_cs, "it": syllables_it}.get(meta["lang"], syllables_en)
+        n = count(text) if text is not None else None
+        if n is not None:
             d["text"] = text
-            d["syllables"] = syllables_cs(text) if meta["lang"] == "cs" else syllables_en(text)
+            d["syllables"] = n
             d["rate_source"] = "transcript"
         else:
             d["syllables"] = syllable_nuclei(x[a:b], floor, ceil)

@@ -21,6 +21,14 @@ PACKAGES = {
         "CC-BY-3.0 (https://creativecommons.org/licenses/by/3.0/); Debian package "
         "asterisk-core-sounds-it-wav.",
     },
+    "asterisk-core-sounds-it": {  # only the prompts' text (core-sounds-it.txt.gz)
+        "registry": "apt",
+        "version": "1.6.1-1",
+        "licence": "CC-BY-3.0",
+        "attribution": "Italian Asterisk core sounds, the list of their texts "
+        "(usr/share/doc/asterisk-core-sounds-it/core-sounds-it.txt.gz), CC-BY-3.0; "
+        "Debian package asterisk-core-sounds-it.",
+    },
     "asterisk-prompt-it-menardi-wav": {
         "registry": "apt",
         "version": "1:1.4.22+mm20110907-3.1",
@@ -124,7 +132,9 @@ VOICES = {
         "lang": "it",
         "role": "rep",
         "pitch": (60, 500),
-        "transcript": None,  # the package ships no text list of its prompts
+        "transcript": ("asterisk-core-sounds-it",
+                       "usr/share/doc/asterisk-core-sounds-it/core-sounds-it.txt.gz",
+                       "asterisk-txt"),
         "note": "IVR prompts, 8 kHz, about 19 min; voice Carlo Flora (credited).",
     },
     "cs_fillets_bigfish": {
