@@ -1,7 +1,7 @@
 """The callcue command end to end, as a user runs it (a subprocess of `python -m callcue`).
 
 Covers `synth` (scenarios, WAV + truth), `analyze` against the analysis-JSON contract
-(shared/contracts/analysis-json.md), the accepted input encodings and rates, the
+(schema callcue.analysis/1, README.md), the accepted input encodings and rates, the
 two-mono-file form, and every kind of bad input: one stderr line naming the file, exit
 code 2, no traceback, and no output file left behind.
 """

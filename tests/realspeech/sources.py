@@ -91,7 +91,7 @@ _WZ = "usr/share/games/warzone2100/extracted/"
 # pitch: (floor, ceiling) Hz for every Praat pitch call on this voice (75/600 for the
 # clearly female voices, 60/500 otherwise). transcript: (package, glob, format) or None
 # (then the syllables come from Praat-intensity syllable nuclei, rate_source "nuclei").
-# F0 figures: /work/corpus_raw/debian/SOURCES.md (pooled over all files of the voice).
+# F0 figures: Praat over all of the voice's files (README.md has those the calls use).
 VOICES = {
     "it_paola_dalzot": {
         "package": "asterisk-prompt-it-menardi-wav",
