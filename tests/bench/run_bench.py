@@ -357,7 +357,7 @@ def rp2040_estimate(ops):
             "RP2040 at 125 MHz, MicroPython 1.28, dsp/*.py deployed as .mpy (viper kernels)",
             "cycles per kernel inner iteration: "
             + ", ".join("%s %d" % kv_ for kv_ in KERNEL_CYCLES.items())
-            + " (measured on the emulated RP2040: viper MAC 76 as .mpy, dot step 90, empty loop 28;"
+            + " (measured on an emulated RP2040: viper MAC 76 as .mpy, dot step 90, empty loop 28;"
             " biquad = 6 MACs with saturation/state, nsdf = 1.2 dot steps)",
             "every Python-level call inside dsp/ costs %d-%d us (the table's figure) and"
             " covers its short body; kernel setup is in that call cost" % CALL_US,
