@@ -7,7 +7,7 @@ rep's usual rate, and never below `fast_on_csps` (`fast_off_csps` to turn off): 
 rep is fast against their own pace, not against everyone's. B is the rate the
 dongle learned across calls, `rate_baseline_csps` (`set_baseline` changes it
 between calls, firmware/app.py learns it); before it has learned one, the rep's
-average since the engine started, once they have spoken `_LISTEN_S` (30 s): a new
+average since the engine started, once they have spoken `LISTEN_S` (30 s): a new
 dongle listens before it judges pace, and gives no fast cue until then. Flat while
 the pitch SD is below `flat_on_cents` (until above `flat_off_cents`); dead air while
 it lasts. One cue at a time, by priority talkover > fast > flat > dead_air: a
@@ -30,7 +30,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-_LISTEN_S = const(30)      # rep speech before a new dongle's own average is the baseline
+LISTEN_S = const(30)      # rep speech before a new dongle's own average is the baseline
 
 NONE = 0
 TALKOVER = 1
@@ -82,7 +82,7 @@ class Cues:
         base = self.baseline
         if base <= 0:
             s = talk_frames // 100
-            base = (syllables * 100) // s if s >= _LISTEN_S else 0
+            base = (syllables * 100) // s if s >= LISTEN_S else 0
             self._thresholds(base)
         if rate_csps < 0 or base <= 0:
             w[FAST] = 0

@@ -117,7 +117,6 @@ class Pitch:
             cfg[i] = v
         for i in range(_SLOTS):
             cfg[10 + i] = 1          # the unvoiced state only, cents 0
-        self.searches = 0
         self.odd = 0
         self.center = 0          # the rep's recent median F0 in cents (0 unknown)
         self.raw_cents = 0
@@ -213,9 +212,7 @@ class Pitch:
         F0 decided for the search _DELAY steps back (0 until there is one)."""
         cfg = self.cfg
         cfg[3] = self.center
-        f0 = self.k.path_step(self.cand, self.strength, m, cfg, self.path_c, self.path_b,
-                              self.cost)
-        if self.searches < _DELAY:
-            self.searches += 1
-            return 0
-        return f0
+        # until _DELAY searches have run, the trace reaches the unvoiced state reset()
+        # left in every slot: 0
+        return self.k.path_step(self.cand, self.strength, m, cfg, self.path_c, self.path_b,
+                                self.cost)

@@ -48,6 +48,9 @@ class PitchSpread:
         self.sec_n = 0
         self.sd_cents = -1
         self.median_cents = 0
+        self.q1 = -1
+        self.med = -1
+        self.q3 = -1
 
     def push(self, f0_cents):
         """One frame's F0 (0 unvoiced)."""
@@ -59,15 +62,25 @@ class PitchSpread:
             self.sec_sum += f0_cents
             self.sec_n += 1
 
-    def _quantile(self, rank):
-        """The centre (cents) of the histogram bin holding the value of this rank."""
+    def _quartiles(self, n):
+        """One pass over the histogram of n values: sets q1, med, q3 to the centres
+        (cents) of the bins holding the values of rank n/4, n/2 and 3n/4."""
         h = self.hist
+        r1 = n >> 2
+        r2 = n >> 1
+        r3 = (3 * n) >> 2
         acc = 0
         for b in range(_NBINS):
             acc += h[b]
-            if acc > rank:
-                return (b << 4) + 8
-        return (_NBINS << 4) - 8
+            if acc > r1:
+                c = (b << 4) + 8
+                if self.q1 < 0:
+                    self.q1 = c
+                if acc > r2 and self.med < 0:
+                    self.med = c
+                if acc > r3:
+                    self.q3 = c
+                    return
 
     def second(self):
         """Close a second: returns the mean F0 of its voiced frames (-1 if none) and
@@ -81,9 +94,11 @@ class PitchSpread:
             if n == 0:
                 self.median_cents = 0
             return mean
-        med = self._quantile(n >> 1)
-        iqr = self._quantile((3 * n) >> 2) - self._quantile(n >> 2)
-        lim = (iqr * 1853) >> 10          # 2.5 / 1.349 = 1.853
+        self.q1 = -1
+        self.med = -1
+        self._quartiles(n)
+        med = self.med
+        lim = ((self.q3 - self.q1) * 1853) >> 10     # 2.5 / 1.349 = 1.853
         if lim < _MIN_CLIP:
             lim = _MIN_CLIP
         elif lim > _MAX_CLIP:

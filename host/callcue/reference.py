@@ -39,7 +39,7 @@ from scipy import signal
 
 from callcue import design
 from callcue.dsp.crosstalk import ECHO_FRAMES
-from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
+from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, LISTEN_S, NONE, TALKOVER
 from callcue.dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
 from callcue.dsp.params import Params
 from callcue.dsp.pitch import CENTS_REF_HZ
@@ -183,7 +183,6 @@ def crosstalk(level_rep, level_cust, p):
     loud = lc.copy()
     for k in range(1, ECHO_FRAMES):
         loud[k:] = np.maximum(loud[k:], lc[:-k])
-    loud[: ECHO_FRAMES - 1] = np.maximum(loud[: ECHO_FRAMES - 1], 0.0)   # zeros before
     rep_ok = level_rep + (p.echo_loss_db - p.xtalk_margin_db) > loud
     cust_ok = level_cust + (p.sidetone_loss_db - p.xtalk_margin_db) > level_rep
     return rep_ok, cust_ok
@@ -594,7 +593,7 @@ def rolling_rate(syllable, talk, p):
 def fast_baseline(syllable, rep_talk, p):
     """Per second: the rate (csps, integer) the fast cue is judged against, 0 for none:
     `rate_baseline_csps` when learned, else the rep's average so far (syllables * 100 //
-    whole seconds of talk) once they have talked 30 s."""
+    whole seconds of talk) once they have talked LISTEN_S (30 s)."""
     n = len(syllable) // FRAMES_PER_S
     if p.rate_baseline_csps > 0:
         return np.full(n, p.rate_baseline_csps, dtype=np.int64)
@@ -603,7 +602,7 @@ def fast_baseline(syllable, rep_talk, p):
     out = np.zeros(n, np.int64)
     for s in range(n):
         secs = int(talk[(s + 1) * FRAMES_PER_S - 1]) // 100
-        if secs >= 30:
+        if secs >= LISTEN_S:
             out[s] = int(syl[(s + 1) * FRAMES_PER_S - 1]) * 100 // secs
     return out
 
