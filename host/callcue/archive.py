@@ -1,113 +1,176 @@
-"""The supervisor's archive: a folder holding `callcue.sqlite` (devices, sessions, their
-per-second records and talk-over events, in device units) and `partial/` (bytes of
-interrupted pulls).
+"""The archive of pulled session logs: devices, sessions (with the raw log bytes), their
+per-second records and talk-over events (device units), and which rep (and team) wore
+which dongle when.
+
+`Archive(TARGET)` opens either back end:
+- a folder: the embedded default, `FOLDER/callcue.sqlite`, with `FOLDER/partial/` for the
+  bytes of interrupted pulls;
+- a `postgresql://user@host/db` URL (libpq syntax, `postgres://` too): one database that
+  every desk of a contact centre pulls into and every reader reads. Interrupted pulls
+  keep their bytes on the desk, in `~/.cache/callcue/partial/` (or $XDG_CACHE_HOME).
+Every statement and the schema are in callcue.archive_sql; this module is the same for
+both.
 
 A session is identified by (device_id, session_id, start_time): the device may reuse a
-session id once the old one is deleted, never with the same start time. Importing a
-session already archived with the same crc32 adds nothing; with a different crc32 it is an
-error (the device's log changed under us), never a silent overwrite. The raw log bytes are
-kept too, so any field can be decoded again later with the device's own log format.
-
-Schema versions (SQLite `PRAGMA user_version`): 0, the first archives (no events table);
-1 adds `events` (one row per talk-over: frames, interrupter) and `sessions.log_format`.
-Opening an older archive migrates it in place, filling both from the stored raw logs
-(logs of format 1 have no events), so nothing has to be pulled again.
+session id once the old one is deleted, never with the same start time. A session is
+imported in one transaction (device, session, records, events: all or nothing), and the
+unique key makes a second import of it, even a concurrent one from another desk, add
+nothing; with a different crc32 it is an error (the device's log changed under us), never a
+silent overwrite. The raw log bytes are kept, so any field can be decoded again later with
+the device's own log format. Opening an archive of an older schema migrates it in place
+(once, under a lock); one of a newer schema, or a database holding other tables of the
+same names, is refused with the reason.
 """
 
+import hashlib
+import os
+import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
+from callcue import archive_sql as sql
 from callcue.firmware.protocol import crc32
 from callcue.firmware.sessionlog import decode_log
 
 DB_NAME = "callcue.sqlite"
-SCHEMA_VERSION = 1
-RECORD_COLUMNS = ("seq", "t_s", "rep_active_ms", "customer_active_ms", "overlap_ms",
-                  "syllables", "rate_csps", "pitch_cents", "pitch_sd_cents", "cue",
-                  "overruns", "talkovers")
-EVENT_COLUMNS = ("seq", "start_f", "end_f", "interrupter")
+SCHEMA_VERSION, TABLES = sql.SCHEMA_VERSION, sql.TABLES
+RECORD_COLUMNS, EVENT_COLUMNS = sql.RECORD_COLUMNS, sql.EVENT_COLUMNS
 INTERRUPTERS = ("rep", "customer")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    fw_version TEXT,
-    first_seen INTEGER,
-    last_seen INTEGER
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    pk INTEGER PRIMARY KEY,
-    device_id TEXT NOT NULL REFERENCES devices(device_id),
-    session_id INTEGER NOT NULL,
-    start_time INTEGER NOT NULL,
-    fw_version TEXT,
-    cal_hash INTEGER,
-    bytes INTEGER NOT NULL,
-    crc32 INTEGER NOT NULL,
-    n_records INTEGER NOT NULL,
-    imported_at INTEGER NOT NULL,
-    raw BLOB NOT NULL,
-    UNIQUE (device_id, session_id, start_time)
-);
-CREATE TABLE IF NOT EXISTS records (
-    session_pk INTEGER NOT NULL REFERENCES sessions(pk),
-    seq INTEGER NOT NULL, t_s INTEGER NOT NULL,
-    rep_active_ms INTEGER, customer_active_ms INTEGER, overlap_ms INTEGER,
-    syllables INTEGER, rate_csps INTEGER, pitch_cents INTEGER, pitch_sd_cents INTEGER,
-    cue INTEGER, overruns INTEGER, talkovers INTEGER,
-    PRIMARY KEY (session_pk, seq)
-);
-CREATE TABLE IF NOT EXISTS events (
-    session_pk INTEGER NOT NULL REFERENCES sessions(pk),
-    seq INTEGER NOT NULL, start_f INTEGER NOT NULL, end_f INTEGER NOT NULL,
-    interrupter INTEGER NOT NULL,
-    PRIMARY KEY (session_pk, seq)
-);
-"""
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class ArchiveError(Exception):
     pass
 
 
+def is_url(target):
+    return bool(_URL.match(str(target)))
+
+
+def display_name(target):
+    """The archive as it may be shown: a URL's password replaced by ***."""
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", str(target))
+
+
+def _db_errors():
+    errors = (sqlite3.Error,)
+    try:
+        import psycopg
+
+        errors += (psycopg.Error,)
+    except ImportError:
+        pass
+    return errors
+
+
 class Archive:
-    def __init__(self, folder, create=True):
-        self.folder = Path(folder)
-        path = self.folder / DB_NAME
+    """An archive folder or PostgreSQL URL (see the module doc). `create=False` refuses a
+    target that holds no archive yet instead of making one."""
+
+    def __init__(self, target, create=True):
+        self.target = str(target)
+        self.name = display_name(target)
+        self.db = None
+        try:
+            if is_url(target):
+                self._open_postgres(create)
+            else:
+                self._open_sqlite(Path(target), create)
+            self._migrate(create)
+        except ArchiveError:
+            self.close()
+            raise
+        except _db_errors() as e:
+            self.close()
+            raise ArchiveError(sql.pg_error_line(e)) from None
+
+    def _open_sqlite(self, folder, create):
+        self.folder = folder
+        self.partial_folder = folder / "partial"
+        path = folder / DB_NAME
         if not create and not path.is_file():
             raise ArchiveError(f"no archive here ({DB_NAME} missing); pull logs into it with "
                                "`callcue logs pull --archive DIR`")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "partial").mkdir(exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=10)
-        self.db.row_factory = sqlite3.Row
-        self.db.executescript(_SCHEMA)
-        self._migrate()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "partial").mkdir(exist_ok=True)
+        self._db = sql.SqliteDb(path)
+        self.db = self._db.conn
 
-    def _migrate(self):
-        """Bring an archive of an older schema version up to SCHEMA_VERSION."""
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+    def _open_postgres(self, create):
+        scheme = self.target.split("://", 1)[0].lower()
+        if scheme not in ("postgresql", "postgres"):
+            raise ArchiveError(f"{scheme}:// is not an archive: give a folder or a "
+                               "postgresql://user@host/database URL")
+        try:
+            self._db = sql.PostgresDb(self.target)
+        except ImportError:
+            raise ArchiveError("a PostgreSQL archive needs psycopg: pip install "
+                               "'psycopg[binary]' psycopg-pool") from None
+        self.db = self._db.conn
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        key = hashlib.sha1(self.name.encode()).hexdigest()[:12]
+        self.folder = None
+        self.partial_folder = cache / "callcue" / "partial" / key
+
+    @property
+    def backend(self):
+        return self._db.dialect
+
+    def _migrate(self, create):
+        """Create or bring the schema up to SCHEMA_VERSION (once, under the schema lock),
+        then check that every table has the columns this callcue uses."""
+        db = self._db
+        version = db.get_version()
+        if version == SCHEMA_VERSION:
+            return self._check_columns()
         if version > SCHEMA_VERSION:
             raise ArchiveError(f"the archive is schema version {version}, this callcue knows "
                                f"{SCHEMA_VERSION}; update callcue to open it")
-        if version == SCHEMA_VERSION:
-            return
-        with self.db:
-            cols = {r["name"] for r in self.db.execute("PRAGMA table_info(sessions)")}
-            if "log_format" not in cols:
-                self.db.execute("ALTER TABLE sessions ADD COLUMN log_format INTEGER")
-            for row in self.db.execute("SELECT pk, raw FROM sessions").fetchall():
-                hdr, _, events = decode_log(row["raw"])
-                self.db.execute("UPDATE sessions SET log_format=? WHERE pk=?",
-                                (hdr["format_version"], row["pk"]))
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?)",
-                    [(row["pk"], *(e[c] for c in EVENT_COLUMNS)) for e in events])
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if not create and "sessions" not in db.tables():
+            raise ArchiveError("no callcue archive in this database yet; pull logs into it "
+                               "with `callcue logs pull --archive URL`")
+        with db.transaction():
+            db.lock_schema()
+            version = db.get_version()        # another desk may have migrated meanwhile
+            if version < SCHEMA_VERSION:
+                if "sessions" not in db.tables():
+                    if db.dialect == "postgresql":
+                        self._check_columns(db.tables())  # someone else's tables: say so
+                    for name in TABLES:
+                        db.execute(sql.create_table(name))
+                    for stmt in sql.INDEXES:
+                        db.execute(stmt)
+                else:
+                    if db.dialect == "postgresql" and version == 0:
+                        self._check_columns(db.tables())
+                    for v in range(version + 1, SCHEMA_VERSION + 1):
+                        for step in sql.MIGRATIONS[v]:
+                            step(db) if callable(step) else db.execute(step)
+                db.set_version(SCHEMA_VERSION)
+        self._check_columns()
+
+    def _check_columns(self, only=None):
+        """ArchiveError unless every table (of `only`, if given) has this callcue's columns."""
+        for table, body in TABLES.items():
+            if only is not None and table not in only:
+                continue
+            want = [c.split()[0] for c in re.split(r",\s*(?![^()]*\))", body)
+                    if c.split()[0] not in ("PRIMARY", "UNIQUE")]
+            have = set(self._db.columns(table))
+            missing = [c for c in want if c not in have]
+            if missing:
+                raise ArchiveError(
+                    f"table {table} has no column {missing[0]}: this database holds "
+                    "something other than a callcue archive; give an empty database (or "
+                    "schema) or the right one")
 
     def close(self):
-        self.db.close()
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self):
         return self
@@ -115,22 +178,30 @@ class Archive:
     def __exit__(self, *exc):
         self.close()
 
+    def _q(self, stmt, args=()):
+        try:
+            return self._db.q(stmt, args)
+        except _db_errors() as e:
+            raise ArchiveError(sql.pg_error_line(e)) from None
+
     # ------------------------------------------------------------------ partial pulls
 
     def partial_path(self, device_id, sid):
-        return self.folder / "partial" / f"{device_id}-s{sid:06d}.part"
+        self.partial_folder.mkdir(parents=True, exist_ok=True)
+        return self.partial_folder / f"{device_id}-s{sid:06d}.part"
 
     def find(self, device_id, session_id, start_time):
-        return self.db.execute(
-            "SELECT pk, crc32, n_records FROM sessions WHERE device_id=? AND session_id=? "
-            "AND start_time=?", (device_id, session_id, start_time)).fetchone()
+        rows = self._q(sql.FIND_SESSION, (device_id, session_id, start_time))
+        return dict(rows[0]) if rows else None
 
     # ------------------------------------------------------------------ import
 
-    def import_session(self, data):
-        """Import one pulled session log (bytes). Returns (pk, added): added is False if
-        it was already archived (same crc32). Raises ArchiveError for a log that does not
-        decode or that differs from the archived copy."""
+    def import_session(self, data, imported_at=None):
+        """Import one pulled session log (bytes) in one transaction. Returns (pk, added):
+        added is False if it was already archived (same crc32), by us or by another desk
+        at the same moment. Raises ArchiveError for a log that does not decode or that
+        differs from the archived copy."""
+        data = bytes(data)
         try:
             hdr, recs, events = decode_log(data)
         except ValueError as e:
@@ -138,52 +209,72 @@ class Archive:
         crc = crc32(data)
         key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
         old = self.find(*key)
-        if old is not None:
-            if old["crc32"] != crc:
-                raise ArchiveError(
-                    f"session {key[1]} of {key[0]} is archived with crc32 {old['crc32']:08x} "
-                    f"but the device's is {crc:08x}; move the archive aside to pull it again")
-            return old["pk"], False
-        now = int(time.time())
-        with self.db:
-            self.db.execute(
-                "INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE "
-                "SET fw_version=excluded.fw_version, last_seen=excluded.last_seen",
-                (hdr["device_id"], hdr["fw_version"], now, now))
-            cur = self.db.execute(
-                "INSERT INTO sessions (device_id, session_id, start_time, fw_version, cal_hash,"
-                " bytes, crc32, n_records, imported_at, raw, log_format) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?)",
-                (*key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc, len(recs), now,
-                 bytes(data), hdr["format_version"]))
-            pk = cur.lastrowid
-            self.db.executemany(
-                "INSERT INTO records VALUES (?%s)" % (",?" * len(RECORD_COLUMNS)),
-                [(pk, *(r[c] for c in RECORD_COLUMNS)) for r in recs])
-            self.db.executemany(
-                "INSERT INTO events VALUES (?%s)" % (",?" * len(EVENT_COLUMNS)),
-                [(pk, *(e[c] for c in EVENT_COLUMNS)) for e in events])
-        return pk, True
+        if old is None:
+            now = int(time.time()) if imported_at is None else int(imported_at)
+            db = self._db
+            try:
+                with db.transaction():
+                    db.execute(sql.UPSERT_DEVICE, (hdr["device_id"], hdr["fw_version"], now,
+                                                   now))
+                    row = db.one(sql.INSERT_SESSION, (
+                        *key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc,
+                        len(recs), now, data, hdr["format_version"]))
+                    if row is None:
+                        raise _Exists
+                    pk = row["pk"]
+                    db.insert_rows("records", ("session_pk", *RECORD_COLUMNS),
+                                   [(pk, *(r[c] for c in RECORD_COLUMNS)) for r in recs])
+                    db.insert_rows("events", ("session_pk", *EVENT_COLUMNS),
+                                   [(pk, *(e[c] for c in EVENT_COLUMNS)) for e in events])
+                return pk, True
+            except _Exists:           # another desk archived it since find(): rolled back
+                old = self.find(*key)
+            except _db_errors() as e:
+                raise ArchiveError(sql.pg_error_line(e)) from None
+        if old["crc32"] != crc:
+            raise ArchiveError(
+                f"session {key[1]} of {key[0]} is archived with crc32 {old['crc32']:08x} "
+                f"but the device's is {crc:08x}; move the archive aside to pull it again")
+        return old["pk"], False
+
+    def stored_counts(self, pk):
+        """(records, events) rows stored for session `pk`."""
+        return (self._q(sql.COUNT_RECORDS, (pk,))[0]["n"],
+                self._q(sql.COUNT_EVENTS, (pk,))[0]["n"])
 
     def verify(self, pk, crc):
         """True if session `pk` is stored whole: raw bytes with crc32 `crc`, and as many
         record and event rows as the log decodes to."""
-        row = self.db.execute("SELECT raw, n_records FROM sessions WHERE pk=?",
-                              (pk,)).fetchone()
-        if row is None or crc32(row["raw"]) != crc:
+        rows = self._q(sql.SESSION_RAW, (pk,))
+        if not rows or crc32(bytes(rows[0]["raw"])) != crc:
             return False
-        n = self.db.execute("SELECT COUNT(*) FROM records WHERE session_pk=?",
-                            (pk,)).fetchone()[0]
-        n_ev = self.db.execute("SELECT COUNT(*) FROM events WHERE session_pk=?",
-                               (pk,)).fetchone()[0]
-        _, recs, events = decode_log(row["raw"])
-        return n == row["n_records"] == len(recs) and n_ev == len(events)
+        n, n_ev = self.stored_counts(pk)
+        _, recs, events = decode_log(bytes(rows[0]["raw"]))
+        return n == rows[0]["n_records"] == len(recs) and n_ev == len(events)
+
+    # ------------------------------------------------------------------ reps
+
+    def assign(self, device_id, rep_id, since=0, team=None):
+        """From unix time `since` on, `device_id`'s calls are `rep_id`'s (earlier calls
+        keep their earlier rep); `team`, if given, becomes the rep's team."""
+        try:
+            with self._db.transaction():
+                self._db.execute(sql.UPSERT_REP, (rep_id, team))
+                self._db.execute(sql.UPSERT_ASSIGNMENT, (device_id, int(since), rep_id))
+        except _db_errors() as e:
+            raise ArchiveError(sql.pg_error_line(e)) from None
+
+    def assignments(self):
+        return [dict(r) for r in self._q(sql.SELECT_ASSIGNMENTS)]
+
+    def reps(self):
+        return [dict(r) for r in self._q(sql.SELECT_REPS)]
 
     # ------------------------------------------------------------------ queries
 
-    def sessions(self, session=None, device=None, since=None):
+    def sessions(self, session=None, device=None, since=None, until=None):
         """Session rows (no raw bytes), oldest first, filtered by session pk or
-        DEVICE:ID, device id, and start time >= since (unix s)."""
+        DEVICE:ID, device id, and start time in [since, until) (unix s)."""
         where, args = [], []
         if session is not None:
             dev_id, _, sid = str(session).rpartition(":")
@@ -199,28 +290,108 @@ class Archive:
         if since is not None:
             where.append("start_time>=?")
             args.append(int(since))
-        sql = ("SELECT pk, device_id, session_id, start_time, fw_version, cal_hash, bytes, "
-               "crc32, n_records, imported_at, log_format FROM sessions")
+        if until is not None:
+            where.append("start_time<?")
+            args.append(int(until))
+        stmt = sql.SELECT_SESSIONS
         if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY start_time, pk", args)]
+            stmt += " WHERE " + " AND ".join(where)
+        return [dict(r) for r in self._q(stmt + sql.SESSIONS_ORDER, args)]
 
     def records(self, pk):
-        return [dict(r) for r in self.db.execute(
-            "SELECT %s FROM records WHERE session_pk=? ORDER BY seq" % ",".join(RECORD_COLUMNS),
-            (pk,))]
+        return [dict(r) for r in self._q(sql.SELECT_RECORDS, (pk,))]
 
     def events(self, pk):
         """Session `pk`'s talk-over events, oldest first: seq, start_f, end_f (engine
         frames of 10 ms, end exclusive; t_s * 100 is the same clock) and interrupter (0
         rep, 1 customer). Empty for a log of format 1 (see log_format)."""
-        return [dict(r) for r in self.db.execute(
-            "SELECT %s FROM events WHERE session_pk=? ORDER BY seq" % ",".join(EVENT_COLUMNS),
-            (pk,))]
+        return [dict(r) for r in self._q(sql.SELECT_EVENTS, (pk,))]
 
     def counts(self):
-        q = self.db.execute
-        return {"devices": q("SELECT COUNT(*) FROM devices").fetchone()[0],
-                "sessions": q("SELECT COUNT(*) FROM sessions").fetchone()[0],
-                "records": q("SELECT COUNT(*) FROM records").fetchone()[0],
-                "events": q("SELECT COUNT(*) FROM events").fetchone()[0]}
+        return {t: self._q(sql.COUNT_TABLE.format(table=t))[0]["n"]
+                for t in ("devices", "sessions", "records", "events")}
+
+    def size_bytes(self):
+        return self._db.size_bytes()
+
+    def schema_version(self):
+        return self._db.get_version()
+
+    def summary(self, since=None, until=None, team=None):
+        """Per-rep and per-team figures over the calls started in [since, until) (unix s;
+        None: unbounded), of one team or all, computed in the database. Returns
+        {"reps": [...], "teams": [...]}, rows of raw sums (see archive_sql.SUMMARY)."""
+        args = sql.summary_args(-(2**62) if since is None else int(since),
+                                2**62 if until is None else int(until), team)
+        jobs = {by: sql.summary_sql(by) for by in ("rep", "team")}
+        try:
+            if self.backend == "postgresql":   # both queries at once, on pooled connections
+                pool = self._db.pool(len(jobs))
+
+                def run(stmt):
+                    with pool.connection() as conn:
+                        return conn.execute(sql.dialect_sql("postgresql", stmt),
+                                            args).fetchall()
+
+                with ThreadPoolExecutor(len(jobs)) as ex:
+                    futures = {by: ex.submit(run, stmt) for by, stmt in jobs.items()}
+                    out = {by: f.result() for by, f in futures.items()}
+            else:
+                out = {by: self._db.q(stmt, args) for by, stmt in jobs.items()}
+        except _db_errors() as e:
+            raise ArchiveError(sql.pg_error_line(e)) from None
+        return {by + "s": [{k: _plain(v) for k, v in dict(r).items()} for r in rows]
+                for by, rows in out.items()}
+
+    # ------------------------------------------------------------------ copy
+
+    def copy_from(self, src, say=None):
+        """Copy every session, device and rep assignment of archive `src` into this one:
+        each session re-imported from its raw log in its own transaction (so a copy cut
+        short resumes, and a session already here adds nothing), keeping its import time.
+        Returns counts."""
+        stats = {"sessions": 0, "added": 0, "skipped": 0}
+        try:
+            for row in src._q(sql.SELECT_DEVICES):
+                self._db.execute(sql.UPSERT_DEVICE, (row["device_id"], row["fw_version"],
+                                                     row["first_seen"], row["last_seen"]))
+            for rep in src.reps():
+                self._db.execute(sql.UPSERT_REP, (rep["rep_id"], rep["team"]))
+        except _db_errors() as e:
+            raise ArchiveError(sql.pg_error_line(e)) from None
+        for a in src.assignments():
+            self.assign(a["device_id"], a["rep_id"], a["since"])
+        last = 0
+        while True:
+            page = src._q(sql.RAW_PAGE, (last,))
+            if not page:
+                return stats
+            for row in page:
+                _, added = self.import_session(bytes(row["raw"]),
+                                               imported_at=row["imported_at"])
+                stats["sessions"] += 1
+                stats["added" if added else "skipped"] += 1
+                last = row["pk"]
+            if say is not None:
+                say("%d sessions copied" % stats["sessions"])
+
+
+def _plain(v):
+    """PostgreSQL's sums of bigints are numeric: back to int (or float)."""
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
+
+
+class _Exists(Exception):
+    """The session's key was taken by a concurrent import: roll back, compare crc32."""
+
+
+def open_for_cli(target, create=True):
+    """Archive(target), with any failure as the one-line HostError naming the archive."""
+    from callcue.devices import HostError
+
+    try:
+        return Archive(target, create=create)
+    except ArchiveError as e:
+        raise HostError(display_name(target), str(e), code=2) from None

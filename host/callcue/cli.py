@@ -323,6 +323,7 @@ def _host_run(module, doc):
     def run(args):
         import importlib
 
+        from callcue.archive import ArchiveError
         from callcue.devices import HostError
 
         try:
@@ -330,6 +331,12 @@ def _host_run(module, doc):
         except HostError as e:
             print(f"callcue: error: {e.what}: {e.reason}", file=sys.stderr)
             return e.code
+        except ArchiveError as e:  # an archive that failed half-way (the server went away)
+            from callcue.archive import display_name
+
+            what = display_name(getattr(args, "archive", None) or "archive")
+            print(f"callcue: error: {what}: {e}", file=sys.stderr)
+            return 1
 
     run.__doc__ = doc
     return run
@@ -340,10 +347,16 @@ args_devices, do_devices = _host_args("devices"), _host_run(
 args_device, do_device = _host_args("devcmd"), _host_run(
     "devcmd", "One dongle's identity, engine parameter overrides and clock.")
 args_logs, do_logs = _host_args("logs"), _host_run(
-    "logs", "List a dongle's session logs, pull them into a SQLite archive (resumable, "
-    "idempotent, --delete only after a verified import), export the archive.")
+    "logs", "List a dongle's session logs, pull them into an archive (a folder's SQLite "
+    "file or a PostgreSQL database; resumable, idempotent, --delete only after a verified "
+    "import), export the archive.")
 args_report, do_report = _host_args("report"), _host_run(
-    "report", "A self-contained HTML report (embedded plots) of archived calls.")
+    "report", "A self-contained HTML report (embedded plots) of archived calls; with "
+    "--summary, one row per rep and per team, computed in the database.")
+args_archive, do_archive = _host_args("archive_cmd"), _host_run(
+    "archive_cmd", "The archive itself: which rep (and team) wears which dongle, its "
+    "size and schema, and copying one archive into another (a folder's SQLite file into "
+    "a PostgreSQL database).")
 args_flash, do_flash = _host_args("flash"), _host_run(
     "flash", "Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython "
     "board with mpremote; --dry-run lists the commands.")
@@ -376,9 +389,12 @@ COMMANDS = (
     ("devices", "list attached dongles with id and firmware", args_devices, do_devices),
     ("device", "device info | config get | config set KEY=VALUE | time set", args_device,
      do_device),
-    ("logs", "logs list | pull (into a SQLite archive) | export (csv, jsonl, parquet)",
+    ("logs", "logs list | pull (into an archive) | export (csv, jsonl, parquet)",
      args_logs, do_logs),
-    ("report", "HTML report with plots of archived calls", args_report, do_report),
+    ("report", "HTML report with plots of archived calls, or per rep and team",
+     args_report, do_report),
+    ("archive", "archive assign | reps | info | copy SRC DST (SQLite to PostgreSQL)",
+     args_archive, do_archive),
     ("stream", "live dashboard of the dongle's per-second records", args_stream, do_stream),
     ("calibrate", "measure noise floors and sidetone/echo coupling; store the thresholds",
      args_calibrate, do_calibrate),

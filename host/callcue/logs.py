@@ -2,10 +2,11 @@
 
 pull: for every finished session on the device, fetch it in CRC-checked chunks (each
 chunk is also appended to ARCHIVE/partial/, so an interrupted pull resumes where it
-stopped), check the whole file's crc32 against the device's, import it into the SQLite
-archive (callcue.archive; a session already there adds nothing), check the import by
-reading it back, and only then, and only with --delete, ask the device to delete it (the
-device deletes only if the crc32 we send matches its file).
+stopped), check the whole file's crc32 against the device's, import it into the archive
+(callcue.archive: a folder's SQLite file or a PostgreSQL database; one transaction per
+session; a session already there, even one another desk is importing at the same moment,
+adds nothing), check the import by reading it back, and only then, and only with --delete,
+ask the device to delete it (the device deletes only if the crc32 we send matches its file).
 
 export: one row per per-second record (`kind` "second") and one per talk-over event
 (`kind` "talkover", with `start_s`, `end_s` on the records' `t_s` clock and `interrupter`
@@ -14,10 +15,11 @@ export: one row per per-second record (`kind` "second") and one per talk-over ev
 
 import csv
 import json
+import os
 import sys
 import time
 
-from callcue.archive import INTERRUPTERS, RECORD_COLUMNS, Archive, ArchiveError
+from callcue.archive import INTERRUPTERS, RECORD_COLUMNS, ArchiveError, open_for_cli
 from callcue.devices import HostError, connect
 from callcue.firmware.protocol import CHUNK_MAX
 from callcue.firmware.sessionlog import FORMAT_VERSION
@@ -35,8 +37,8 @@ def add_args(p):
     ls = sub.add_parser("list", help="the sessions stored on the device")
     ls.add_argument("--json", action="store_true", help="print the list as JSON")
     pull = sub.add_parser("pull", help="pull every finished session into the archive")
-    pull.add_argument("--archive", required=True, metavar="DIR",
-                      help="archive folder (created if missing)")
+    pull.add_argument("--archive", required=True, metavar="DIR|URL",
+                      help="archive folder (created if missing) or postgresql:// URL")
     pull.add_argument("--delete", action="store_true",
                       help="delete each session from the device once its import is verified")
     pull.add_argument("--chunk", type=int, default=CHUNK_MAX, metavar="BYTES",
@@ -46,7 +48,8 @@ def add_args(p):
                        help="serial port or URL of the dongle (see `callcue devices`)")
     ex = sub.add_parser("export", help="the archive's per-second records and talk-over "
                         "events for spreadsheets (column `kind`: second or talkover)")
-    ex.add_argument("--archive", required=True, metavar="DIR", help="archive folder")
+    ex.add_argument("--archive", required=True, metavar="DIR|URL",
+                    help="archive folder or postgresql:// URL")
     ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
     ex.add_argument("--out", default="-", metavar="FILE",
                     help="output file ('-': stdout; parquet needs a file)")
@@ -71,7 +74,7 @@ def run(args):
         return 0
     if not 1 <= args.chunk <= CHUNK_MAX:
         raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
-    with connect(args.port) as dev, Archive(args.archive) as ar:
+    with connect(args.port) as dev, open_for_cli(args.archive) as ar:
         sync_clock(dev, say=print)
         stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
                          progress=_rich_progress())
@@ -82,7 +85,7 @@ def run(args):
           "archive %s" % (
               stats["pulled"], stats["bytes"], stats["records"], stats["events"],
               stats["seconds"], rate, stats["added"], stats["skipped"], stats["deleted"],
-              args.archive))
+              ar.name))
     return 0
 
 
@@ -182,10 +185,9 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
         try:
             pk, added = ar.import_session(data)
         except ArchiveError as e:
-            raise HostError(str(ar.folder), f"session {sid}: {e}") from None
+            raise HostError(ar.name, f"session {sid}: {e}") from None
         part.unlink(missing_ok=True)
-        n = len(ar.records(pk))
-        n_ev = len(ar.events(pk))
+        n, n_ev = ar.stored_counts(pk)
         stats["pulled"] += 1
         stats["bytes"] += len(data)
         stats["records"] += n
@@ -195,7 +197,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             sid, len(data), n, n_ev, "imported" if added else "already in the archive"))
         if delete:
             if not ar.verify(pk, crc):
-                raise HostError(str(ar.folder), f"session {sid}: the archived copy does not "
+                raise HostError(ar.name, f"session {sid}: the archived copy does not "
                                 "read back whole; not deleting it from the device")
             dev.delete_session(sid, crc)
             stats["deleted"] += 1
@@ -239,15 +241,14 @@ def export_rows(ar):
 
 
 def export(args):
-    try:
-        ar = Archive(args.archive, create=False)
-    except ArchiveError as e:
-        raise HostError(args.archive, str(e), code=2) from None
-    with ar:
+    with open_for_cli(args.archive, create=False) as ar:
         rows = export_rows(ar)
         if args.format == "parquet":
             return _parquet(rows, args.out)
-        out = sys.stdout if args.out == "-" else open(args.out, "w", newline="")  # noqa: SIM115
+        # a file is written beside its place and renamed when whole: a failure (the
+        # database going away half-way) leaves no half-written export
+        tmp = None if args.out == "-" else "%s.%d.tmp" % (args.out, os.getpid())
+        out = sys.stdout if tmp is None else open(tmp, "w", newline="")  # noqa: SIM115
         try:
             n = 0
             if args.format == "csv":
@@ -260,9 +261,16 @@ def export(args):
                 for row in rows:
                     out.write(json.dumps(row) + "\n")
                     n += 1
-        finally:
-            if out is not sys.stdout:
+        except BaseException as e:
+            if tmp is not None:
                 out.close()
+                os.unlink(tmp)
+            if isinstance(e, ArchiveError):
+                raise HostError(ar.name, str(e)) from None
+            raise
+        if tmp is not None:
+            out.close()
+            os.replace(tmp, args.out)
     if args.out != "-":
         print("wrote %d rows (records and talk-over events) to %s" % (n, args.out))
     return 0

@@ -7,17 +7,24 @@ calls. Everything comes from the archive's per-second records and talk-over even
 (device units, see firmware/LOGFORMAT.md). Logs of format 1 (firmware before talk-over
 events) have counts only: their overlaps are drawn in one colour and the by-interrupter
 columns show "-".
+
+With --summary the report is one row per rep and one per team over the chosen dates (a
+whole contact centre's months of calls, or one team's), every figure computed in the
+database (callcue.archive.Archive.summary): no per-call plots, and --csv writes the same
+rows for spreadsheets.
 """
 
 import base64
+import csv
 import datetime as dt
 import html
 import io
+import os
 import time
 
 import numpy as np
 
-from callcue.archive import Archive, ArchiveError
+from callcue.archive import ArchiveError, open_for_cli
 from callcue.devices import HostError
 
 CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
@@ -33,11 +40,17 @@ def add_args(p):
     p.epilog = ("examples: callcue report --archive ~/callcue --out report.html\n"
                 "          callcue report --archive ~/callcue --device cc-0001 "
                 "--since 2026-11-01 --out nov.html --pdf nov.pdf")
-    p.add_argument("--archive", required=True, metavar="DIR", help="archive folder")
+    p.add_argument("--archive", required=True, metavar="DIR|URL",
+                   help="archive folder or postgresql:// URL")
     p.add_argument("--session", metavar="ID",
                    help="one session: archive row number, or DEVICE:SESSION")
     p.add_argument("--device", metavar="ID", help="only this device's calls")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only calls started on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only calls started before")
+    p.add_argument("--summary", action="store_true",
+                   help="one row per rep and per team (computed in the database), no plots")
+    p.add_argument("--team", metavar="TEAM", help="with --summary: only this team's reps")
+    p.add_argument("--csv", metavar="FILE", help="with --summary: the rows as CSV too")
     p.add_argument("--out", required=True, metavar="report.html", help="HTML file to write")
     p.add_argument("--pdf", metavar="report.pdf", help="also write the plots as a PDF")
 
@@ -277,33 +290,158 @@ Dead air: seconds where neither party spoke, between the call's first and last s
 
 
 def run(args):
-    since = None
-    if args.since:
-        try:
-            since = dt.datetime.strptime(args.since, "%Y-%m-%d").timestamp()
-        except ValueError:
-            raise HostError("--since", f"{args.since!r} is not YYYY-MM-DD", code=2) from None
-    try:
-        ar = Archive(args.archive, create=False)
-    except ArchiveError as e:
-        raise HostError(args.archive, str(e), code=2) from None
-    with ar:
-        try:
-            sessions = ar.sessions(args.session, args.device, since)
-        except ValueError:
-            raise HostError("--session", "give an archive row number or DEVICE:SESSION",
-                            code=2) from None
-        if not sessions:
-            raise HostError(args.archive, "no archived calls match; check --session, --device "
-                            "and --since (or pull logs first)")
+    from callcue.archive_cmd import parse_day
+
+    since = parse_day(args.since, "--since") if args.since else None
+    until = parse_day(args.until, "--until") if args.until else None
+    if not args.summary:
+        for opt in ("team", "csv"):
+            if getattr(args, opt):
+                raise HostError("--" + opt, "goes with --summary", code=2)
+    with open_for_cli(args.archive, create=False) as ar:
         t0 = time.monotonic()
-        text = build(ar, sessions, args.pdf)
-    try:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        raise HostError(args.out, e.strerror or str(e)) from None
+        try:
+            if args.summary:
+                return _summary(ar, args, since, until, t0)
+            try:
+                sessions = ar.sessions(args.session, args.device, since, until)
+            except ValueError:
+                raise HostError("--session", "give an archive row number or DEVICE:SESSION",
+                                code=2) from None
+            if not sessions:
+                raise HostError(ar.name, "no archived calls match; check --session, "
+                                "--device, --since and --until (or pull logs first)")
+            text = build(ar, sessions, args.pdf)
+        except ArchiveError as e:
+            raise HostError(ar.name, str(e)) from None
+    _write(args.out, text)
     print("wrote %s: %d call(s) in %.1f s%s" % (
         args.out, len(sessions), time.monotonic() - t0,
         f"; plots also in {args.pdf}" if args.pdf else ""))
+    return 0
+
+
+def _write(path, text):
+    """Write `text` to `path` whole (a temporary file beside it, then a rename)."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise HostError(path, e.strerror or str(e)) from None
+
+
+# ------------------------------------------------------------------------ summary
+
+# (column, heading, format) of the per-rep and per-team tables and the CSV
+SUMMARY_COLUMNS = (
+    ("team", "team", "%s"), ("rep", "rep", "%s"), ("calls", "calls", "%d"),
+    ("talk_hours", "call hours", "%.1f"), ("talk_ratio", "rep talk ratio", "%.2f"),
+    ("talkovers_per_hour", "talk-overs / h", "%.1f"),
+    ("talkovers_rep_per_hour", "by rep / h", "%.1f"),
+    ("talkovers_customer_per_hour", "by customer / h", "%.1f"),
+    ("overlap_s_per_hour", "overlap s / h", "%.0f"),
+    ("dead_air_s_per_call", "dead air s / call", "%.1f"),
+    ("median_rate_sps", "median rate syl/s", "%.2f"),
+    ("median_pitch_sd_st", "median pitch SD st", "%.2f"),
+    *((f"cues_{c}_per_hour", f"{c.replace('_', ' ')} cues / h", "%.1f")
+      for c in CUE_NAMES[1:]),
+    ("calls_with_overruns", "calls with overruns", "%d"),
+)
+
+
+def summary_row(raw):
+    """A row of Archive.summary() in the units a team lead reads."""
+    hours = raw["seconds"] / 3600 if raw["seconds"] else None
+    talk = (raw["rep_ms"] or 0) + (raw["customer_ms"] or 0)
+
+    def per_hour(v):
+        return v / hours if hours else None
+
+    # by whom: only from calls whose log keeps each talk-over (format 2)
+    by_whom = raw["calls_format2"] == raw["calls"]
+    rep = raw.get("rep_id")
+    return {
+        "team": raw["team"] or "(no team)",
+        "rep": "" if rep is None else rep,
+        "calls": raw["calls"],
+        "talk_hours": hours,
+        "talk_ratio": raw["rep_ms"] / talk if talk else None,
+        "talkovers_per_hour": per_hour(raw["talkovers"]),
+        "talkovers_rep_per_hour": per_hour(raw["talkovers_rep"]) if by_whom else None,
+        "talkovers_customer_per_hour":
+            per_hour(raw["talkovers_customer"]) if by_whom else None,
+        "overlap_s_per_hour": per_hour(raw["overlap_ms"] / 1000),
+        "dead_air_s_per_call": raw["dead_air_s"] / raw["calls"],
+        "median_rate_sps": None if raw["median_rate_csps"] is None
+        else raw["median_rate_csps"] / 100,
+        "median_pitch_sd_st": None if raw["median_pitch_sd_cents"] is None
+        else raw["median_pitch_sd_cents"] / 100,
+        **{f"cues_{c}_per_hour": per_hour(raw[f"cue_{c}"]) for c in CUE_NAMES[1:]},
+        "calls_with_overruns": raw["calls_with_overruns"],
+    }
+
+
+def summary_table(rows, with_rep=True):
+    cols = [c for c in SUMMARY_COLUMNS if with_rep or c[0] != "rep"]
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in cols)
+    body = "".join(
+        "<tr>" + "".join("<td>%s</td>" % html.escape(_fmt(r[k], f) if f != "%s" else r[k])
+                         for k, _, f in cols) + "</tr>\n" for r in rows)
+    return f"<table><tr>{head}</tr>\n{body}</table>"
+
+
+def build_summary(summary, title):
+    teams = [summary_row(r) for r in summary["teams"]]
+    reps = [summary_row(r) for r in summary["reps"]]
+    made = time.strftime("%Y-%m-%d %H:%M")
+    n_calls = sum(t["calls"] for t in teams)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>callcue summary</title>
+<style>{_CSS}</style></head><body>
+<h1>callcue summary: {html.escape(title)}</h1>
+<p>{n_calls} call(s), {len(reps)} rep(s), {len(teams)} team(s); made {made}.</p>
+<h2>Teams</h2>
+{summary_table(teams, with_rep=False)}
+<h2>Reps</h2>
+{summary_table(reps)}
+<p class="note">Per hour: per hour of call time. Talk-overs by rep / by customer count
+only calls logged with each talk-over (log format 2); "-" where a row has older calls.
+Dead air: seconds where neither party spoke, between a call's first and last speech.
+Medians are over every second of the rows' calls that had a rate (or a pitch spread).
+A device never assigned to a rep (callcue archive assign) stands for its own rep.</p>
+</body></html>
+"""
+
+
+def _summary(ar, args, since, until, t0):
+    if args.session or args.device or args.pdf:
+        raise HostError("--summary", "takes --since, --until and --team (not --session, "
+                        "--device or --pdf)", code=2)
+    summary = ar.summary(since, until, args.team)
+    if not summary["teams"]:
+        raise HostError(ar.name, "no archived calls match; check --team, --since and "
+                        "--until (or pull logs first)")
+    seconds = time.monotonic() - t0
+    title = "team %s" % args.team if args.team else "all teams"
+    if args.since or args.until:
+        title += ", %s to %s" % (args.since or "start", args.until or "now")
+    _write(args.out, build_summary(summary, title))
+    if args.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow([c for c, _, _ in SUMMARY_COLUMNS])
+        for r in [summary_row(x) for x in summary["teams"]] + \
+                [summary_row(x) for x in summary["reps"]]:
+            w.writerow(["" if r[c] is None else r[c] for c, _, _ in SUMMARY_COLUMNS])
+        _write(args.csv, buf.getvalue())
+    print("wrote %s: %d rep(s) in %d team(s), %d call(s); queried in %.2f s%s" % (
+        args.out, len(summary["reps"]), len(summary["teams"]),
+        sum(t["calls"] for t in summary["teams"]), seconds,
+        f"; CSV in {args.csv}" if args.csv else ""))
     return 0
