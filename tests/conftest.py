@@ -113,3 +113,35 @@ def speech_call(rate_hz=8000, seconds=3.55, seed=0):
 def make_speech_call():
     """speech_call(rate_hz, seconds, seed) as a fixture."""
     return speech_call
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of our own in a temporary folder (tests/pgserver.py), stopped
+    and deleted at the end. Skips with the reason when the server programs are missing on
+    a developer's machine; in CI (.ci/run installs Debian's postgresql) that fails."""
+    from .pgserver import PgServer, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason + " - CI must run the PostgreSQL tests", pytrace=False)
+        pytest.skip(reason)
+    server = PgServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_DB_COUNTER = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive_target(request, tmp_path):
+    """An archive that does not exist yet, on each back end: a folder (SQLite) or the URL
+    of a new, empty database on the test server (PostgreSQL)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "archive")
+    server = request.getfixturevalue("pg_server")
+    return server.create_database(f"archive_{next(_DB_COUNTER)}")
