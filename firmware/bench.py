@@ -37,6 +37,7 @@ from dsp import kernels  # noqa: E402
 from dsp.engine import FRAME, FRAMES_PER_S, Engine  # noqa: E402
 from dsp.fixmath import db_q8  # noqa: E402
 from dsp.params import Params  # noqa: E402
+from dsp.pitch import Pitch  # noqa: E402
 
 STAGES = ("filters", "energy_vad", "pitch", "syllables", "cue")
 
@@ -52,7 +53,9 @@ def _init_sin():
 
 
 class Synth:
-    """Speech-like int16 frames from integer phase accumulators (Q16 phase)."""
+    """Speech-like int16 frames from integer phase accumulators (Q16 phase). Nothing
+    here allocates: on the RP2040 small ints are 31-bit, and a wider random-number
+    step would leave big-int garbage on the heap between the frames being timed."""
 
     def __init__(self):
         _init_sin()
@@ -73,8 +76,8 @@ class Synth:
                 + (_SIN[(p1 >> 7) & 255] >> 1)
                 + (_SIN[((3 * p1) >> 8) & 255] >> 2)
             )
-            s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-            v = ((v * amp) >> 8) + ((s >> 16) & 63) - 32
+            s = (s * 75 + 74) % 65537     # a 17-bit LCG: every value a small int
+            v = ((v * amp) >> 8) + ((s >> 8) & 63) - 32
             if v > 32767:
                 v = 32767
             elif v < -32768:
@@ -114,6 +117,22 @@ class Frames:
             cust[i] = self.buf[FRAME + i]
         return True
 
+
+try:
+    from micropython import heap_lock, heap_unlock
+except ImportError:  # CPython
+
+    def heap_lock():
+        pass
+
+    def heap_unlock():
+        pass
+
+
+try:
+    from micropython import stack_use
+except ImportError:  # CPython, or a port built without it
+    stack_use = None
 
 try:
     ticks_us = time.ticks_us
@@ -207,18 +226,15 @@ def staged(eng, rep, cust, t):
     return ready
 
 
-def run(source_factory, viper, frames_max):
+def _process_pass(viper, source_factory, frames_max, locked):
+    """Engine.process over the source's frames: total us, frames, records, and bytes
+    allocated per frame in steady state. locked: each call under heap_lock(), as the
+    firmware makes it (a function's frame then goes on the C stack, never the heap)."""
     mem = getattr(gc, "mem_alloc", None)
-    kernels.select(viper)  # import (compile) the viper twins before measuring
-    gc.collect()
-    code_heap = (mem() - _MEM0) if mem else 0
     a_before = mem() if mem else 0
     eng = Engine(Params(), viper=viper)
-    gc.collect()
-    engine_heap = (mem() - a_before) if mem else 0
     rep = array("h", bytes(2 * FRAME))
     cust = array("h", bytes(2 * FRAME))
-    # pass 1: Engine.process, total time and allocation
     src = source_factory()
     gc.collect()
     total = 0
@@ -231,9 +247,14 @@ def run(source_factory, viper, frames_max):
         if src.frame(rep, cust) is False:
             break
         a0 = mem() if mem else 0
+        if locked:
+            heap_lock()
         t0 = ticks_us()
         ready = eng.process(rep, cust)
-        total += ticks_diff(ticks_us(), t0)
+        t1 = ticks_us()
+        if locked:
+            heap_unlock()
+        total += ticks_diff(t1, t0)
         if mem:
             a1 = mem()
             if frames >= FRAMES_PER_S:  # steady state: after the first second
@@ -244,16 +265,42 @@ def run(source_factory, viper, frames_max):
         if ready:
             records.append(tuple(eng.record))
         frames += 1
-    # pass 2: the same frames through the stages one by one
+    return {"us": total, "frames": frames, "records": records, "peak": peak,
+            "alloc_per_frame": alloc // alloc_frames if alloc_frames else 0}
+
+
+def run(source_factory, viper, frames_max):
+    mem = getattr(gc, "mem_alloc", None)
+    kernels.select(viper)  # import (compile) the viper twins before measuring
+    gc.collect()
+    code_heap = (mem() - _MEM0) if mem else 0
+    a_before = mem() if mem else 0
+    eng = Engine(Params(), viper=viper)
+    gc.collect()
+    engine_heap = (mem() - a_before) if mem else 0
+    del eng
+    # pass 1: Engine.process as any caller gets it (frames of big functions on the GC
+    # heap), then under heap_lock() as the firmware runs it; the records must agree
+    heap = _process_pass(viper, source_factory, frames_max, False)
+    gc.collect()
+    lock = _process_pass(viper, source_factory, frames_max, True)
+    frames = lock["frames"]
+    records = lock["records"]
+    # pass 2: the same frames through the stages one by one, heap locked
     eng2 = Engine(Params(), viper=viper)
+    rep = array("h", bytes(2 * FRAME))
+    cust = array("h", bytes(2 * FRAME))
     src = source_factory()
     t = [0] * len(STAGES)
-    match = True
+    match = heap["records"] == records
     i = 0
     n = 0
     while n < frames:
         src.frame(rep, cust)
-        if staged(eng2, rep, cust, t):
+        heap_lock()
+        ready = staged(eng2, rep, cust, t)
+        heap_unlock()
+        if ready:
             if i >= len(records) or tuple(eng2.record) != records[i]:
                 match = False
             i += 1
@@ -262,18 +309,124 @@ def run(source_factory, viper, frames_max):
     gc.collect()
     free = gc.mem_free() if hasattr(gc, "mem_free") else -1
     return {
-        "kernels": "viper" if eng.k is not kernels else "plain",
+        "kernels": "viper" if kernels.select(viper) is not kernels else "plain",
         "frames": frames,
-        "us_total": total,
+        "us_total": lock["us"],
+        "us_heap_frames": heap["us"],
         "us_stages": t,
         "stages_match": match,
-        "alloc_per_frame": alloc // alloc_frames if alloc_frames else 0,
+        "alloc_per_frame": heap["alloc_per_frame"],
         "code_heap": code_heap,
         "engine_heap": engine_heap,
-        "peak_heap": peak,
+        "peak_heap": heap["peak"],
         "heap_free": free,
         "records": records,
     }
+
+
+# C stack, measured: a function run under heap_lock() keeps its frame on the C stack
+# (MicroPython puts a frame of more than 11 words on the GC heap when it can), so the
+# frame path needs stack headroom on both cores. _burn(n, fn) recurses n levels, then
+# runs fn locked; the deepest n at which fn still runs, against the deepest at which
+# nothing runs, tells the bytes fn needs (to one level's size, about 100 bytes).
+_USED = [0]
+
+
+def _burn(n, fn):
+    if n:
+        return _burn(n - 1, fn) + 1
+    _USED[0] = stack_use()
+    heap_lock()
+    try:
+        fn()
+    finally:
+        heap_unlock()
+    return 0
+
+
+def _deepest(prepare):
+    """stack_use() at the deepest recursion under which prepare()() still runs (each
+    try on a freshly prepared fn, so every try runs the same work)."""
+    def runs(n):
+        try:
+            _burn(n, prepare())
+            return _USED[0]
+        except RuntimeError:
+            return 0
+
+    used = runs(0)
+    lo = 0
+    hi = 16
+    while True:                        # double until it no longer runs
+        u = runs(hi)
+        if not u:
+            break
+        lo = hi
+        used = u
+        hi *= 2
+    while hi - lo > 1:                 # lo runs, hi does not
+        mid = (lo + hi) // 2
+        u = runs(mid)
+        if u:
+            lo = mid
+            used = u
+        else:
+            hi = mid
+    return used
+
+
+def stack_needs(viper, source_factory):
+    """C-stack bytes of one second of frames (rep talking, searches, the record):
+    Engine.process (core 0's frame path) and Pitch.step alone (core 1's), and the stack
+    this thread can use. None where stack_use() is missing."""
+    if stack_use is None:
+        return None
+    rep = array("h", bytes(2 * FRAME))
+    cust = array("h", bytes(2 * FRAME))
+    src = source_factory()
+    feed = Engine(Params(), viper=viper)
+    pcm = array("h", bytes(4 * FRAME * FRAMES_PER_S))    # the second's input
+    xs = array("h", bytes(2 * FRAME * FRAMES_PER_S))     # its band-passed rep frames
+    act = bytearray(FRAMES_PER_S)
+    for f in range(2 * FRAMES_PER_S):
+        src.frame(rep, cust)
+        feed.process(rep, cust)
+        if f >= FRAMES_PER_S:
+            i = f - FRAMES_PER_S
+            act[i] = feed.rep_active
+            x0 = feed.x[0]
+            for j in range(FRAME):
+                pcm[2 * i * FRAME + j] = rep[j]
+                pcm[(2 * i + 1) * FRAME + j] = cust[j]
+                xs[i * FRAME + j] = x0[j]
+
+    def nothing():
+        return lambda: None
+
+    def process():
+        eng = Engine(Params(), viper=viper)
+
+        def second():
+            for i in range(FRAMES_PER_S):
+                for j in range(FRAME):
+                    rep[j] = pcm[2 * i * FRAME + j]
+                    cust[j] = pcm[(2 * i + 1) * FRAME + j]
+                eng.process(rep, cust)
+        return second
+
+    def pitch():
+        p = Pitch(Params(), feed.k)
+
+        def second():
+            for i in range(FRAMES_PER_S):
+                for j in range(FRAME):
+                    rep[j] = xs[i * FRAME + j]
+                p.step(rep, FRAME, act[i])
+        return second
+
+    top = _deepest(nothing)
+    return {"usable": top + stack_use(), "process": top - _deepest(process),
+            "pitch_step": top - _deepest(pitch)}
 
 
 def run_two_cores(source_factory, viper, frames_max, records):
@@ -369,13 +522,23 @@ def main(argv):
         % (r["code_heap"], r["engine_heap"], r["peak_heap"])
     )
     stage_sum = sum(r["us_stages"])
+    heap_s = r["us_heap_frames"] * FRAMES_PER_S // frames
+    print("bench: heap_frames us_per_audio_s=%d heap_locked us_per_audio_s=%d "
+          "stage_sum us_per_audio_s=%d locked_over_stage_sum_pct=%d"
+          % (heap_s, per_s, stage_sum * FRAMES_PER_S // frames,
+             100 * r["us_total"] // max(stage_sum, 1)))
     for name, us in zip(STAGES, r["us_stages"]):
         print(
             "stage: %s us_per_audio_s=%d share_pct=%d"
             % (name, us * FRAMES_PER_S // frames, 100 * us // max(stage_sum, 1))
         )
     print("bench: stages_match=%d" % (1 if r["stages_match"] else 0))
-    dual = ""
+    st = stack_needs(viper, factory)
+    if st is not None:
+        print("bench: stack usable=%d process=%d pitch_step=%d"
+              % (st["usable"], st["process"], st["pitch_step"]))
+    pitch_s = r["us_stages"][STAGES.index("pitch")] * FRAMES_PER_S // frames
+    dual = " pitch_pct=%d.%02d" % (pitch_s // 10000, (pitch_s // 100) % 100)
     if two is not None:
         c0 = two["core0"] * FRAMES_PER_S // max(two["frames"], 1)
         c1 = two["core1"] * FRAMES_PER_S // max(two["frames"], 1)
@@ -383,12 +546,13 @@ def main(argv):
         print("bench: two_cores core0_us_per_audio_s=%d core1_us_per_audio_s=%d "
               "handoff_us_per_audio_s=%d records_match=%d"
               % (c0, c1, ho, 1 if two["match"] else 0))
-        dual = " core0_pct=%d.%02d core1_pct=%d.%02d" % (
+        dual += " core0_pct=%d.%02d core1_pct=%d.%02d" % (
             c0 // 10000, (c0 // 100) % 100, c1 // 10000, (c1 // 100) % 100)
     print(
-        "device_bench: engine_us_per_audio_s=%d cpu_pct=%d.%02d alloc_per_frame=%d heap_free=%d%s"
+        "device_bench: engine_us_per_audio_s=%d cpu_pct=%d.%02d alloc_per_frame=%d "
+        "heap_free=%d heap_frames_us_per_audio_s=%d%s"
         % (per_s, per_s // 10000, (per_s // 100) % 100, r["alloc_per_frame"], r["heap_free"],
-           dual)
+           heap_s, dual)
     )
 
 

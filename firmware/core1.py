@@ -11,15 +11,23 @@ bit-identical; only the load moves (bench: about half of the engine's cycles).
 
 Two locks are the whole protocol: `go` released by core 0 when a frame is ready,
 `done` released by core 1 when its F0 is. Neither side allocates per frame (lock
-calls and small-int attributes only). The rp2 port builds `_thread` without a GIL
-(MICROPY_PY_THREAD_GIL 0), so core 1 runs Python while core 0 does; under the unix
-port it is likewise a real thread without a GIL, so the simulated board runs the
-same code in parallel.
+calls and small-int attributes only), and core 1 runs Pitch.step with its heap
+locked, so its frames stay on core 1's own stack (below). The rp2 port builds
+`_thread` without a GIL (MICROPY_PY_THREAD_GIL 0), so core 1 runs Python while core 0
+does; under the unix port it is likewise a real thread without a GIL, so the
+simulated board runs the same code in parallel.
 """
 
 import _thread
 
+from micropython import heap_lock, heap_unlock
+
 from dsp.engine import FRAME
+
+# Core 1's stack is the rp2 port's default: 4096 bytes from the GC heap, of which
+# 3584 are usable (512 are kept back to recover from an overflow). Pitch.step with
+# the heap locked needs about 1 KB of it (measured on the emulated Pico by
+# firmware/bench.py, line `bench: stack`; core 0's Engine.process about 1.3 KB of 8.6).
 
 
 class PitchOnCore1:
@@ -45,7 +53,11 @@ class PitchOnCore1:
             self.go.acquire()
             if self.stopping:
                 break
-            self.f0 = self.pitch.step(self.x, FRAME, self.active)
+            heap_lock()          # this thread's heap; as App.step does on core 0
+            try:
+                self.f0 = self.pitch.step(self.x, FRAME, self.active)
+            finally:
+                heap_unlock()
             self.done.release()
         self.done.release()
 

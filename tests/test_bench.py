@@ -29,10 +29,18 @@ def test_firmware_bench_runs_under_unix_port(micropython):
         lines = p.stdout.strip().splitlines()
         assert re.fullmatch(
             r"device_bench: engine_us_per_audio_s=\d+ cpu_pct=\d+\.\d\d "
-            r"alloc_per_frame=0 heap_free=\d+ core0_pct=\d+\.\d\d core1_pct=\d+\.\d\d",
+            r"alloc_per_frame=0 heap_free=\d+ heap_frames_us_per_audio_s=\d+ "
+            r"pitch_pct=\d+\.\d\d core0_pct=\d+\.\d\d core1_pct=\d+\.\d\d",
             lines[-1],
         ), lines[-1]
+        # records equal with frames on the heap, heap locked, and stage by stage
         assert "bench: stages_match=1" in lines
+        # the C stack the locked frame path needs: real bytes, below what the thread has,
+        # and the pitch step (core 1's part) within the whole engine's
+        stack = [ln for ln in lines if ln.startswith("bench: stack ")]
+        st = dict(w.split("=") for w in stack[0].split()[2:])
+        st = {k: int(v) for k, v in st.items()}
+        assert 0 < st["pitch_step"] <= st["process"] < st["usable"], st
         two = [ln for ln in lines if ln.startswith("bench: two_cores")]
         assert two and two[0].endswith("records_match=1"), two   # pitch on a second thread
         stages = [ln.split()[1] for ln in lines if ln.startswith("stage:")]

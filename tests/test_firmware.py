@@ -309,6 +309,85 @@ def test_app_loop_allocates_nothing(micropython, tmp_path, scenario, cores):
     assert words[10:12] == ["alloc", "0"], out    # nothing on either core
 
 
+LOCK_SCRIPT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+from firmware import hal_sim
+from firmware.app import App
+from firmware.config import Config
+from firmware.sessionlog import SessionLog
+
+class Probe:
+    """Wraps a stage: on each call, whether an allocation there fails (heap locked)."""
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = 0
+        self.locked = 0
+
+    def step(self, a, b, c):
+        self.calls += 1
+        try:
+            bytearray(1)
+        except MemoryError:
+            self.locked += 1
+        return self.inner.step(a, b, c)
+
+    def levels(self, a, b, c, d):        # the cue stage's once-a-second call
+        self.inner.levels(a, b, c, d)
+
+root = hal_sim.mount_storage("ram", size=262144)
+clock = hal_sim.SimClock()
+cap = hal_sim.FileCapture(sys.argv[2], clock)
+config = Config(root + "/config.json").load()
+store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
+app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT(),
+          cores=int(sys.argv[3]))
+cues = app.engine.cues = Probe(app.engine.cues)          # runs on core 0
+pitch = Probe(app.engine.pitch)
+
+class Worker:
+    """cores=1: the pitch step through the engine's worker hook, still on core 0"""
+    def __init__(self):
+        self.active = 0
+
+    def start(self, active):
+        self.active = active
+
+    def result(self):
+        return pitch.step(app.engine.x[0], 80, self.active)
+
+if app.core1 is not None:
+    app.core1.pitch = pitch                              # runs on core 1
+else:
+    app.engine.pitch_worker = Worker()
+between = 0
+n = 0
+while n < 300:
+    if cap.read(app.rep, app.cust):
+        app.step()
+        n += 1
+        bytearray(1)                                     # between frames: heap free
+        between += 1
+print("cues", cues.calls, cues.locked, "pitch", pitch.calls, pitch.locked, "between", between)
+if app.core1 is not None:
+    app.core1.close()
+'''
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_engine_runs_with_the_heap_locked(micropython, tmp_path, cores):
+    """App.step runs the engine under heap_lock() (so no function frame of it can go
+    on the GC heap), and core 1 its pitch step: an allocation tried inside a stage
+    fails on every frame, on the core that runs it; between frames the heap is free."""
+    pcm, _ = synth.render("rep-interrupts", seed=0, duration_s=20.0)
+    raw = tmp_path / "frames.raw"
+    simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
+    script = tmp_path / "lock.py"
+    script.write_text(LOCK_SCRIPT)
+    out = mpyrun.run(micropython, script, mpyrun.ROOT, raw, cores).split()
+    assert out == ["cues", "300", "300", "pitch", "300", "300", "between", "300"], out
+
+
 def test_no_audio_leaves_the_device(micropython, tmp_path):
     """Privacy by construction: neither the session logs nor the stream carry samples.
     Every 8-byte run of the input PCM (4 consecutive int16 samples of either channel)
