@@ -40,10 +40,12 @@ test: setup
 
 # Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
 # memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json};
-# every measure on the real-speech set (make realspeech) -> tests/bench/realspeech.{md,json}.
+# every measure on the real-speech set (make realspeech) -> tests/bench/realspeech.{md,json};
+# a contact centre's archive in PostgreSQL (import, team and centre reports) -> fleet.{md,json}.
 # Medians of several runs on this machine; a few minutes. Nothing in it passes or fails.
 bench: setup realspeech
 	$(BIN)/python tests/bench/run_bench.py
+	$(BIN)/python tests/bench/fleet_bench.py
 	$(BIN)/python tests/realspeech/score.py --json tests/bench/realspeech.json \
 		> tests/bench/realspeech.md
 

@@ -161,19 +161,8 @@ WITH sel AS (
     LEFT JOIN reps r ON r.rep_id = x.rep_id
     WHERE CAST(? AS TEXT) IS NULL OR COALESCE(r.team, '') = CAST(? AS TEXT)
 ),
-rec AS (
-    SELECT sel.pk, {key}, r.rep_active_ms, r.customer_active_ms, r.overlap_ms,
-        r.talkovers, r.overruns, r.t_s, r.cue,
-        CASE WHEN r.rep_active_ms + r.customer_active_ms > 0 THEN r.t_s END AS t_speech,
-        CASE WHEN r.cue <> 0 AND (LAG(r.cue) OVER w IS NULL OR LAG(r.cue) OVER w <> r.cue)
-             THEN r.cue END AS cue_onset,
-        CASE WHEN r.rate_csps >= 0 THEN r.rate_csps END AS rate,
-        CASE WHEN r.pitch_sd_cents >= 0 THEN r.pitch_sd_cents END AS pitch_sd
-    FROM sel JOIN records r ON r.session_pk = sel.pk
-    WINDOW w AS (PARTITION BY r.session_pk ORDER BY r.seq)
-),
-calls AS (
-    SELECT pk, {key}, COUNT(*) AS seconds, SUM(rep_active_ms) AS rep_ms,
+calls AS MATERIALIZED (
+    SELECT pk, {key_min}, COUNT(*) AS seconds, SUM(rep_active_ms) AS rep_ms,
         SUM(customer_active_ms) AS customer_ms, SUM(overlap_ms) AS overlap_ms,
         SUM(talkovers) AS talkovers, MAX(overruns) AS overruns,
         SUM(CASE WHEN t_speech IS NULL THEN 1 ELSE 0 END)
@@ -183,13 +172,25 @@ calls AS (
         SUM(CASE WHEN cue_onset = 2 THEN 1 ELSE 0 END) AS cue_fast,
         SUM(CASE WHEN cue_onset = 3 THEN 1 ELSE 0 END) AS cue_flat,
         SUM(CASE WHEN cue_onset = 4 THEN 1 ELSE 0 END) AS cue_dead_air
-    FROM rec GROUP BY pk, {key}
+    FROM (
+        SELECT sel.pk, {key}, r.rep_active_ms, r.customer_active_ms, r.overlap_ms,
+            r.talkovers, r.overruns, r.t_s,
+            CASE WHEN r.rep_active_ms + r.customer_active_ms > 0 THEN r.t_s END AS t_speech,
+            CASE WHEN r.cue <> 0 AND (LAG(r.cue) OVER w IS NULL OR LAG(r.cue) OVER w <> r.cue)
+                 THEN r.cue END AS cue_onset
+        FROM sel JOIN records r ON r.session_pk = sel.pk
+        WINDOW w AS (PARTITION BY r.session_pk ORDER BY r.seq)
+    ) rec GROUP BY pk
 ),
-meds AS (
+meds AS MATERIALIZED (
     SELECT {key}, MEDIAN(rate) AS median_rate_csps, MEDIAN(pitch_sd) AS median_pitch_sd_cents
-    FROM rec GROUP BY {key}
+    FROM (SELECT {key},
+              CASE WHEN r.rate_csps >= 0 THEN r.rate_csps END AS rate,
+              CASE WHEN r.pitch_sd_cents >= 0 THEN r.pitch_sd_cents END AS pitch_sd
+          FROM sel JOIN records r ON r.session_pk = sel.pk) m
+    GROUP BY {key}
 ),
-ev AS (
+ev AS MATERIALIZED (
     SELECT {key}, SUM(CASE WHEN e.interrupter = 0 THEN 1 ELSE 0 END) AS talkovers_rep,
         SUM(CASE WHEN e.interrupter = 1 THEN 1 ELSE 0 END) AS talkovers_customer,
         SUM(CASE WHEN e.interrupter = 0 THEN e.end_f - e.start_f ELSE 0 END) AS talkover_rep_f,
@@ -197,28 +198,28 @@ ev AS (
             AS talkover_customer_f
     FROM sel JOIN events e ON e.session_pk = sel.pk GROUP BY {key}
 ),
-fmt AS (
+fmt AS MATERIALIZED (
     SELECT {key}, SUM(CASE WHEN log_format >= 2 THEN 1 ELSE 0 END) AS calls_format2
     FROM sel GROUP BY {key}
+),
+cg AS MATERIALIZED (
+    SELECT {key}, COUNT(*) AS calls, SUM(seconds) AS seconds, SUM(rep_ms) AS rep_ms,
+        SUM(customer_ms) AS customer_ms, SUM(overlap_ms) AS overlap_ms,
+        SUM(talkovers) AS talkovers, SUM(dead_air_s) AS dead_air_s,
+        SUM(CASE WHEN overruns > 0 THEN 1 ELSE 0 END) AS calls_with_overruns,
+        SUM(cue_talkover) AS cue_talkover, SUM(cue_fast) AS cue_fast,
+        SUM(cue_flat) AS cue_flat, SUM(cue_dead_air) AS cue_dead_air
+    FROM calls GROUP BY {key}
 )
-SELECT {key_c}, COUNT(*) AS calls, SUM(c.seconds) AS seconds, SUM(c.rep_ms) AS rep_ms,
-    SUM(c.customer_ms) AS customer_ms, SUM(c.overlap_ms) AS overlap_ms,
-    SUM(c.talkovers) AS talkovers, SUM(c.dead_air_s) AS dead_air_s,
-    SUM(CASE WHEN c.overruns > 0 THEN 1 ELSE 0 END) AS calls_with_overruns,
-    SUM(c.cue_talkover) AS cue_talkover, SUM(c.cue_fast) AS cue_fast,
-    SUM(c.cue_flat) AS cue_flat, SUM(c.cue_dead_air) AS cue_dead_air,
-    MIN(m.median_rate_csps) AS median_rate_csps,
-    MIN(m.median_pitch_sd_cents) AS median_pitch_sd_cents,
-    MIN(f.calls_format2) AS calls_format2,
-    COALESCE(MIN(e.talkovers_rep), 0) AS talkovers_rep,
-    COALESCE(MIN(e.talkovers_customer), 0) AS talkovers_customer,
-    COALESCE(MIN(e.talkover_rep_f), 0) AS talkover_rep_f,
-    COALESCE(MIN(e.talkover_customer_f), 0) AS talkover_customer_f
-FROM calls c
+SELECT c.*, m.median_rate_csps, m.median_pitch_sd_cents, f.calls_format2,
+    COALESCE(e.talkovers_rep, 0) AS talkovers_rep,
+    COALESCE(e.talkovers_customer, 0) AS talkovers_customer,
+    COALESCE(e.talkover_rep_f, 0) AS talkover_rep_f,
+    COALESCE(e.talkover_customer_f, 0) AS talkover_customer_f
+FROM cg c
 JOIN meds m ON {join_m}
 JOIN fmt f ON {join_f}
 LEFT JOIN ev e ON {join_e}
-GROUP BY {key_c}
 ORDER BY {key_c}
 """
 
@@ -234,6 +235,7 @@ def summary_sql(by):
 
     return SUMMARY.format(
         key=", ".join(cols), key_c=", ".join("c." + c for c in cols),
+        key_min=", ".join(f"MIN({c}) AS {c}" for c in cols),
         join_m=on("m"), join_f=on("f"), join_e=on("e"))
 
 
