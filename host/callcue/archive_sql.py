@@ -261,7 +261,18 @@ class _Median:
         return float(statistics.median(self.values)) if self.values else None
 
 
-class SqliteDb:
+class _Db:
+    """What both back ends share: execute(sql, args) is each one's own."""
+
+    def q(self, sql, args=()):
+        return self.execute(sql, args).fetchall()
+
+    def one(self, sql, args=()):
+        rows = self.execute(sql, args).fetchall()   # to the end: no statement left open
+        return rows[0] if rows else None
+
+
+class SqliteDb(_Db):
     dialect = "sqlite"
 
     def __init__(self, path):
@@ -271,14 +282,8 @@ class SqliteDb:
         self.conn.create_aggregate("MEDIAN", 1, _Median)
 
     def execute(self, sql, args=()):
-        return self.conn.execute(sql.format(**_TYPES["sqlite"]) if "{" in sql else sql, args)
+        return self.conn.execute(dialect_sql("sqlite", sql), args)
 
-    def q(self, sql, args=()):
-        return self.execute(sql, args).fetchall()
-
-    def one(self, sql, args=()):
-        rows = self.execute(sql, args).fetchall()   # to the end: no statement left open
-        return rows[0] if rows else None
 
     @contextmanager
     def transaction(self):
@@ -326,7 +331,7 @@ def pg_error_line(e):
 _ADVISORY_KEY = 0x63616C6C63756531  # "callcue1": the migration lock
 
 
-class PostgresDb:
+class PostgresDb(_Db):
     dialect = "postgresql"
 
     def __init__(self, url):
@@ -341,12 +346,6 @@ class PostgresDb:
     def execute(self, sql, args=()):
         return self.conn.execute(dialect_sql("postgresql", sql), args or None)
 
-    def q(self, sql, args=()):
-        return self.execute(sql, args).fetchall()
-
-    def one(self, sql, args=()):
-        rows = self.execute(sql, args).fetchall()   # to the end: no statement left open
-        return rows[0] if rows else None
 
     @contextmanager
     def transaction(self):
