@@ -45,6 +45,7 @@ test: setup
 # Medians of several runs on this machine; a few minutes. Nothing in it passes or fails.
 bench: setup realspeech
 	$(BIN)/python tests/bench/run_bench.py
+	$(BIN)/python tests/bench/pico_bench.py
 	$(BIN)/python tests/bench/fleet_bench.py
 	$(BIN)/python tests/realspeech/score.py --json tests/bench/realspeech.json \
 		> tests/bench/realspeech.md

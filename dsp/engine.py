@@ -43,7 +43,6 @@ from .coeffs import BANDPASS_Q13
 from .crosstalk import Crosstalk
 from .cues import Cues
 from .deadair import DeadAir
-from .fixmath import db_q8
 from .pitch import Pitch
 from .pitchspread import PitchSpread
 from .syllables import RollingRate, Syllables
@@ -131,8 +130,8 @@ class Engine:
         k.biquad_q13(cust, x1, FRAME, self.bp, self.bp_state[1])
         e0 = k.energy(x0, FRAME)
         e1 = k.energy(x1, FRAME)
-        l0 = db_q8(e0)
-        l1 = db_q8(e1)
+        l0 = k.db_q8(e0)
+        l1 = k.db_q8(e1)
         self.energy_rep = e0
         self.energy_cust = e1
         self.level_rep = l0
@@ -176,7 +175,7 @@ class Engine:
         self.f0_cents = f0
         self.spread.push(f0)
         el = k.energy(self.pitch.lp, FRAME)
-        env = db_q8(eh + self.eh_prev)
+        env = k.db_q8(eh + self.eh_prev)
         # the syllables take this search's voicing, not the path's (100 ms late)
         self.syllable = self.syl.step(env, el + self.el_prev, e0 + self.e_prev,
                                       self.pitch.raw_cents, a0)

@@ -19,8 +19,8 @@ Scaling and overflow:
   first output stays within 2 * 2**15 + 4 < 2**16.01 and the second within
   2 * (2**16 + 4) + 4 < 2**17.01. The energy is taken of y2 >> 2 (|v| <= 32771,
   saturated to 32767), so each term and the sum keep energy's bounds.
-- normalize: shifts a block so its peak magnitude lies in [2**12, 2**13) (left
-  shift up to 12, right shift up to 3); output |x| < 2**13.
+- normalize: shifts a block (read from a ring, unwrapped) so its peak magnitude lies
+  in [2**12, 2**13) (left shift up to 12, right shift up to 3); output |x| < 2**13.
 - nsdf_q10: on a normalised block (|x| < 2**13): each product x*y < 2**26, >> 11
   < 2**15 (floored, the same in viper: arithmetic shift); sums over w <= 120 samples
   < 2**21.91; the sliding e(tau) is updated term by term, so it equals the direct sum.
@@ -28,7 +28,11 @@ Scaling and overflow:
   about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
 - hist_cents: counts only. spread_clipped: see its docstring; every sum < 2**28.2.
+- log2_q12, db_q8: fixmath's (the frame path calls them three or more times a frame,
+  so they have viper twins too).
 """
+
+from .fixmath import db_q8, log2_q12  # noqa: F401  (plain twins of kernels_viper's)
 
 HP_BIAS = 1 << 18   # highpass_energy's state offset: |state| < 2**17.01
 
@@ -119,16 +123,21 @@ def decimate(src, start, stop, step, dst, off):
         i += step
 
 
-def normalize(src, dst, n):
-    """Scale src[:n] into dst so the peak lies in [2**12, 2**13); return the peak
-    of src (0 means all zero: dst untouched)."""
+def normalize(src, off, size, dst, n):
+    """Scale n samples of the ring src (size samples long), from src[off] on and
+    wrapping at size, into dst[:n] so the peak lies in [2**12, 2**13); return the
+    peak of those samples (0 means all zero: dst untouched)."""
     peak = 0
-    for i in range(n):
-        v = src[i]
+    j = off
+    for _ in range(n):
+        v = src[j]
         if v < 0:
             v = -v
         if v > peak:
             peak = v
+        j += 1
+        if j == size:
+            j = 0
     if peak == 0:
         return 0
     p = peak
@@ -140,8 +149,12 @@ def normalize(src, dst, n):
     while p >= 8192:
         p >>= 1
         down += 1
+    j = off
     for i in range(n):
-        dst[i] = (src[i] << up) >> down
+        dst[i] = (src[j] << up) >> down
+        j += 1
+        if j == size:
+            j = 0
     return peak
 
 

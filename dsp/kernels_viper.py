@@ -5,7 +5,13 @@ RP2040), so the bounds in kernels.py (all < 2**30) hold here too. ptr16 loads ar
 zero-extended, so each int16 load is sign-extended with (v ^ 0x8000) - 0x8000.
 """
 
+from array import array
+
 import micropython
+
+from .fixmath import _LOG2_TAB
+
+_LOG2 = array("h", _LOG2_TAB)
 
 
 @micropython.viper
@@ -95,15 +101,19 @@ def decimate(src: ptr16, start: int, stop: int, step: int, dst: ptr16, off: int)
 
 
 @micropython.viper
-def normalize(src: ptr16, dst: ptr16, n: int) -> int:
+def normalize(src: ptr16, off: int, size: int, dst: ptr16, n: int) -> int:
     peak = 0
+    j = off
     i = 0
     while i < n:
-        v = (int(src[i]) ^ 0x8000) - 0x8000
+        v = (int(src[j]) ^ 0x8000) - 0x8000
         if v < 0:
             v = 0 - v
         if v > peak:
             peak = v
+        j += 1
+        if j == size:
+            j = 0
         i += 1
     if peak == 0:
         return 0
@@ -116,10 +126,14 @@ def normalize(src: ptr16, dst: ptr16, n: int) -> int:
     while p >= 8192:
         p >>= 1
         down += 1
+    j = off
     i = 0
     while i < n:
-        v = (int(src[i]) ^ 0x8000) - 0x8000
+        v = (int(src[j]) ^ 0x8000) - 0x8000
         dst[i] = (v << up) >> down
+        j += 1
+        if j == size:
+            j = 0
         i += 1
     return peak
 
@@ -328,3 +342,52 @@ def spread_clipped(ring: ptr16, n: int, center: int, lim: int, out: ptr32):
     out[0] = cnt
     out[1] = s1 + (1 << 24)
     out[2] = s2
+
+
+# log2_q12 and db_q8: fixmath's, step for step (a viper function calling another goes
+# through the runtime, so db_q8 repeats the body rather than calling log2_q12)
+@micropython.viper
+def log2_q12(x: int) -> int:
+    if x <= 1:
+        return 0
+    tab = ptr16(_LOG2)
+    n = 0
+    t = x
+    while t >= 256:
+        t >>= 8
+        n += 8
+    while t > 1:
+        t >>= 1
+        n += 1
+    if n >= 14:
+        m = x >> (n - 14)
+    else:
+        m = x << (14 - n)
+    f = m - 16384
+    i = f >> 9
+    lo = int(tab[i])
+    return (n << 12) + lo + (((int(tab[i + 1]) - lo) * (f & 511)) >> 9)
+
+
+@micropython.viper
+def db_q8(x: int) -> int:
+    if x <= 1:
+        return 0
+    tab = ptr16(_LOG2)
+    n = 0
+    t = x
+    while t >= 256:
+        t >>= 8
+        n += 8
+    while t > 1:
+        t >>= 1
+        n += 1
+    if n >= 14:
+        m = x >> (n - 14)
+    else:
+        m = x << (14 - n)
+    f = m - 16384
+    i = f >> 9
+    lo = int(tab[i])
+    # fixmath._DB_MUL, _DB_SHIFT
+    return (((n << 12) + lo + (((int(tab[i + 1]) - lo) * (f & 511)) >> 9)) * 3083) >> 14

@@ -1,8 +1,9 @@
 """Pitch of the rep: F0 candidates by normalised square difference, a path through them.
 
 Front end. The band-passed mic signal is low-passed (4th-order Butterworth at
-600 Hz, two Q13 biquads) and every 2nd sample kept (4 kHz), into a history of the
-last 192 decimated samples (48 ms), normalised to a peak in [2**12, 2**13).
+600 Hz, two Q13 biquads) and every 2nd sample kept (4 kHz), into a ring of the last
+240; a search takes the last 192 of them (48 ms), normalised to a peak in
+[2**12, 2**13).
 
 Candidates, every other frame (20 ms hop) while the rep is active. The measure is
 McLeod's normalised square difference n(tau) = 2 c(tau) / (e(0) + e(tau)) over a
@@ -46,7 +47,7 @@ below 2**15.
 from array import array
 
 from .coeffs import DECIMATE, LOWPASS_Q13
-from .fixmath import cents_of_log2, log2_q12
+from .fixmath import log2_q12
 
 try:
     from micropython import const
@@ -60,6 +61,7 @@ _W4 = const(120)                     # window at 4 kHz (30 ms)
 _W2 = const(60)                      # the same window at 2 kHz (coarse search)
 _HIST = const(192)                   # history, decimated samples (48 ms)
 _FRAME_DEC = 80 // DECIMATE          # 40 decimated samples per frame
+_RING = const(240)                   # the history's ring: 6 frames, >= _HIST
 _NCAND = const(5)                    # voiced candidates per search
 _FLOOR_Q10 = const(307)              # a local maximum below n = 0.3 is no candidate
 _VU_Q10 = const(143)                 # voiced <-> unvoiced step: 0.14, Praat's default
@@ -85,7 +87,9 @@ class Pitch:
         self.sos = [array("h", c) for c in LOWPASS_Q13]
         self.state = [array("h", bytes(8)) for _ in LOWPASS_Q13]
         self.lp = array("h", bytes(160))
-        self.hist = array("h", bytes(2 * _HIST))
+        # the last _RING decimated samples, a ring (each frame writes its 40 at `pos`:
+        # nothing moves; normalize unwraps the last _HIST into `norm` for a search)
+        self.hist = array("h", bytes(2 * _RING))
         self.norm = array("h", bytes(2 * _HIST))
         self.n2 = array("i", bytes(4 * (self.hi2 + 2)))
         self.n4 = array("i", bytes(4 * (2 * self.hi2 + 3)))
@@ -104,8 +108,9 @@ class Pitch:
         for s in self.state:
             for i in range(4):
                 s[i] = 0
-        for i in range(_HIST):
+        for i in range(_RING):
             self.hist[i] = 0
+        self.pos = 0
         for i in range(_STATES * _SLOTS):
             self.path_c[i] = 0
             self.path_b[i] = 0
@@ -128,8 +133,10 @@ class Pitch:
         k = self.k
         k.biquad_q13(x, self.lp, n, self.sos[0], self.state[0])
         k.biquad_q13(self.lp, self.lp, n, self.sos[1], self.state[1])
-        k.decimate(self.hist, _FRAME_DEC, _HIST, 1, self.hist, 0)
-        k.decimate(self.lp, DECIMATE - 1, n, DECIMATE, self.hist, _HIST - _FRAME_DEC)
+        pos = self.pos
+        k.decimate(self.lp, DECIMATE - 1, n, DECIMATE, self.hist, pos)
+        pos += _FRAME_DEC
+        self.pos = 0 if pos == _RING else pos
         self.odd ^= 1
         if self.odd:
             m = self.search() if active else 0
@@ -148,7 +155,9 @@ class Pitch:
         cand = self.cand
         strength = self.strength
         self.raw_cents = 0
-        if k.normalize(self.hist, norm, _HIST) < 8:
+        # the window: the _HIST samples up to the newest (at pos - 1), unwrapped
+        start = (self.pos + _RING - _HIST) % _RING
+        if k.normalize(self.hist, start, _RING, norm, _HIST) < 8:
             return 0     # too quiet to carry a period
         lo2 = self.lo2
         hi2 = self.hi2
@@ -191,7 +200,8 @@ class Pitch:
                 den = b + b - a - cc
                 if den > 0:
                     off = ((cc - a) << 7) // den
-            cents = cents_of_log2(_K_Q12 - log2_q12((u << 8) + off))
+            # cents_of_log2, inline (a call per candidate costs more than the sum)
+            cents = ((_K_Q12 - k.log2_q12((u << 8) + off)) * 75) >> 8
             dup = 0
             for j in range(1, out + 1):
                 if cand[j] == cents:

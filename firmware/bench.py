@@ -35,7 +35,6 @@ _MEM0 = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
 
 from dsp import kernels  # noqa: E402
 from dsp.engine import FRAME, FRAMES_PER_S, Engine  # noqa: E402
-from dsp.fixmath import db_q8  # noqa: E402
 from dsp.params import Params  # noqa: E402
 from dsp.pitch import Pitch  # noqa: E402
 
@@ -159,8 +158,8 @@ def staged(eng, rep, cust, t):
     t1 = ticks_us()
     e0 = k.energy(x0, FRAME)
     e1 = k.energy(x1, FRAME)
-    l0 = db_q8(e0)
-    l1 = db_q8(e1)
+    l0 = k.db_q8(e0)
+    l1 = k.db_q8(e1)
     eng.energy_rep = e0
     eng.energy_cust = e1
     eng.level_rep = l0
@@ -194,7 +193,7 @@ def staged(eng, rep, cust, t):
     t3 = ticks_us()
     eh = k.highpass_energy(x0, FRAME, eng.hp_state)
     el = k.energy(eng.pitch.lp, FRAME)
-    env = db_q8(eh + eng.eh_prev)
+    env = k.db_q8(eh + eng.eh_prev)
     eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, eng.pitch.raw_cents,
                                 a0)
     eng.e_prev = e0
@@ -556,4 +555,5 @@ def main(argv):
     )
 
 
-main(getattr(sys, "argv", []))
+if __name__ == "__main__":
+    main(getattr(sys, "argv", []))

@@ -2,9 +2,19 @@
 
 The only module that imports `machine`. Pins and rates come from board.py (generated
 from hardware/pinout.toml). Capture: machine.I2S in non-blocking mode fills a ring of
-preallocated frame buffers from its IRQ; read() de-interleaves the oldest full one
-into the engine's int16 frames. When the loop falls behind and the ring is full, the
-IRQ overwrites the oldest frame and counts an overrun, so loss is never silent.
+preallocated frame buffers from its callback; read() de-interleaves the oldest full
+one into the engine's int16 frames. Loss is never silent, wherever it happens:
+- the loop falls behind and our ring is full: the callback overwrites the oldest
+  frame and counts it;
+- the port drops audio itself, without telling: its DMA halves (2 ms each) are
+  overwritten while interrupts are off (a flash program or erase: a LittleFS
+  block erase takes about 45 ms), or its ring `ibuf` is full because the callback,
+  which the port schedules on the main thread, could not run. The callback checks
+  the frames delivered against time.ticks_us (framegaps.py) and counts those.
+Both go into `overruns`, which the app logs in every record and shows in `info`.
+`ibuf` holds IBUF_MS of audio (the port keeps it as 32-bit stereo, 8 bytes per
+sample), far more than the worst stall measured with interrupts on (a gc.collect,
+a session log opened: firmware/README.md).
 """
 
 import time
@@ -15,11 +25,14 @@ import neopixel
 from machine import I2S, Pin
 
 from . import board
+from .framegaps import FrameGaps
 from .leds import CUE_COLOURS
 
 _FRAME = 80
 _SLOTS = 8                  # 80 ms of slack for the loop
 _FRAME_BYTES = _FRAME * 4   # 16-bit stereo: L, R per sample
+IBUF_MS = 100               # the port's ring: 100 ms as 32-bit stereo, 6,400 bytes
+_IBUF = IBUF_MS * board.I2S_RATE_HZ // 1000 * 8
 
 
 @micropython.viper
@@ -40,14 +53,20 @@ class I2SCapture:
         self.count = 0
         self.overruns = 0
         self.done = False
+        # frames on their way: the port's ring, and the frame read into (filled from
+        # the ring; its DMA halves hold less than one more); the clock starts as the
+        # capture does (framegaps.py)
+        self.gaps = FrameGaps(IBUF_MS // 10 + 1)
+        self.gaps.start(time.ticks_us())
         self.i2s = I2S(board.I2S_ID, sck=Pin(board.I2S_SCK), ws=Pin(board.I2S_WS),
                        sd=Pin(board.I2S_SD), mode=I2S.RX, bits=board.I2S_BITS,
-                       format=I2S.STEREO, rate=board.I2S_RATE_HZ, ibuf=4 * _FRAME_BYTES)
+                       format=I2S.STEREO, rate=board.I2S_RATE_HZ, ibuf=_IBUF)
         self.i2s.irq(self._irq)
         self.i2s.readinto(self.ring[self.head])
 
     def _irq(self, i2s):
         # ring[head] is complete; one slot is always the one being filled
+        self.overruns += self.gaps.delivered(time.ticks_us())   # audio the port lost
         if self.count == _SLOTS - 1:       # ring full: drop the oldest frame
             self.tail = (self.tail + 1) % _SLOTS
             self.count -= 1

@@ -47,6 +47,22 @@ def test_firmware_bench_runs_under_unix_port(micropython):
         assert stages == ["filters", "energy_vad", "pitch", "syllables", "cue"]
 
 
+def test_frame_loop_bench_runs_under_unix_port(micropython):
+    """firmware/bench_loop.py: App.step with the session log on a LittleFS in RAM; the
+    session opens on the first second with voice and gets a record every second."""
+    env = dict(os.environ, MICROPYPATH=str(ROOT))
+    p = subprocess.run([micropython, str(ROOT / "firmware" / "bench_loop.py"), "--seconds",
+                        "4"], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    d = {}
+    for line in p.stdout.splitlines():
+        assert line.startswith("loop: "), line
+        d.update((k, int(v)) for k, v in (w.split("=") for w in line.split()[1:]))
+    assert d["frames"] == 400 and d["second_frames"] == 4
+    assert d["session"] == 1 and d["records"] == 4 and d["session_open_frame"] == 99
+    assert 0 < d["mean_us"] <= d["worst_us"] and d["append_mean_us"] > 0
+
+
 def test_make_bench_quick_writes_results(micropython, tmp_path):
     p = subprocess.run(
         [

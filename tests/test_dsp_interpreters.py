@@ -98,8 +98,11 @@ for n in (1, 2, 7, 40, 80, 108, 192):
             K.decimate(x, 1, n, 2, d, 0)
             o.append(list(d))
             z = array("h", bytes(2 * n))
-            o.append(K.normalize(x, z, n))
+            o.append(K.normalize(x, 0, n, z, n))
             o.append(list(z))
+            w = array("h", bytes(2 * n))             # from the middle of a ring, wrapping
+            o.append(K.normalize(x, n // 3, n, w, n))
+            o.append(list(w))
             if n >= 192:
                 # the pitch search's two calls: coarse (stride 2) and fine
                 nd = array("i", bytes(4 * 72))
@@ -131,6 +134,16 @@ for n in (1, 2, 7, 40, 80, 108, 192):
             o.append(list(out))
             outs.append(o)
         print(n, kind, "same" if outs[0] == outs[1] else "DIFF", outs[0] == outs[1] or outs)
+
+# log2_q12 and db_q8 over their whole domain's edges, every power of two and its
+# neighbours, and random values of every magnitude
+xs = [-5, 0, 1, 2, 3, 255, 256, 257, 16383, 16384, 16385, 335523840, 2**30 - 1]
+for b in range(30):
+    xs += [(1 << b) - 1, 1 << b, (1 << b) + 1]
+for _ in range(3000):
+    xs.append(rnd() >> (rnd() % 31))
+diff = [x for x in xs if P.log2_q12(x) != V.log2_q12(x) or P.db_q8(x) != V.db_q8(x)]
+print("log2", len(xs), "same" if not diff else "DIFF", diff[:5])
 '''
 
 
@@ -139,5 +152,5 @@ def test_viper_twins_match_plain_kernels(micropython, tmp_path):
     script.write_text(KERNEL_SCRIPT)
     out = mpyrun.run(micropython, script, mpyrun.ROOT)
     lines = out.splitlines()
-    assert len(lines) == 28
+    assert len(lines) == 29
     assert all(" same " in line for line in lines), out[-2000:]

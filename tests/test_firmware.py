@@ -388,6 +388,20 @@ def test_engine_runs_with_the_heap_locked(micropython, tmp_path, cores):
     assert out == ["cues", "300", "300", "pitch", "300", "300", "between", "300"], out
 
 
+def test_audio_the_capture_never_delivered_is_counted(micropython):
+    """firmware/framegaps.py (the RP2040 capture's check of frames against the clock)
+    on a simulated capture with a buffer and stalls: every frame the buffer dropped
+    is counted, none that arrived; the clock wraps; no allocation per call."""
+    out = mpyrun.run(micropython, mpyrun.ROOT / "tests" / "mpy" / "framegaps_sim.py",
+                     mpyrun.ROOT)
+    rows = {w[0]: [int(v) for v in w[1:]] for w in (ln.split() for ln in out.splitlines())}
+    assert rows.pop("heap_lock") == [100000, 0]
+    assert rows["steady"][1:] == [0, 0] and rows["short-stalls"][1:] == [0, 0]
+    for name, (got, dropped, counted) in rows.items():
+        assert counted == dropped, (name, got, dropped, counted)
+    assert rows["one-long-stall"][1] > 100 and rows["twenty-minutes"][1] == 120
+
+
 def test_no_audio_leaves_the_device(micropython, tmp_path):
     """Privacy by construction: neither the session logs nor the stream carry samples.
     Every 8-byte run of the input PCM (4 consecutive int16 samples of either channel)

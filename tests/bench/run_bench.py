@@ -77,7 +77,7 @@ def kernel_iterations(name, args):
         start, stop, step = args[1], args[2], args[3]
         return max(0, (stop - start + step - 1) // step)
     if name == "normalize":
-        return 2 * args[2]  # peak pass + shift pass
+        return 2 * args[4]  # peak pass + shift pass
     if name == "nsdf_q10":
         return args[2] * (args[4] - args[3] + 2)  # w * (lags + the energy pass)
     if name == "peaks_q10":

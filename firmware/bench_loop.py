@@ -1,0 +1,204 @@
+"""The dongle's whole frame loop, measured: App.step, not just the engine.
+
+Under the unix port (MICROPYPATH = the repository root):
+    micropython firmware/bench_loop.py [--seconds N]
+On a board or the emulated Pico, with dsp/ and firmware/ on its file system:
+    mpremote run firmware/bench_loop.py
+
+App.step per 10 ms frame: the engine (heap locked, as always), the LED, talk-over
+events, and once a second the record appended to the session log (encode, CRC,
+write, flush: LittleFS commits it), the link poll and the watchdog. Audio comes
+from firmware/bench.py's synthetic two-party source (generated between frames, not
+timed), the log goes to a LittleFS in RAM (the emulated Pico cannot write flash at
+run time, and on a board a flash program or erase stalls both cores whatever the
+code does: see firmware/README.md). No host is attached (link=None). Prints
+
+    loop: frames=N mean_us=M worst_us=W worst_frame=F over_5ms=K
+    loop: second_frames=S second_mean_us=M2 second_worst_us=W2 session=ID records=R
+    loop: session_open_frame=F2 session_open_us=U
+    loop: append_mean_us=A append_worst_us=A2
+    loop: garbage_bytes_per_s=G gc_collect_us=C heap_free=H
+
+The session opens (a file created, its header written) once per call, on the first
+second with voice. The garbage is what the loop leaves between frames once the
+session is open (on the RP2040 binascii.crc32
+returns a big int three times in four); gc_collect_us is one collection of the heap
+as the run leaves it: the pause a frame takes when the GC finally runs.
+"""
+
+import gc
+import sys
+import time
+
+import vfs
+
+_BLOCK = 4096
+
+
+class RAMFlash:
+    """A LittleFS block device in RAM that copies by slices (C speed, as rp2.Flash
+    does; hal_sim.RAMBlockDev copies byte by byte in Python so that it never
+    allocates, which would time the simulator rather than the loop)."""
+
+    def __init__(self, blocks):
+        self.mv = memoryview(bytearray(blocks * _BLOCK))
+        self.blocks = blocks
+        self.erased = b"\xff" * _BLOCK
+        for b in range(blocks):
+            self.ioctl(6, b)
+
+    def readblocks(self, n, buf, off=0):
+        a = n * _BLOCK + off
+        buf[:] = self.mv[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=0):
+        a = n * _BLOCK + off
+        self.mv[a:a + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return _BLOCK
+        if op == 6:
+            a = arg * _BLOCK
+            self.mv[a:a + _BLOCK] = self.erased
+        return 0
+
+
+# the flash image first, while the heap still has 32 KB in one piece
+_DEV = RAMFlash(8)
+
+from firmware.app import App  # noqa: E402
+from firmware.bench import Synth  # noqa: E402
+from firmware.config import Config  # noqa: E402
+from firmware.sessionlog import SessionLog  # noqa: E402
+
+ticks_us = time.ticks_us          # MicroPython only, as App is
+ticks_diff = time.ticks_diff
+
+
+class Clock:
+    """Seconds as the app reads them: unset (0), advanced by the frames."""
+
+    def __init__(self):
+        self.frames = 0
+
+    def tick(self):
+        self.frames += 1
+
+    def now(self):
+        return 0
+
+    def set_time(self, t):
+        pass
+
+    def uptime_s(self):
+        return self.frames // 100
+
+
+class Led:
+    """The cue LED's surface; on a board the NeoPixel write happens only on a change."""
+
+    def __init__(self):
+        self.changes = 0
+        self.cue = 0
+
+    def show(self, cue):
+        if cue != self.cue:
+            self.cue = cue
+            self.changes += 1
+
+
+class TimedLog(SessionLog):
+    """The session log with its append (encode, CRC, write, flush) timed."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.append_us = 0
+        self.append_worst = 0
+
+    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0):
+        t0 = ticks_us()
+        ok = super().append(rec, overruns, talkovers, events, n_events)
+        dt = ticks_diff(ticks_us(), t0)
+        self.append_us += dt
+        if dt > self.append_worst:
+            self.append_worst = dt
+        return ok
+
+
+class Idle:
+    """The capture's surface App reads between frames (frames come from the bench)."""
+
+    overruns = 0
+    done = False
+
+
+
+
+def main(argv):
+    seconds = 10
+    if "--seconds" in argv:
+        seconds = int(argv[argv.index("--seconds") + 1])
+    dev = _DEV
+    vfs.VfsLfs2.mkfs(dev, progsize=256)
+    vfs.mount(vfs.VfsLfs2(dev, progsize=256), "/ram")
+    clock = Clock()
+    config = Config("/ram/config.json").load()
+    store = TimedLog("/ram/logs", "cc-bench", "bench", config.cal_hash())
+    app = App(Idle(), Led(), clock, store, None, config)
+    src = Synth()
+    frames = seconds * 100
+    total = 0
+    worst = 0
+    worst_frame = -1
+    over = 0
+    sec_n = 0
+    sec_total = 0
+    sec_worst = 0
+    garbage = 0
+    opened = -1
+    open_us = 0
+    gc.collect()
+    gc.disable()                       # collections would hide the garbage count
+    for f in range(frames):
+        src.frame(app.rep, app.cust)
+        clock.tick()
+        a0 = gc.mem_alloc()
+        t0 = ticks_us()
+        app.step()
+        dt = ticks_diff(ticks_us(), t0)
+        if f >= 200:                             # the session is open by then
+            garbage += gc.mem_alloc() - a0
+        total += dt
+        if dt > worst:
+            worst = dt
+            worst_frame = f
+        if app.session >= 0 and opened < 0:      # the frame that opened the session
+            opened = f
+            open_us = dt
+        if dt > 5000:
+            over += 1
+        if app.engine.frame % 100 == 0:          # this frame closed a second
+            sec_n += 1
+            sec_total += dt
+            if dt > sec_worst:
+                sec_worst = dt
+    gc.enable()
+    t0 = ticks_us()
+    gc.collect()
+    gc_us = ticks_diff(ticks_us(), t0)
+    print("loop: frames=%d mean_us=%d worst_us=%d worst_frame=%d over_5ms=%d"
+          % (frames, total // frames, worst, worst_frame, over))
+    print("loop: second_frames=%d second_mean_us=%d second_worst_us=%d session=%d records=%d"
+          % (sec_n, sec_total // max(sec_n, 1), sec_worst, app.session, app.records_logged))
+    print("loop: session_open_frame=%d session_open_us=%d" % (opened, open_us))
+    print("loop: append_mean_us=%d append_worst_us=%d"
+          % (store.append_us // max(app.records_logged, 1), store.append_worst))
+    print("loop: garbage_bytes_per_s=%d gc_collect_us=%d heap_free=%d"
+          % (garbage // max(seconds - 2, 1), gc_us, gc.mem_free()))
+
+
+if __name__ == "__main__":
+    main(getattr(sys, "argv", []))
