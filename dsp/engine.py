@@ -174,7 +174,7 @@ class Engine:
         f0 = self.pitch.step(x0, FRAME, a0) if w is None else w.result()
         self.f0_cents = f0
         self.spread.push(f0)
-        el = k.energy(self.pitch.lp, FRAME)
+        el = self.pitch.lp_energy     # the pitch stage's low band, this frame
         env = k.db_q8(eh + self.eh_prev)
         # the syllables take this search's voicing, not the path's (100 ms late)
         self.syllable = self.syl.step(env, el + self.el_prev, e0 + self.e_prev,

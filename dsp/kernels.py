@@ -27,7 +27,8 @@ Scaling and overflow:
   The quotient (c << 8) // ((e0 + et) >> 3) has c << 8 < 2**29.91 and is at most
   about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
-- hist_cents: counts only. spread_clipped: see its docstring; every sum < 2**28.2.
+- hist_cents, quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
+  sum < 2**28.2.
 - log2_q12, db_q8: fixmath's (the frame path calls them three or more times a frame,
   so they have viper twins too).
 """
@@ -70,6 +71,66 @@ def biquad_q13(src, dst, n, c, s):
     s[1] = x2
     s[2] = y1
     s[3] = y2
+
+
+def lowpass_decimate(src, n, c, s, lp, ring, pos):
+    """The pitch stage's front end in one pass: two Q13 biquads in cascade, src -> lp
+    (n samples; c = the two sections' (b0, b1, b2, a1, a2), 10 values; s = x1, x2, y1,
+    y2, z1, z2: the input, middle and output states, updated); every 2nd output
+    (lp[1], lp[3], ...) into ring[pos ...]. Returns energy(lp, n). The same values
+    as biquad_q13 twice, decimate and energy, each bounded as they are."""
+    # one name per line: a tuple assignment would allocate on MicroPython
+    b0 = c[0]
+    b1 = c[1]
+    b2 = c[2]
+    a1 = c[3]
+    a2 = c[4]
+    d0 = c[5]
+    d1 = c[6]
+    d2 = c[7]
+    e1 = c[8]
+    e2 = c[9]
+    x1 = s[0]
+    x2 = s[1]
+    y1 = s[2]
+    y2 = s[3]
+    z1 = s[4]
+    z2 = s[5]
+    en = 0
+    for i in range(n):
+        x = src[i]
+        acc = b0 * x + 4096 + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+        y = acc >> 13
+        if y > 32767:
+            y = 32767
+        elif y < -32768:
+            y = -32768
+        x2 = x1
+        x1 = x
+        acc = d0 * y + 4096 + d1 * y1 + d2 * y2 - e1 * z1 - e2 * z2
+        y2 = y1
+        y1 = y
+        z = acc >> 13
+        if z > 32767:
+            z = 32767
+        elif z < -32768:
+            z = -32768
+        lp[i] = z
+        z2 = z1
+        z1 = z
+        if z < -32767:
+            z = -32767
+        en += (z * z + 128) >> 8
+        if i & 1:
+            ring[pos] = z1
+            pos += 1
+    s[0] = x1
+    s[1] = x2
+    s[2] = y1
+    s[3] = y2
+    s[4] = z1
+    s[5] = z2
+    return en
 
 
 def energy(x, n):
@@ -321,6 +382,30 @@ def hist_cents(ring, n, hist, nbins):
             hist[b] += 1
             cnt += 1
     return cnt
+
+
+def quartiles(hist, nbins, n, out):
+    """One pass over a histogram of n values (hist_cents): out[0], out[1], out[2] =
+    the centres in cents of the bins holding the values of rank n/4, n/2 and 3n/4
+    (bin b is cents 16 b .. 16 b + 15, centre 16 b + 8)."""
+    r1 = n >> 2
+    r2 = n >> 1
+    r3 = (3 * n) >> 2
+    out[0] = -1
+    out[1] = -1
+    out[2] = -1
+    acc = 0
+    for b in range(nbins):
+        acc += hist[b]
+        if acc > r1:
+            c = (b << 4) + 8
+            if out[0] < 0:
+                out[0] = c
+            if acc > r2 and out[1] < 0:
+                out[1] = c
+            if acc > r3:
+                out[2] = c
+                return
 
 
 def spread_clipped(ring, n, center, lim, out):

@@ -51,6 +51,72 @@ def biquad_q13(src: ptr16, dst: ptr16, n: int, c: ptr16, s: ptr16):
 
 
 @micropython.viper
+def lowpass_decimate(src: ptr16, n: int, c: ptr16, s: ptr16, lp: ptr16, ring: ptr16,
+                     pos: int) -> int:
+    b0 = (int(c[0]) ^ 0x8000) - 0x8000
+    b1 = (int(c[1]) ^ 0x8000) - 0x8000
+    b2 = (int(c[2]) ^ 0x8000) - 0x8000
+    a1 = (int(c[3]) ^ 0x8000) - 0x8000
+    a2 = (int(c[4]) ^ 0x8000) - 0x8000
+    d0 = (int(c[5]) ^ 0x8000) - 0x8000
+    d1 = (int(c[6]) ^ 0x8000) - 0x8000
+    d2 = (int(c[7]) ^ 0x8000) - 0x8000
+    e1 = (int(c[8]) ^ 0x8000) - 0x8000
+    e2 = (int(c[9]) ^ 0x8000) - 0x8000
+    x1 = (int(s[0]) ^ 0x8000) - 0x8000
+    x2 = (int(s[1]) ^ 0x8000) - 0x8000
+    y1 = (int(s[2]) ^ 0x8000) - 0x8000
+    y2 = (int(s[3]) ^ 0x8000) - 0x8000
+    z1 = (int(s[4]) ^ 0x8000) - 0x8000
+    z2 = (int(s[5]) ^ 0x8000) - 0x8000
+    en = 0
+    i = 0
+    while i < n:
+        x = (int(src[i]) ^ 0x8000) - 0x8000
+        acc = b0 * x + 4096
+        acc += b1 * x1
+        acc += b2 * x2
+        acc -= a1 * y1
+        acc -= a2 * y2
+        y = acc >> 13
+        if y > 32767:
+            y = 32767
+        elif y < -32768:
+            y = -32768
+        x2 = x1
+        x1 = x
+        acc = d0 * y + 4096
+        acc += d1 * y1
+        acc += d2 * y2
+        acc -= e1 * z1
+        acc -= e2 * z2
+        y2 = y1
+        y1 = y
+        z = acc >> 13
+        if z > 32767:
+            z = 32767
+        elif z < -32768:
+            z = -32768
+        lp[i] = z
+        z2 = z1
+        z1 = z
+        if z < -32767:
+            z = -32767
+        en += (z * z + 128) >> 8
+        if i & 1:
+            ring[pos] = z1
+            pos += 1
+        i += 1
+    s[0] = x1
+    s[1] = x2
+    s[2] = y1
+    s[3] = y2
+    s[4] = z1
+    s[5] = z2
+    return en
+
+
+@micropython.viper
 def energy(x: ptr16, n: int) -> int:
     e = 0
     i = 0
@@ -319,6 +385,34 @@ def hist_cents(ring: ptr16, n: int, hist: ptr16, nbins: int) -> int:
             cnt += 1
         i += 1
     return cnt
+
+
+@micropython.viper
+def quartiles(hist: ptr16, nbins: int, n: int, out: ptr32):
+    r1 = n >> 2
+    r2 = n >> 1
+    r3 = (3 * n) >> 2
+    q1 = -1
+    q2 = -1
+    out[0] = q1
+    out[1] = q2
+    out[2] = -1
+    acc = 0
+    b = 0
+    while b < nbins:
+        acc += int(hist[b])
+        if acc > r1:
+            c = (b << 4) + 8
+            if q1 < 0:
+                q1 = c
+                out[0] = c
+            if acc > r2 and q2 < 0:
+                q2 = c
+                out[1] = c
+            if acc > r3:
+                out[2] = c
+                return
+        b += 1
 
 
 @micropython.viper

@@ -84,9 +84,12 @@ class Pitch:
         self.voicing_q10 = (p.pitch_voicing_pct << 10) // 100
         self.jump_q10 = (p.pitch_jump_pct << 10) // 100
         self.prior_q10 = (p.pitch_prior_pct << 10) // 100
-        self.sos = [array("h", c) for c in LOWPASS_Q13]
-        self.state = [array("h", bytes(8)) for _ in LOWPASS_Q13]
+        # the low-pass: two sections' coefficients, and the input, middle and output
+        # states (kernels.lowpass_decimate)
+        self.sos = array("h", LOWPASS_Q13[0] + LOWPASS_Q13[1])
+        self.state = array("h", bytes(12))
         self.lp = array("h", bytes(160))
+        self.lp_energy = 0       # kernels.energy of this frame's lp
         # the last _RING decimated samples, a ring (each frame writes its 40 at `pos`:
         # nothing moves; normalize unwraps the last _HIST into `norm` for a search)
         self.hist = array("h", bytes(2 * _RING))
@@ -105,9 +108,8 @@ class Pitch:
         self.reset()
 
     def reset(self):
-        for s in self.state:
-            for i in range(4):
-                s[i] = 0
+        for i in range(6):
+            self.state[i] = 0
         for i in range(_RING):
             self.hist[i] = 0
         self.pos = 0
@@ -131,10 +133,10 @@ class Pitch:
         """Take this frame's band-passed rep samples; returns f0_cents (0 unvoiced),
         decided _DELAY searches (100 ms) late."""
         k = self.k
-        k.biquad_q13(x, self.lp, n, self.sos[0], self.state[0])
-        k.biquad_q13(self.lp, self.lp, n, self.sos[1], self.state[1])
         pos = self.pos
-        k.decimate(self.lp, DECIMATE - 1, n, DECIMATE, self.hist, pos)
+        # low-pass, every 2nd sample into the ring, and lp's energy, in one pass
+        self.lp_energy = k.lowpass_decimate(x, n, self.sos, self.state, self.lp, self.hist,
+                                            pos)
         pos += _FRAME_DEC
         self.pos = 0 if pos == _RING else pos
         self.odd ^= 1

@@ -2,7 +2,7 @@
 
 Every frame's F0 (cents, 0 unvoiced) goes into a ring of `pitch_window_s`
 seconds. Once a second, over the voiced frames of the ring: a histogram in 16-cent
-bins (kernels.hist_cents) gives the median and the quartiles; the interquartile
+bins (kernels.hist_cents) gives the median and the quartiles (kernels.quartiles); the interquartile
 range / 1.349 is the SD a normal distribution with those quartiles would have.
 Deviations from the median are clipped at 2.5 times that (at least 150 cents, at
 most 1200), and the spread is the standard deviation of the clipped deviations
@@ -37,6 +37,7 @@ class PitchSpread:
         self.ring = array("h", bytes(200 * p.pitch_window_s))
         self.hist = array("h", bytes(2 * _NBINS))
         self.out = array("i", bytes(12))
+        self.quart = array("i", bytes(12))      # q1, median, q3 in cents
         self.min_voiced = p.pitch_min_voiced_ms // 10
         self.reset()
 
@@ -48,9 +49,6 @@ class PitchSpread:
         self.sec_n = 0
         self.sd_cents = -1
         self.median_cents = 0
-        self.q1 = -1
-        self.med = -1
-        self.q3 = -1
 
     def push(self, f0_cents):
         """One frame's F0 (0 unvoiced)."""
@@ -61,26 +59,6 @@ class PitchSpread:
         if f0_cents:
             self.sec_sum += f0_cents
             self.sec_n += 1
-
-    def _quartiles(self, n):
-        """One pass over the histogram of n values: sets q1, med, q3 to the centres
-        (cents) of the bins holding the values of rank n/4, n/2 and 3n/4."""
-        h = self.hist
-        r1 = n >> 2
-        r2 = n >> 1
-        r3 = (3 * n) >> 2
-        acc = 0
-        for b in range(_NBINS):
-            acc += h[b]
-            if acc > r1:
-                c = (b << 4) + 8
-                if self.q1 < 0:
-                    self.q1 = c
-                if acc > r2 and self.med < 0:
-                    self.med = c
-                if acc > r3:
-                    self.q3 = c
-                    return
 
     def second(self):
         """Close a second: returns the mean F0 of its voiced frames (-1 if none) and
@@ -94,11 +72,10 @@ class PitchSpread:
             if n == 0:
                 self.median_cents = 0
             return mean
-        self.q1 = -1
-        self.med = -1
-        self._quartiles(n)
-        med = self.med
-        lim = ((self.q3 - self.q1) * 1853) >> 10     # 2.5 / 1.349 = 1.853
+        q = self.quart
+        self.k.quartiles(self.hist, _NBINS, n, q)
+        med = q[1]
+        lim = ((q[2] - q[0]) * 1853) >> 10     # 2.5 / 1.349 = 1.853
         if lim < _MIN_CLIP:
             lim = _MIN_CLIP
         elif lim > _MAX_CLIP:

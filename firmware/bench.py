@@ -192,7 +192,7 @@ def staged(eng, rep, cust, t):
     eng.spread.push(f0)
     t3 = ticks_us()
     eh = k.highpass_energy(x0, FRAME, eng.hp_state)
-    el = k.energy(eng.pitch.lp, FRAME)
+    el = eng.pitch.lp_energy
     env = k.db_q8(eh + eng.eh_prev)
     eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, eng.pitch.raw_cents,
                                 a0)

@@ -90,6 +90,15 @@ for n in (1, 2, 7, 40, 80, 108, 192):
                 K.biquad_q13(y, y, n, array("h", c), s)
                 o.append(list(y) + list(s))
             o.append(K.energy(x, n))
+            # the pitch front end in one pass; equal to its parts (below)
+            if n % 2 == 0:
+                st6 = array("h", bytes(12))
+                lp = array("h", bytes(2 * n))
+                ring = array("h", bytes(2 * (n // 2 + 3)))
+                c10 = array("h", LOWPASS_Q13[0] + LOWPASS_Q13[1])
+                o.append(K.lowpass_decimate(x, n, c10, st6, lp, ring, 3))
+                o.append(K.lowpass_decimate(x, n, c10, st6, lp, ring, 3))   # state on
+                o.append(list(lp) + list(ring) + list(st6))
             hs = array("i", [P.HP_BIAS] * 3)
             o.append(K.highpass_energy(x, n, hs))
             o.append(K.highpass_energy(x, n, hs))     # carrying the state on
@@ -130,10 +139,35 @@ for n in (1, 2, 7, 40, 80, 108, 192):
             hist = array("h", bytes(2 * 256))
             o.append(K.hist_cents(ring, n, hist, 256))
             o.append(list(hist))
+            q = array("i", bytes(12))
+            K.quartiles(hist, 256, o[-2], q)
+            o.append(list(q))
             K.spread_clipped(ring, n, 2000, 700, out)
             o.append(list(out))
             outs.append(o)
         print(n, kind, "same" if outs[0] == outs[1] else "DIFF", outs[0] == outs[1] or outs)
+
+# lowpass_decimate is biquad_q13 twice, decimate and energy, value for value
+fused_ok = True
+for n in (2, 40, 80):
+    for kind in range(4):
+        x = signal(n, kind)
+        parts = [array("h", bytes(8)) for _ in LOWPASS_Q13]
+        st6 = array("h", bytes(12))
+        c10 = array("h", LOWPASS_Q13[0] + LOWPASS_Q13[1])
+        for rep in range(3):
+            y = array("h", bytes(2 * n))
+            ring_a = array("h", bytes(n))
+            ring_b = array("h", bytes(n))
+            lp = array("h", bytes(2 * n))
+            P.biquad_q13(x, y, n, array("h", LOWPASS_Q13[0]), parts[0])
+            P.biquad_q13(y, y, n, array("h", LOWPASS_Q13[1]), parts[1])
+            P.decimate(y, 1, n, 2, ring_a, 0)
+            e = P.lowpass_decimate(x, n, c10, st6, lp, ring_b, 0)
+            fused_ok = fused_ok and e == P.energy(y, n) and list(lp) == list(y)
+            fused_ok = fused_ok and list(ring_a) == list(ring_b)
+            fused_ok = fused_ok and list(st6) == list(parts[0]) + list(parts[1][2:])
+print("fused", "same" if fused_ok else "DIFF", fused_ok)
 
 # log2_q12 and db_q8 over their whole domain's edges, every power of two and its
 # neighbours, and random values of every magnitude
@@ -152,5 +186,5 @@ def test_viper_twins_match_plain_kernels(micropython, tmp_path):
     script.write_text(KERNEL_SCRIPT)
     out = mpyrun.run(micropython, script, mpyrun.ROOT)
     lines = out.splitlines()
-    assert len(lines) == 29
+    assert len(lines) == 30
     assert all(" same " in line for line in lines), out[-2000:]

@@ -52,7 +52,8 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # iterations); hist_cents and spread_clipped = one pass with a compare (~2 empty
 # iterations per sample);
 # highpass_energy = energy's MAC plus two first-order sections of adds and shifts
-# (~1 more MAC).
+# (~1 more MAC); lowpass_decimate = two biquads (12 MACs, its energy and decimation
+# riding along); quartiles = a compare or two per bin.
 KERNEL_CYCLES = {
     "biquad_q13": 6 * CYC_VIPER_MAC,
     "energy": CYC_VIPER_MAC,
@@ -64,6 +65,8 @@ KERNEL_CYCLES = {
     "path_step": 3 * CYC_VIPER_LOOP,
     "hist_cents": 2 * CYC_VIPER_LOOP,
     "spread_clipped": 2 * CYC_VIPER_LOOP,
+    "quartiles": 3 * CYC_VIPER_LOOP,
+    "lowpass_decimate": 12 * CYC_VIPER_MAC,
 }
 
 
@@ -71,6 +74,8 @@ def kernel_iterations(name, args):
     """Inner-loop iterations of one kernel call, from its arguments."""
     if name in ("biquad_q13",):
         return args[2]
+    if name == "lowpass_decimate":
+        return args[1]
     if name in ("energy", "highpass_energy"):
         return args[1]
     if name == "decimate":
@@ -84,8 +89,8 @@ def kernel_iterations(name, args):
         return args[2] - args[1] + 1
     if name == "path_step":
         return (args[2] + 1) * 6  # states x previous states (at most 6)
-    if name in ("hist_cents", "spread_clipped"):
-        return args[1]
+    if name in ("hist_cents", "spread_clipped", "quartiles"):
+        return args[1]  # ring length; quartiles: the bins (an upper bound)
     return 0
 
 
