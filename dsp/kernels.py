@@ -27,7 +27,7 @@ Scaling and overflow:
   The quotient (c << 8) // ((e0 + et) >> 3) has c << 8 < 2**29.91 and is at most
   about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
-- hist_cents, quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
+- quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
   sum < 2**28.2.
 - log2_q12, db_q8: fixmath's (the frame path calls them three or more times a frame,
   so they have viper twins too).
@@ -367,25 +367,8 @@ def path_step(cand, strength, m, cfg, pc, pb, cost):
     return pc[s * ns + best]
 
 
-def hist_cents(ring, n, hist, nbins):
-    """Histogram of the non-zero cents values in ring[:n] into hist[:nbins] (bins of
-    16 cents: c >> 4; values beyond the last bin go in it). Returns the count."""
-    for i in range(nbins):
-        hist[i] = 0
-    cnt = 0
-    for i in range(n):
-        c = ring[i]
-        if c > 0:
-            b = c >> 4
-            if b >= nbins:
-                b = nbins - 1
-            hist[b] += 1
-            cnt += 1
-    return cnt
-
-
 def quartiles(hist, nbins, n, out):
-    """One pass over a histogram of n values (hist_cents): out[0], out[1], out[2] =
+    """One pass over a histogram of n values (pitchspread.py keeps it): out[0], out[1], out[2] =
     the centres in cents of the bins holding the values of rank n/4, n/2 and 3n/4
     (bin b is cents 16 b .. 16 b + 15, centre 16 b + 8)."""
     r1 = n >> 2

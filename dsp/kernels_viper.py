@@ -368,26 +368,6 @@ def path_step(cand: ptr16, strength: ptr16, m: int, cfg: ptr32, pc: ptr16, pb: p
 
 
 @micropython.viper
-def hist_cents(ring: ptr16, n: int, hist: ptr16, nbins: int) -> int:
-    i = 0
-    while i < nbins:
-        hist[i] = 0
-        i += 1
-    cnt = 0
-    i = 0
-    while i < n:
-        c = (int(ring[i]) ^ 0x8000) - 0x8000
-        if c > 0:
-            b = c >> 4
-            if b >= nbins:
-                b = nbins - 1
-            hist[b] = int(hist[b]) + 1
-            cnt += 1
-        i += 1
-    return cnt
-
-
-@micropython.viper
 def quartiles(hist: ptr16, nbins: int, n: int, out: ptr32):
     r1 = n >> 2
     r2 = n >> 1

@@ -9,8 +9,10 @@ watchdog.
 
 Sessions: a session (one log file) opens on the first voice activity while idle and
 closes when the engine's dead-air stage says the call has ended (`call_end_ms` of
-silence). Overruns (frames the capture lost because the loop fell behind) are
-counted by the capture, logged in every record and shown by `info`.
+silence). Records are committed to flash after a silent second, at the latest every
+SYNC_MAX_S seconds, and at call end (see SYNC_MAX_S). Overruns (frames the capture
+lost: the loop fell behind, or the I2S port dropped them) are counted by the
+capture, logged in every record and shown by `info`.
 
 Talk-over events: each one the engine finishes (`event_ready`) is kept in a small
 preallocated buffer and logged with the next second's record, in the same write and
@@ -43,6 +45,11 @@ FW_VERSION = "0.1.0"
 EVENTS_MAX = 8
 # the rep's speech in a call before its rate moves the learned baseline
 LEARN_MIN_REP_S = 30
+# The session log commits to flash (on LittleFS a 4 KB erase, with interrupts off:
+# both cores stall and the audio of that moment is lost, and counted) after a second
+# in which nobody spoke, else at the latest every SYNC_MAX_S seconds, and at call end.
+# A power cut loses at most the records since the last commit.
+SYNC_MAX_S = 30
 
 
 class App:
@@ -68,6 +75,7 @@ class App:
         self.talkovers = 0           # talk-over events ended this second
         self.talkovers_total = 0
         self.records_logged = 0
+        self.unsynced_s = 0          # seconds logged since the log's last commit
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
         self.events = array("i", bytes(12 * EVENTS_MAX))
         self.events_n = 0
@@ -165,8 +173,14 @@ class App:
                 self.call_learn = self.cal_step is None and self.replay_engine is None
         if self.session >= 0:
             n = self.events_n
-            if self.store.append(eng.record, self.capture.overruns, self.talkovers,
-                                 self.events, n):
+            r = eng.record
+            self.unsynced_s += 1
+            flush = (not in_call or (r[1] == 0 and r[2] == 0)
+                     or self.unsynced_s >= SYNC_MAX_S)
+            if flush:
+                self.unsynced_s = 0
+            if self.store.append(r, self.capture.overruns, self.talkovers,
+                                 self.events, n, flush):
                 self.records_logged += 1
                 self.events_logged += n
             else:
@@ -334,6 +348,7 @@ class App:
             "frames": self.engine.frame,
             "session": self.session if self.session >= 0 else None,
             "records_logged": self.records_logged,
+            "records_pending": self.store.pending,
             "sessions_removed_for_space": self.store.removed_for_space,
             "records_dropped": self.store.dropped_records,
             "talkovers": self.talkovers_total,

@@ -15,12 +15,18 @@ code does: see firmware/README.md). No host is attached (link=None). Prints
 
     loop: frames=N mean_us=M worst_us=W worst_frame=F over_5ms=K
     loop: second_frames=S second_mean_us=M2 second_worst_us=W2 session=ID records=R
+    loop: second_engine_mean_us=E2
+    loop: worst_cpu_us=C worst_cpu_frame=F3 block_device_us=B erases=E commits=K
     loop: session_open_frame=F2 session_open_us=U
     loop: append_mean_us=A append_worst_us=A2
     loop: garbage_bytes_per_s=G gc_collect_us=C heap_free=H
 
-The session opens (a file created, its header written) once per call, on the first
-second with voice. The garbage is what the loop leaves between frames once the
+worst_cpu_us leaves out the time spent in the RAM block device (on a board: flash
+reads, programs and erases, which stall both cores however the code is written;
+`erases` counts them). The log commits after a silent second or every 30 s
+(firmware/app.py, SYNC_MAX_S): the synthetic talk has no silent second, so every
+30 s here. The session opens (a file created, its header written) once per call, on
+the first second with voice. The garbage is what the loop leaves between frames once the
 session is open (on the RP2040 binascii.crc32
 returns a big int three times in four); gc_collect_us is one collection of the heap
 as the run leaves it: the pause a frame takes when the GC finally runs.
@@ -44,16 +50,23 @@ class RAMFlash:
         self.mv = memoryview(bytearray(blocks * _BLOCK))
         self.blocks = blocks
         self.erased = b"\xff" * _BLOCK
+        self.us = 0              # time spent in here: flash I/O on a board
+        self.erases = 0
         for b in range(blocks):
             self.ioctl(6, b)
+        self.erases = 0
 
     def readblocks(self, n, buf, off=0):
+        t0 = time.ticks_us()
         a = n * _BLOCK + off
         buf[:] = self.mv[a:a + len(buf)]
+        self.us += time.ticks_diff(time.ticks_us(), t0)
 
     def writeblocks(self, n, buf, off=0):
+        t0 = time.ticks_us()
         a = n * _BLOCK + off
         self.mv[a:a + len(buf)] = buf
+        self.us += time.ticks_diff(time.ticks_us(), t0)
 
     def ioctl(self, op, arg):
         if op == 4:
@@ -61,14 +74,18 @@ class RAMFlash:
         if op == 5:
             return _BLOCK
         if op == 6:
+            t0 = time.ticks_us()
             a = arg * _BLOCK
             self.mv[a:a + _BLOCK] = self.erased
+            self.erases += 1
+            self.us += time.ticks_diff(time.ticks_us(), t0)
         return 0
 
 
 # the flash image first, while the heap still has 32 KB in one piece
 _DEV = RAMFlash(8)
 
+from dsp.engine import Engine  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.bench import Synth  # noqa: E402
 from firmware.config import Config  # noqa: E402
@@ -111,21 +128,42 @@ class Led:
 
 
 class TimedLog(SessionLog):
-    """The session log with its append (encode, CRC, write, flush) timed."""
+    """The session log with its append (encode, CRC, write, flush) timed, and its
+    commits to flash counted."""
 
     def __init__(self, *args):
         super().__init__(*args)
         self.append_us = 0
         self.append_worst = 0
+        self.commits = 0
 
-    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0):
+    def _write(self, data):
+        self.commits += 1
+        return super()._write(data)
+
+    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0, flush=True):
         t0 = ticks_us()
-        ok = super().append(rec, overruns, talkovers, events, n_events)
+        ok = super().append(rec, overruns, talkovers, events, n_events, flush)
         dt = ticks_diff(ticks_us(), t0)
         self.append_us += dt
         if dt > self.append_worst:
             self.append_worst = dt
         return ok
+
+
+class TimedEngine(Engine):
+    """The engine with its process() timed, to split a frame into the engine's part
+    and the rest of the loop's."""
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.us = 0
+
+    def process(self, rep, cust):
+        t0 = ticks_us()
+        ready = super().process(rep, cust)
+        self.us = ticks_diff(ticks_us(), t0)
+        return ready
 
 
 class Idle:
@@ -138,7 +176,7 @@ class Idle:
 
 
 def main(argv):
-    seconds = 10
+    seconds = 40
     if "--seconds" in argv:
         seconds = int(argv[argv.index("--seconds") + 1])
     dev = _DEV
@@ -148,15 +186,19 @@ def main(argv):
     config = Config("/ram/config.json").load()
     store = TimedLog("/ram/logs", "cc-bench", "bench", config.cal_hash())
     app = App(Idle(), Led(), clock, store, None, config)
+    app.engine = TimedEngine(config.params)
     src = Synth()
     frames = seconds * 100
     total = 0
     worst = 0
     worst_frame = -1
+    worst_cpu = 0
+    worst_cpu_frame = -1
     over = 0
     sec_n = 0
     sec_total = 0
     sec_worst = 0
+    sec_engine = 0
     garbage = 0
     opened = -1
     open_us = 0
@@ -166,9 +208,14 @@ def main(argv):
         src.frame(app.rep, app.cust)
         clock.tick()
         a0 = gc.mem_alloc()
+        io0 = dev.us
         t0 = ticks_us()
         app.step()
         dt = ticks_diff(ticks_us(), t0)
+        cpu = dt - (dev.us - io0)      # without the block device: flash I/O on a board
+        if cpu > worst_cpu:
+            worst_cpu = cpu
+            worst_cpu_frame = f
         if f >= 200:                             # the session is open by then
             garbage += gc.mem_alloc() - a0
         total += dt
@@ -183,6 +230,7 @@ def main(argv):
         if app.engine.frame % 100 == 0:          # this frame closed a second
             sec_n += 1
             sec_total += dt
+            sec_engine += app.engine.us
             if dt > sec_worst:
                 sec_worst = dt
     gc.enable()
@@ -193,6 +241,9 @@ def main(argv):
           % (frames, total // frames, worst, worst_frame, over))
     print("loop: second_frames=%d second_mean_us=%d second_worst_us=%d session=%d records=%d"
           % (sec_n, sec_total // max(sec_n, 1), sec_worst, app.session, app.records_logged))
+    print("loop: second_engine_mean_us=%d" % (sec_engine // max(sec_n, 1)))
+    print("loop: worst_cpu_us=%d worst_cpu_frame=%d block_device_us=%d erases=%d commits=%d"
+          % (worst_cpu, worst_cpu_frame, dev.us, dev.erases, store.commits))
     print("loop: session_open_frame=%d session_open_us=%d" % (opened, open_us))
     print("loop: append_mean_us=%d append_worst_us=%d"
           % (store.append_us // max(app.records_logged, 1), store.append_worst))

@@ -16,7 +16,9 @@ LittleFS (it also works on a host folder).
 Durability: append() writes its records (the second's talk-over events, then the
 second) and flushes once (on LittleFS, f.flush() is lfs2_file_sync: the records are
 committed atomically together, or not at all if power fails first). A record whose
-append() returned True survives a power cut. On a file
+append() returned True survives a power cut. append(..., flush=False) holds records
+in RAM for the next flushing append, sync() or end() (the app commits after a quiet
+second or every 30 s: each commit is a flash erase). On a file
 system without that guarantee a torn tail can exist; recover() and the decoders find it
 by length, CRC and sequence number and drop it.
 
@@ -75,6 +77,7 @@ _ENOENT = const(2)
 _EIO = const(5)
 _ENOSPC = const(28)
 _CHUNK = const(256)          # bytes per read in recover(), truncation and crc32()
+PENDING_MAX = const(64)      # records append(flush=False) can hold before a flush
 
 
 def _clamp(v, lo, hi):
@@ -304,8 +307,15 @@ class SessionLog:
         self.min_free_bytes = min_free_bytes
         self.check_bytes = check_bytes
         self._statvfs = statvfs if statvfs is not None else os.statvfs
-        self._buf = bytearray(RECORD_SIZE)       # the record being written
-        self._ebuf = bytearray(RECORD_SIZE)      # the event record being written
+        # records encoded but not yet on flash (append(flush=False), or the batch being
+        # written): a slot view per record, and a view of the first k records for
+        # each k, all made here, so append() and sync() allocate nothing
+        self._pend = bytearray(RECORD_SIZE * PENDING_MAX)
+        mv = memoryview(self._pend)
+        self._slot = [mv[i * RECORD_SIZE:(i + 1) * RECORD_SIZE] for i in range(PENDING_MAX)]
+        self._head = [mv[:i * RECORD_SIZE] for i in range(PENDING_MAX + 1)]
+        self._npend = 0
+        self._buf = bytearray(RECORD_SIZE)       # records read in recover()
         self._scratch = bytearray(RECORD_SIZE)   # crc checks in recover()
         self._f = None
         self._id = -1
@@ -561,13 +571,18 @@ class SessionLog:
         self._next_check = HEADER_SIZE + self.check_bytes
         return sid
 
-    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0):
+    def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0, flush=True):
         """Write the second's talk-over events and then its record, and flush once; True
         if they are on flash (all of them: one commit). Never raises.
 
         rec: the engine's record (array('i'), RECORD_FIELDS), or None for events only.
         events: an array('i') holding n_events talk-overs as (start_f, end_f,
         interrupter) triples, oldest first. Each record takes the next seq.
+
+        flush=False keeps the records in RAM (True: accepted) for a later append or
+        sync() to write and commit with its own, in one flush: fewer flash commits
+        (each one costs a 4 KB erase on LittleFS), at the price of what a power cut
+        then loses. More than PENDING_MAX records waiting are flushed regardless.
 
         Allocation: none on the path that succeeds, apart from the crc32 results (see the
         module docstring) and, every check_bytes, the statvfs tuple. Errors allocate
@@ -579,24 +594,46 @@ class SessionLog:
             return False
         if not n:
             return True
+        if self._npend + n > PENDING_MAX and not self.sync():
+            pass                     # the batch before this one is dropped and counted
+        if n > PENDING_MAX:
+            self.dropped_records += n
+            return False
         seq = self._seq
-        self._seq = seq + n
-        buf = None
+        k = self._npend
         if rec is not None:
-            buf = self._buf
             try:
-                encode_record_into(buf, seq + n_events, rec, overruns, talkovers)
+                encode_record_into(self._slot[k + n_events], seq + n_events, rec, overruns,
+                                   talkovers)
             except Exception:
                 self.dropped_records += n   # not an array of ints: nothing sensible to log
                 return False
+        i = 0
+        while i < n_events:
+            j = 3 * i
+            encode_event_into(self._slot[k + i], seq + i, events[j], events[j + 1],
+                              events[j + 2])
+            i += 1
+        self._seq = seq + n
+        self._npend = k + n
+        return self.sync() if flush else True
+
+    def sync(self):
+        """Write and commit the records append(flush=False) left in RAM; True if they
+        are on flash (or there were none). A batch that cannot be written is dropped
+        and counted (dropped_records)."""
+        n = self._npend
+        if not n:
+            return True
         if self._size >= self._next_check:
             self._next_check = self._size + self.check_bytes
             self._make_room()
         retried = False
         while True:
-            err = self._write(buf, events, n_events, seq)
+            err = self._write(self._head[n])
             if not err:
                 self._size += RECORD_SIZE * n
+                self._npend = 0
                 return True
             if err == _ENOSPC and self._free_oldest():
                 continue
@@ -604,26 +641,24 @@ class SessionLog:
                 retried = True       # one more try on a fresh handle
                 continue
             self.dropped_records += n
+            self._npend = 0
             return False
 
-    def _write(self, buf, events, n_events, seq):
-        """Write n_events event records (seq, seq + 1, ...) then buf (unless None), then
-        flush: 0, or the errno of a failure (the handle is then closed)."""
+    @property
+    def pending(self):
+        """Records appended with flush=False and not yet on flash."""
+        return self._npend
+
+    def _write(self, data):
+        """Write data (whole records) and flush: 0, or the errno of a failure (the
+        handle is then closed)."""
         f = self._f
         if f is None:
             f = self._reopen()
             if f is None:
                 return _EIO
         try:
-            eb = self._ebuf
-            i = 0
-            while i < n_events:
-                j = 3 * i
-                encode_event_into(eb, seq + i, events[j], events[j + 1], events[j + 2])
-                f.write(eb)
-                i += 1
-            if buf is not None:
-                f.write(buf)
+            f.write(data)
             f.flush()
             return 0
         except OSError as e:
@@ -664,7 +699,10 @@ class SessionLog:
             pass
 
     def end(self):
-        """Close the open session (no-op if none)."""
+        """Commit what is waiting and close the open session (no-op if none)."""
+        if self._id >= 0:
+            self.sync()
+        self._npend = 0
         if self._f is not None:
             self._close(self._f)
         self._f = None

@@ -137,10 +137,13 @@ for n in (1, 2, 7, 40, 80, 108, 192):
             for i in range(n):
                 ring[i] = (x[i] & 4095) if i % 3 else 0
             hist = array("h", bytes(2 * 256))
-            o.append(K.hist_cents(ring, n, hist, 256))
-            o.append(list(hist))
+            cnt = 0
+            for c in ring:                       # as pitchspread.py keeps it
+                if c > 0:
+                    hist[min(c >> 4, 255)] += 1
+                    cnt += 1
             q = array("i", bytes(12))
-            K.quartiles(hist, 256, o[-2], q)
+            K.quartiles(hist, 256, cnt, q)
             o.append(list(q))
             K.spread_clipped(ring, n, 2000, 700, out)
             o.append(list(out))

@@ -207,3 +207,34 @@ def test_crosstalk_judges_the_rep_against_the_late_echo():
         assert xt.rep_ok == 0                # 45 + 21 dB < 70: still the echo
     xt.gate(45 * q, 20 * q)                  # 60 ms on: the loud frame has left
     assert xt.rep_ok == 1
+
+
+def test_pitch_spread_histogram_follows_the_ring():
+    """PitchSpread keeps its histogram frame by frame (the value leaving the window
+    out, the new one in): after many seconds of voiced, unvoiced and out-of-range F0
+    it equals a count over the ring, and the spread equals a fresh tracker's that saw
+    only the window."""
+    from callcue.dsp import kernels
+    from callcue.dsp.pitchspread import PitchSpread
+
+    p = Params()
+    sp = PitchSpread(p, kernels)
+    rng = random.Random(5)
+    values = [0 if rng.random() < 0.3 else rng.choice((rng.randint(1, 5000), 1900, 2400))
+              for _ in range(len(sp.ring) * 3 + 137)]
+    for i, v in enumerate(values):
+        sp.push(v)
+        if i % 100 == 99:
+            sp.second()
+    hist = [0] * len(sp.hist)
+    for c in sp.ring:
+        if c > 0:
+            hist[min(c >> 4, len(hist) - 1)] += 1
+    assert list(sp.hist) == hist and sp.voiced == sum(hist) > 0
+    fresh = PitchSpread(p, kernels)
+    for v in values[-len(sp.ring):]:
+        fresh.push(v)
+    sp.second()
+    fresh.second()
+    assert (sp.sd_cents, sp.median_cents) == (fresh.sd_cents, fresh.median_cents)
+    assert sp.sd_cents > 0

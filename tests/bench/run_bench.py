@@ -49,7 +49,7 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # a compare pass and a shift pass over the block (~2 empty iterations per sample per
 # pass); nsdf = one dot-product step plus a second sign-extended load (~1.2 steps);
 # peaks_q10 and path_step = a few compares per lag or state transition (~3 empty
-# iterations); hist_cents and spread_clipped = one pass with a compare (~2 empty
+# iterations); spread_clipped = one pass with a compare (~2 empty
 # iterations per sample);
 # highpass_energy = energy's MAC plus two first-order sections of adds and shifts
 # (~1 more MAC); lowpass_decimate = two biquads (12 MACs, its energy and decimation
@@ -63,7 +63,6 @@ KERNEL_CYCLES = {
     "nsdf_q10": int(1.2 * CYC_VIPER_DOT),
     "peaks_q10": 3 * CYC_VIPER_LOOP,
     "path_step": 3 * CYC_VIPER_LOOP,
-    "hist_cents": 2 * CYC_VIPER_LOOP,
     "spread_clipped": 2 * CYC_VIPER_LOOP,
     "quartiles": 3 * CYC_VIPER_LOOP,
     "lowpass_decimate": 12 * CYC_VIPER_MAC,
@@ -89,7 +88,7 @@ def kernel_iterations(name, args):
         return args[2] - args[1] + 1
     if name == "path_step":
         return (args[2] + 1) * 6  # states x previous states (at most 6)
-    if name in ("hist_cents", "spread_clipped", "quartiles"):
+    if name in ("spread_clipped", "quartiles"):
         return args[1]  # ring length; quartiles: the bins (an upper bound)
     return 0
 

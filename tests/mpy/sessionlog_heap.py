@@ -101,3 +101,24 @@ gc.enable()
 print("unlocked appends", 2000, "alloc", after - before, "per_append_x1000",
       (after - before) * 1000 // 2000)
 log.end()
+
+# deferred commits: appends held in RAM, a commit every tenth, all under heap_lock()
+log = SessionLog("/flash/logs", "cc-heap", "fw", 0x7FFFFFFF, check_bytes=1 << 20)
+log.start(1767232800)
+for _ in range(20):
+    log.append(rec, 0, 0)
+ok = 0
+gc.collect()
+before = gc.mem_alloc()
+micropython.heap_lock()
+try:
+    for k in range(300):
+        rec[0] = k
+        if log.append(rec, k, 0, events, k & 1, k % 10 == 9):
+            ok += 1
+finally:
+    micropython.heap_unlock()
+after = gc.mem_alloc()
+print("deferred appends", 300, "ok", ok, "alloc", after - before, "dropped",
+      log.dropped_records, "pending", log.pending)
+log.end()
