@@ -26,6 +26,8 @@ Scaling and overflow:
   < 2**21.91; the sliding e(tau) is updated term by term, so it equals the direct sum.
   The quotient (c << 8) // ((e0 + et) >> 3) has c << 8 < 2**29.91 and is at most
   about 1024 (c <= (e0 + et) / 2 by AM-GM, up to the floor rounding of each term).
+- refine_q10: nsdf_q10's products and energies lag by lag, so its bounds; the
+  parabola's offset within +-128 (dsp/pitch.py).
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
 - quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
   sum < 2**28.2.
@@ -253,6 +255,76 @@ def nsdf_q10(x, step, w, lo, hi, out):
         a = x[tau * step]                 # slide e(tau) to e(tau + 1)
         b = x[k]
         et += ((b * b) >> 11) - ((a * a) >> 11)
+
+
+def refine_q10(x, w, cand, m, tau_min, tau_max, n4, res):
+    """The pitch search's refinement of m coarse candidates (cand[1..m], lags at 2 kHz)
+    at 4 kHz on x (normalised, as nsdf_q10 with step 1 and window w): for each, n(tau)
+    at lags 2t-1 .. 2t+1 into n4, one more lag beyond an edge that holds the best
+    (within tau_min - 1 .. tau_max + 1), and a parabola through the best u and its
+    neighbours. res[i] = (u << 8) + offset (the period in Q8 lags) and res[i + 8] =
+    n(u), or res[i] = -1 when u falls outside tau_min .. tau_max. The same values as
+    nsdf_q10 per lag (its sliding energy equals the direct sum); offset as in
+    dsp/pitch.py's scaling paragraph (within +-128)."""
+    e0 = 0
+    for j in range(w):
+        a = x[j]
+        e0 += (a * a) >> 11
+    for i in range(1, m + 1):
+        c = cand[i] << 1
+        lo = c - 1
+        hi = c + 1
+        et = 0
+        for j in range(w):
+            b = x[lo + j]
+            et += (b * b) >> 11
+        for tau in range(lo, hi + 1):
+            n4[tau] = _nsdf_lag(x, w, tau, e0, et)
+            a = x[tau]
+            b = x[tau + w]
+            et += ((b * b) >> 11) - ((a * a) >> 11)
+        u = lo
+        if n4[c] > n4[u]:
+            u = c
+        if n4[hi] > n4[u]:
+            u = hi
+        if u == hi and hi < tau_max + 1:
+            hi += 1                       # et is e(hi) after the slide above
+            n4[hi] = _nsdf_lag(x, w, hi, e0, et)
+            if n4[hi] > n4[u]:
+                u = hi
+        elif u == lo and lo > tau_min - 1:
+            lo -= 1
+            et = 0
+            for j in range(w):
+                b = x[lo + j]
+                et += (b * b) >> 11
+            n4[lo] = _nsdf_lag(x, w, lo, e0, et)
+            if n4[lo] > n4[u]:
+                u = lo
+        if u < tau_min or u > tau_max:
+            res[i] = -1
+            continue
+        off = 0
+        if lo < u < hi:
+            a = n4[u - 1]
+            b = n4[u]
+            cc = n4[u + 1]
+            den = b + b - a - cc
+            if den > 0:
+                off = ((cc - a) << 7) // den
+        res[i] = (u << 8) + off
+        res[i + 8] = n4[u]
+
+
+def _nsdf_lag(x, w, tau, e0, et):
+    c = 0
+    for j in range(w):
+        c += (x[j] * x[tau + j]) >> 11
+    den = (e0 + et) >> 3
+    if den > 0 and c > 0:
+        return (c << 8) // den
+    return 0
 
 
 def peaks_q10(n, lo, hi, floor, cand, strength, ncand):

@@ -245,6 +245,91 @@ def nsdf_q10(x: ptr16, step: int, w: int, lo: int, hi: int, out: ptr32):
 
 
 @micropython.viper
+def refine_q10(x: ptr16, w: int, cand: ptr16, m: int, tau_min: int, tau_max: int, n4: ptr32,
+               res: ptr32):
+    e0 = 0
+    j = 0
+    while j < w:
+        a = (int(x[j]) ^ 0x8000) - 0x8000
+        e0 += (a * a) >> 11
+        j += 1
+    i = 1
+    while i <= m:
+        c2 = ((int(cand[i]) ^ 0x8000) - 0x8000) << 1
+        lo = c2 - 1
+        hi = c2 + 1
+        et = 0
+        j = 0
+        while j < w:
+            b = (int(x[lo + j]) ^ 0x8000) - 0x8000
+            et += (b * b) >> 11
+            j += 1
+        # lags lo .. hi (sliding e(tau)), then at most one more beyond an edge
+        tau = lo
+        last = hi
+        extra = 0
+        while tau <= last:
+            c = 0
+            j = 0
+            while j < w:
+                c += (((int(x[j]) ^ 0x8000) - 0x8000)
+                      * ((int(x[tau + j]) ^ 0x8000) - 0x8000)) >> 11
+                j += 1
+            den = (e0 + et) >> 3
+            v = 0
+            if den > 0 and c > 0:
+                v = (c << 8) // den
+            n4[tau] = v
+            if tau == hi and extra == 0:
+                # the three lags are in: pick the best, and an edge lag if it is there
+                u = lo
+                if int(n4[c2]) > int(n4[u]):
+                    u = c2
+                if int(n4[hi]) > int(n4[u]):
+                    u = hi
+                if u == hi and hi < tau_max + 1:
+                    extra = 1
+                    last = hi + 1
+                elif u == lo and lo > tau_min - 1:
+                    extra = 2
+                    tau = lo - 1
+                    last = tau
+                    et = 0
+                    j = 0
+                    while j < w:
+                        b = (int(x[tau + j]) ^ 0x8000) - 0x8000
+                        et += (b * b) >> 11
+                        j += 1
+                    continue
+            a = (int(x[tau]) ^ 0x8000) - 0x8000
+            b = (int(x[tau + w]) ^ 0x8000) - 0x8000
+            et += ((b * b) >> 11) - ((a * a) >> 11)
+            tau += 1
+        if extra == 1:
+            hi += 1
+            if int(n4[hi]) > int(n4[u]):
+                u = hi
+        elif extra == 2:
+            lo -= 1
+            if int(n4[lo]) > int(n4[u]):
+                u = lo
+        if u < tau_min or u > tau_max:
+            res[i] = -1
+        else:
+            off = 0
+            if lo < u and u < hi:
+                a = int(n4[u - 1])
+                b = int(n4[u])
+                cc = int(n4[u + 1])
+                den = b + b - a - cc
+                if den > 0:
+                    off = ((cc - a) << 7) // den
+            res[i] = (u << 8) + off
+            res[i + 8] = int(n4[u])
+        i += 1
+
+
+@micropython.viper
 def peaks_q10(n: ptr32, lo: int, hi: int, floor: int, cand: ptr16, strength: ptr16,
               ncand: int) -> int:
     m = 0

@@ -96,6 +96,9 @@ class Pitch:
         self.norm = array("h", bytes(2 * _HIST))
         self.n2 = array("i", bytes(4 * (self.hi2 + 2)))
         self.n4 = array("i", bytes(4 * (2 * self.hi2 + 3)))
+        # kernels.refine_q10's results: period (Q8 lags, -1 none) per candidate at
+        # 1..5, its periodicity at 9..13
+        self.res = array("i", bytes(4 * 16))
         # this search's candidates: cents and strength (Q10); slot 0 is unvoiced
         self.cand = array("h", bytes(2 * _STATES))
         self.strength = array("h", bytes(2 * _STATES))
@@ -153,7 +156,6 @@ class Pitch:
         k = self.k
         norm = self.norm
         n2 = self.n2
-        n4 = self.n4
         cand = self.cand
         strength = self.strength
         self.raw_cents = 0
@@ -167,43 +169,18 @@ class Pitch:
         # the _NCAND strongest local maxima: coarse lags in cand[1..m]
         m = k.peaks_q10(n2, lo2, hi2, _FLOOR_Q10, cand, strength, _NCAND)
         # refine each at 4 kHz: lags 2t-1 .. 2t+1, one more beyond an edge that holds
-        # the best, then a parabola through the best and its neighbours
-        tau_min = self.tau_min
-        tau_max = self.tau_max
+        # the best, then a parabola through the best and its neighbours (one kernel
+        # call for all: the per-candidate steps cost more as bytecode than the sums)
+        res = self.res
+        k.refine_q10(norm, _W4, cand, m, self.tau_min, self.tau_max, self.n4, res)
         out = 0
         best = 0
         for i in range(1, m + 1):
-            c = cand[i] << 1
-            lo = c - 1
-            hi = c + 1
-            k.nsdf_q10(norm, 1, _W4, lo, hi, n4)
-            u = lo
-            if n4[c] > n4[u]:
-                u = c
-            if n4[hi] > n4[u]:
-                u = hi
-            if u == hi and hi < tau_max + 1:
-                hi += 1
-                k.nsdf_q10(norm, 1, _W4, hi, hi, n4)
-                if n4[hi] > n4[u]:
-                    u = hi
-            elif u == lo and lo > tau_min - 1:
-                lo -= 1
-                k.nsdf_q10(norm, 1, _W4, lo, lo, n4)
-                if n4[lo] > n4[u]:
-                    u = lo
-            if u < tau_min or u > tau_max:
+            period = res[i]
+            if period < 0:
                 continue
-            off = 0
-            if lo < u < hi:
-                a = n4[u - 1]
-                b = n4[u]
-                cc = n4[u + 1]
-                den = b + b - a - cc
-                if den > 0:
-                    off = ((cc - a) << 7) // den
-            # cents_of_log2, inline (a call per candidate costs more than the sum)
-            cents = ((_K_Q12 - k.log2_q12((u << 8) + off)) * 75) >> 8
+            # cents_of_log2, inline
+            cents = ((_K_Q12 - k.log2_q12(period)) * 75) >> 8
             dup = 0
             for j in range(1, out + 1):
                 if cand[j] == cents:
@@ -212,9 +189,10 @@ class Pitch:
                 continue
             out += 1
             cand[out] = cents      # out <= i: slots below i are already refined
-            strength[out] = n4[u]
-            if n4[u] > best:
-                best = n4[u]
+            n = res[i + 8]
+            strength[out] = n
+            if n > best:
+                best = n
                 if best >= _RAW_Q10:
                     self.raw_cents = cents
         return out

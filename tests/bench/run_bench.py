@@ -53,7 +53,7 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # iterations per sample);
 # highpass_energy = energy's MAC plus two first-order sections of adds and shifts
 # (~1 more MAC); lowpass_decimate = two biquads (12 MACs, its energy and decimation
-# riding along); quartiles = a compare or two per bin.
+# riding along); quartiles = a compare or two per bin; refine_q10 = nsdf's dot step.
 KERNEL_CYCLES = {
     "biquad_q13": 6 * CYC_VIPER_MAC,
     "energy": CYC_VIPER_MAC,
@@ -66,6 +66,7 @@ KERNEL_CYCLES = {
     "spread_clipped": 2 * CYC_VIPER_LOOP,
     "quartiles": 3 * CYC_VIPER_LOOP,
     "lowpass_decimate": 12 * CYC_VIPER_MAC,
+    "refine_q10": int(1.2 * CYC_VIPER_DOT),
 }
 
 
@@ -75,6 +76,8 @@ def kernel_iterations(name, args):
         return args[2]
     if name == "lowpass_decimate":
         return args[1]
+    if name == "refine_q10":  # per candidate: e(lo), three lags, about half an edge lag
+        return args[3] * args[1] * 5
     if name in ("energy", "highpass_energy"):
         return args[1]
     if name == "decimate":
