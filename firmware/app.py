@@ -47,8 +47,9 @@ EVENTS_MAX = 8
 LEARN_MIN_REP_S = 30
 # The session log commits to flash (on LittleFS a 4 KB erase, with interrupts off:
 # both cores stall and the audio of that moment is lost, and counted) after a second
-# in which nobody spoke, else at the latest every SYNC_MAX_S seconds, and at call end.
-# A power cut loses at most the records since the last commit.
+# in which nobody spoke, else at the latest every SYNC_MAX_S seconds, and at call end;
+# the loop does it after that frame (sync_log), not inside it. A power cut loses at
+# most the records since the last commit.
 SYNC_MAX_S = 30
 
 
@@ -76,6 +77,7 @@ class App:
         self.talkovers_total = 0
         self.records_logged = 0
         self.unsynced_s = 0          # seconds logged since the log's last commit
+        self.sync_due = False        # a commit waits for sync_log(), after the frame
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
         self.events = array("i", bytes(12 * EVENTS_MAX))
         self.events_n = 0
@@ -114,6 +116,8 @@ class App:
             if cap.read(self.rep, self.cust):
                 if self.replay_engine is None:     # during a replay, live audio waits
                     self.step()
+                    if self.sync_due:              # out of the frame: see SYNC_MAX_S
+                        self.sync_log()
                 n += 1
             elif self.link is not None:
                 self.link.poll()
@@ -175,12 +179,11 @@ class App:
             n = self.events_n
             r = eng.record
             self.unsynced_s += 1
-            flush = (not in_call or (r[1] == 0 and r[2] == 0)
-                     or self.unsynced_s >= SYNC_MAX_S)
-            if flush:
+            if r[1] == 0 and r[2] == 0 or self.unsynced_s >= SYNC_MAX_S:
                 self.unsynced_s = 0
+                self.sync_due = True
             if self.store.append(r, self.capture.overruns, self.talkovers,
-                                 self.events, n, flush):
+                                 self.events, n, False):
                 self.records_logged += 1
                 self.events_logged += n
             else:
@@ -196,6 +199,12 @@ class App:
         if self.events_n:                  # no session to log them in
             self.events_dropped += self.events_n
             self.events_n = 0
+
+    def sync_log(self):
+        """Commit the session log's records waiting in RAM (the loop calls it after
+        the frame whose second asked for it, so the flash work is not in the frame)."""
+        self.sync_due = False
+        self.store.sync()
 
     def _keep_event(self, eng):
         """Hold the talk-over the engine just finished for the next append (no

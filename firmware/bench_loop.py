@@ -17,6 +17,7 @@ code does: see firmware/README.md). No host is attached (link=None). Prints
     loop: second_frames=S second_mean_us=M2 second_worst_us=W2 session=ID records=R
     loop: second_engine_mean_us=E2
     loop: worst_cpu_us=C worst_cpu_frame=F3 block_device_us=B erases=E commits=K
+    loop: commit_worst_us=W4 commit_worst_cpu_us=C4
     loop: session_open_frame=F2 session_open_us=U
     loop: append_mean_us=A append_worst_us=A2
     loop: garbage_bytes_per_s=G gc_collect_us=C heap_free=H
@@ -24,12 +25,13 @@ code does: see firmware/README.md). No host is attached (link=None). Prints
 worst_cpu_us leaves out the time spent in the RAM block device (on a board: flash
 reads, programs and erases, which stall both cores however the code is written;
 `erases` counts them). The log commits after a silent second or every 30 s
-(firmware/app.py, SYNC_MAX_S): the synthetic talk has no silent second, so every
-30 s here. The session opens (a file created, its header written) once per call, on
-the first second with voice. The garbage is what the loop leaves between frames once the
-session is open (on the RP2040 binascii.crc32
-returns a big int three times in four); gc_collect_us is one collection of the heap
-as the run leaves it: the pause a frame takes when the GC finally runs.
+(firmware/app.py, SYNC_MAX_S), after the frame as App.run does it: timed apart
+(commit_*); the synthetic talk has no silent second, so every 30 s here. The
+session opens (a file created, its header written) once per call, on the first
+second with voice. The garbage is what the loop leaves between frames once the
+session is open (on the RP2040 binascii.crc32 returns a big int three times in
+four); gc_collect_us is one collection of the heap as the run leaves it: the pause
+a frame takes when the GC finally runs.
 """
 
 import gc
@@ -199,6 +201,8 @@ def main(argv):
     sec_total = 0
     sec_worst = 0
     sec_engine = 0
+    commit_worst = 0
+    commit_worst_cpu = 0
     garbage = 0
     opened = -1
     open_us = 0
@@ -216,6 +220,14 @@ def main(argv):
         if cpu > worst_cpu:
             worst_cpu = cpu
             worst_cpu_frame = f
+        if app.sync_due:               # as App.run does: the commit after the frame
+            io0 = dev.us
+            t0 = ticks_us()
+            app.sync_log()
+            c = ticks_diff(ticks_us(), t0)
+            if c > commit_worst:
+                commit_worst = c
+                commit_worst_cpu = c - (dev.us - io0)
         if f >= 200:                             # the session is open by then
             garbage += gc.mem_alloc() - a0
         total += dt
@@ -244,6 +256,7 @@ def main(argv):
     print("loop: second_engine_mean_us=%d" % (sec_engine // max(sec_n, 1)))
     print("loop: worst_cpu_us=%d worst_cpu_frame=%d block_device_us=%d erases=%d commits=%d"
           % (worst_cpu, worst_cpu_frame, dev.us, dev.erases, store.commits))
+    print("loop: commit_worst_us=%d commit_worst_cpu_us=%d" % (commit_worst, commit_worst_cpu))
     print("loop: session_open_frame=%d session_open_us=%d" % (opened, open_us))
     print("loop: append_mean_us=%d append_worst_us=%d"
           % (store.append_us // max(app.records_logged, 1), store.append_worst))

@@ -402,6 +402,57 @@ def test_audio_the_capture_never_delivered_is_counted(micropython):
     assert rows["one-long-stall"][1] > 100 and rows["twenty-minutes"][1] == 120
 
 
+COMMIT_SCRIPT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+from firmware import hal_sim
+from firmware.app import SYNC_MAX_S, App
+from firmware.config import Config
+from firmware.sessionlog import SessionLog
+
+root = hal_sim.mount_storage("ram", size=262144)
+clock = hal_sim.SimClock()
+cap = hal_sim.FileCapture(sys.argv[2], clock)
+config = Config(root + "/config.json").load()
+store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
+app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
+quiet = commits = after_quiet = most = 0
+while cap.read(app.rep, app.cust):            # App.run's loop, watched
+    app.step()
+    r = app.engine.record
+    second = app.engine.frame % 100 == 0 and app.session >= 0
+    if second and store.pending > most:
+        most = store.pending
+    if app.sync_due:
+        app.sync_log()
+        commits += 1
+        if second and r[1] == 0 and r[2] == 0 and store.pending == 0:
+            after_quiet += 1
+    if second and r[1] == 0 and r[2] == 0:
+        quiet += 1
+size = store.stat(app.session)[0] if app.session >= 0 else -1
+print("quiet", quiet, "after_quiet", after_quiet, "commits", commits, "most_pending", most,
+      "limit", SYNC_MAX_S, "committed_bytes", size)
+'''
+
+
+def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
+    """The app commits the session log after a second in which nobody spoke, at the
+    latest every SYNC_MAX_S seconds (so during a call, not only at its end), and after
+    the frame (sync_log), never leaving more than that many seconds in RAM."""
+    pcm, _ = synth.render("rep-interrupts", seed=2, duration_s=70.0)
+    raw = tmp_path / "frames.raw"
+    simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
+    script = tmp_path / "commit.py"
+    script.write_text(COMMIT_SCRIPT)
+    w = mpyrun.run(micropython, script, mpyrun.ROOT, raw).split()
+    d = {w[i]: int(w[i + 1]) for i in range(0, len(w), 2)}
+    assert d["commits"] >= 2, d                       # during the call
+    assert d["after_quiet"] == d["quiet"], d          # every silent second committed
+    assert 0 < d["most_pending"] <= d["limit"] + 8, d  # seconds (and a few events) in RAM
+    assert d["committed_bytes"] > 64 + 32 * 30, d      # the call is on flash, mid-call
+
+
 def test_no_audio_leaves_the_device(micropython, tmp_path):
     """Privacy by construction: neither the session logs nor the stream carry samples.
     Every 8-byte run of the input PCM (4 consecutive int16 samples of either channel)
