@@ -31,11 +31,12 @@ Scaling and overflow:
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
 - quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
   sum < 2**28.2.
-- log2_q12, db_q8: fixmath's (the frame path calls them three or more times a frame,
-  so they have viper twins too).
+- log2_q12, db_q8, isqrt: fixmath's (the frame path calls the first two three or more
+  times a frame, and isqrt once a second on the busiest frame, so they have viper
+  twins too).
 """
 
-from .fixmath import db_q8, log2_q12  # noqa: F401  (plain twins of kernels_viper's)
+from .fixmath import db_q8, isqrt, log2_q12  # noqa: F401  (plain twins of kernels_viper's)
 
 HP_BIAS = 1 << 18   # highpass_energy's state offset: |state| < 2**17.01
 
@@ -464,8 +465,9 @@ def quartiles(hist, nbins, n, out):
 
 
 def spread_clipped(ring, n, center, lim, out):
-    """Of the non-zero cents values c in ring[:n], with d = c - center clipped to
-    +-lim: out[0] = count, out[1] = sum of d, out[2] = sum of (d * d) >> 4.
+    """Of the non-zero cents values c in ring[:n] (F0 in cents: 0 unvoiced, else
+    positive), with d = c - center clipped to +-lim: out[0] = count, out[1] = sum of
+    d, out[2] = sum of (d * d) >> 4.
     Bounds for n <= 3000, lim <= 1200: |sum d| < 2**21.8, out[2] < 2**28.1."""
     cnt = 0
     s1 = 0

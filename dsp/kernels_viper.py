@@ -482,18 +482,22 @@ def quartiles(hist: ptr16, nbins: int, n: int, out: ptr32):
 
 @micropython.viper
 def spread_clipped(ring: ptr16, n: int, center: int, lim: int, out: ptr32):
+    # the ring holds F0 in cents, 0 (unvoiced) or positive (F0 >= 58 Hz > 55 Hz, the
+    # cents reference: dsp/pitch.py), so its int16 values are read without sign
+    # extension: this pass over the whole window is the costliest work of a second
     cnt = 0
     s1 = 0
     s2 = 0
+    nlim = 0 - lim
     i = 0
     while i < n:
-        c = (int(ring[i]) ^ 0x8000) - 0x8000
-        if c > 0:
+        c = int(ring[i])
+        if c:
             d = c - center
             if d > lim:
                 d = lim
-            elif d < 0 - lim:
-                d = 0 - lim
+            elif d < nlim:
+                d = nlim
             cnt += 1
             s1 += d
             s2 += (d * d) >> 4
@@ -550,3 +554,22 @@ def db_q8(x: int) -> int:
     lo = int(tab[i])
     # fixmath._DB_MUL, _DB_SHIFT
     return (((n << 12) + lo + (((int(tab[i + 1]) - lo) * (f & 511)) >> 9)) * 3083) >> 14
+
+
+@micropython.viper
+def isqrt(x: int) -> int:
+    # fixmath.isqrt, step for step: floor(sqrt(x)) for 0 <= x < 2**30
+    if x <= 0:
+        return 0
+    r = 0
+    b = 1 << 28
+    while b > x:
+        b >>= 2
+    while b:
+        if x >= r + b:
+            x -= r + b
+            r = (r >> 1) + b
+        else:
+            r >>= 1
+        b >>= 2
+    return r

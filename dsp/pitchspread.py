@@ -19,8 +19,6 @@ for the sums (< 2**28.1). var = s2 * 16 / n - mean**2 with mean <= 1200, var < 2
 
 from array import array
 
-from .fixmath import isqrt
-
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -104,6 +102,6 @@ class PitchSpread:
         var = (var16 << 4) + (((acc - var16 * cnt) << 4) // cnt)
         m = s1 // cnt
         var -= m * m
-        self.sd_cents = isqrt(var) if var > 0 else 0
+        self.sd_cents = self.k.isqrt(var) if var > 0 else 0
         self.median_cents = med
         return mean
