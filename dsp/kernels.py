@@ -267,18 +267,12 @@ def refine_q10(x, w, cand, m, tau_min, tau_max, n4, res):
     n(u), or res[i] = -1 when u falls outside tau_min .. tau_max. The same values as
     nsdf_q10 per lag (its sliding energy equals the direct sum); offset as in
     dsp/pitch.py's scaling paragraph (within +-128)."""
-    e0 = 0
-    for j in range(w):
-        a = x[j]
-        e0 += (a * a) >> 11
+    e0 = _window_energy(x, 0, w)
     for i in range(1, m + 1):
         c = cand[i] << 1
         lo = c - 1
         hi = c + 1
-        et = 0
-        for j in range(w):
-            b = x[lo + j]
-            et += (b * b) >> 11
+        et = _window_energy(x, lo, w)
         for tau in range(lo, hi + 1):
             n4[tau] = _nsdf_lag(x, w, tau, e0, et)
             a = x[tau]
@@ -296,11 +290,7 @@ def refine_q10(x, w, cand, m, tau_min, tau_max, n4, res):
                 u = hi
         elif u == lo and lo > tau_min - 1:
             lo -= 1
-            et = 0
-            for j in range(w):
-                b = x[lo + j]
-                et += (b * b) >> 11
-            n4[lo] = _nsdf_lag(x, w, lo, e0, et)
+            n4[lo] = _nsdf_lag(x, w, lo, e0, _window_energy(x, lo, w))
             if n4[lo] > n4[u]:
                 u = lo
         if u < tau_min or u > tau_max:
@@ -318,7 +308,17 @@ def refine_q10(x, w, cand, m, tau_min, tau_max, n4, res):
         res[i + 8] = n4[u]
 
 
+def _window_energy(x, start, w):
+    """e(start): sum of x[start + j]**2 >> 11 over j < w, as nsdf_q10 sums it."""
+    e = 0
+    for j in range(w):
+        b = x[start + j]
+        e += (b * b) >> 11
+    return e
+
+
 def _nsdf_lag(x, w, tau, e0, et):
+    """n(tau) in Q10 as nsdf_q10 gives it, with e(0) and e(tau) given."""
     c = 0
     for j in range(w):
         c += (x[j] * x[tau + j]) >> 11

@@ -137,7 +137,8 @@ class Pitch:
         decided _DELAY searches (100 ms) late."""
         k = self.k
         pos = self.pos
-        # low-pass, every 2nd sample into the ring, and lp's energy, in one pass
+        # low-pass, every 2nd sample into the ring (the kernel keeps odd samples:
+        # DECIMATE is 2), and lp's energy, in one pass
         self.lp_energy = k.lowpass_decimate(x, n, self.sos, self.state, self.lp, self.hist,
                                             pos)
         pos += _FRAME_DEC

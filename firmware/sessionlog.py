@@ -594,8 +594,8 @@ class SessionLog:
             return False
         if not n:
             return True
-        if self._npend + n > PENDING_MAX and not self.sync():
-            pass                     # the batch before this one is dropped and counted
+        if self._npend + n > PENDING_MAX:
+            self.sync()              # a batch that cannot be written is counted there
         if n > PENDING_MAX:
             self.dropped_records += n
             return False
