@@ -29,7 +29,7 @@ Scaling and overflow:
 - refine_q10: nsdf_q10's products and energies lag by lag, so its bounds; the
   parabola's offset within +-128 (dsp/pitch.py).
 - peaks_q10, path_step: comparisons, and path costs < 2**15 (see dsp/pitch.py).
-- quartiles: counts only (< 2**15). spread_clipped: see its docstring; every
+- quartiles: counts only (< 2**15). spread_hist: see its docstring; every
   sum < 2**28.2.
 - log2_q12, db_q8, isqrt: fixmath's (the frame path calls the first two three or more
   times a frame, and isqrt once a second on the busiest frame, so they have viper
@@ -464,25 +464,26 @@ def quartiles(hist, nbins, n, out):
                 return
 
 
-def spread_clipped(ring, n, center, lim, out):
-    """Of the non-zero cents values c in ring[:n] (F0 in cents: 0 unvoiced, else
-    positive), with d = c - center clipped to +-lim: out[0] = count, out[1] = sum of
-    d, out[2] = sum of (d * d) >> 4.
-    Bounds for n <= 3000, lim <= 1200: |sum d| < 2**21.8, out[2] < 2**28.1."""
+def spread_hist(hist, nbins, center, lim, out):
+    """Of the values a histogram counts (pitchspread.py keeps it: 16-cent bins, each
+    value taken as its bin's centre 16 b + 8), with d = centre - center clipped to
+    +-lim: out[0] = count, out[1] = sum of d, out[2] = sum of (d * d) >> 4.
+    Bounds for counts <= 3000 in all, lim <= 1200: |n_b d| <= 3.6e6 and |sum d| <
+    2**21.8; (d * d) >> 4 <= 90,000, so n_b times it and out[2] < 2**28.1."""
     cnt = 0
     s1 = 0
     s2 = 0
-    for i in range(n):
-        c = ring[i]
-        if c > 0:
-            d = c - center
+    for b in range(nbins):
+        m = hist[b]
+        if m:
+            d = (b << 4) + 8 - center
             if d > lim:
                 d = lim
             elif d < -lim:
                 d = -lim
-            cnt += 1
-            s1 += d
-            s2 += (d * d) >> 4
+            cnt += m
+            s1 += m * d
+            s2 += m * ((d * d) >> 4)
     out[0] = cnt
     out[1] = s1 + (1 << 24)     # biased: ptr32 loads do not sign-extend on 64-bit ports
     out[2] = s2

@@ -2,19 +2,25 @@
 
 Every frame's F0 (cents, 0 unvoiced) goes into a ring of `pitch_window_s`
 seconds, and a histogram of the ring's voiced frames in 16-cent bins follows it
-frame by frame (the frame that leaves the ring out, the new one in: a pass over the
-whole ring once a second cost 1.7 ms of that frame on the RP2040). Once a second,
+frame by frame (the frame that leaves the ring out, the new one in). Once a second,
 the histogram gives the median and the quartiles (kernels.quartiles); the interquartile
 range / 1.349 is the SD a normal distribution with those quartiles would have.
 Deviations from the median are clipped at 2.5 times that (at least 150 cents, at
-most 1200), and the spread is the standard deviation of the clipped deviations
-(kernels.spread_clipped): for a voice's own F0 distribution the clip changes
-almost nothing; an octave error or a stray frame counts as 2.5 SD, not 12
-semitones. Defined once `pitch_min_voiced_ms` are voiced (else -1). The median
-(`median_cents`) is the register the pitch path prefers.
+most 1200), and the spread is the standard deviation of the clipped deviations:
+for a voice's own F0 distribution the clip changes almost nothing; an octave error
+or a stray frame counts as 2.5 SD, not 12 semitones. Defined once
+`pitch_min_voiced_ms` are voiced (else -1). The median (`median_cents`) is the
+register the pitch path prefers.
 
-Scaling: bin counts < 3000; cents < 4096 (256 bins of 16); see kernels.spread_clipped
-for the sums (< 2**28.1). var = s2 * 16 / n - mean**2 with mean <= 1200, var < 2**21.
+The SD is taken over the histogram too (kernels.spread_hist: 256 bins, not the
+3000 frames of the window; that pass cost 2.2 ms of the frame closing a second on
+the RP2040), each value as its bin's centre. Rounding to a 16-cent grid adds
+16**2 / 12 = 21.3 cents**2 to the variance of a smooth distribution; Sheppard's
+correction takes 21 back (a flat voice's SD of 25 cents would otherwise read 25.4).
+
+Scaling: bin counts < 3000; cents < 4096 (256 bins of 16; a value above goes into
+the last bin); see kernels.spread_hist for the sums (< 2**28.1). var = s2 * 16 / n -
+mean**2 with mean <= 1200, var < 2**21.
 """
 
 from array import array
@@ -28,7 +34,8 @@ except ImportError:  # CPython
 _NBINS = const(256)          # 16-cent bins up to 4096 cents (> 400 Hz)
 _MIN_CLIP = const(150)       # cents
 _MAX_CLIP = const(1200)
-_BIAS = const(1 << 24)       # kernels.spread_clipped's bias on the sum
+_BIAS = const(1 << 24)       # kernels.spread_hist's bias on the sum
+_SHEPPARD = const(21)        # 16**2 / 12 cents**2: the 16-cent grid's own variance
 
 
 class PitchSpread:
@@ -94,14 +101,14 @@ class PitchSpread:
         elif lim > _MAX_CLIP:
             lim = _MAX_CLIP
         out = self.out
-        self.k.spread_clipped(self.ring, len(self.ring), med, lim, out)
+        self.k.spread_hist(self.hist, _NBINS, med, lim, out)
         cnt = out[0]
         s1 = out[1] - _BIAS
         acc = out[2]
         var16 = acc // cnt                # mean of d*d/16, < 90,001
         var = (var16 << 4) + (((acc - var16 * cnt) << 4) // cnt)
         m = s1 // cnt
-        var -= m * m
+        var -= m * m + _SHEPPARD
         self.sd_cents = self.k.isqrt(var) if var > 0 else 0
         self.median_cents = med
         return mean

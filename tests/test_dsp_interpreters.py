@@ -145,7 +145,9 @@ for n in (1, 2, 7, 40, 80, 108, 192):
             q = array("i", bytes(12))
             K.quartiles(hist, 256, cnt, q)
             o.append(list(q))
-            K.spread_clipped(ring, n, 2000, 700, out)
+            K.spread_hist(hist, 256, 2000, 700, out)
+            o.append(list(out))
+            K.spread_hist(hist, 256, 4088, 1200, out)     # deviations all negative
             o.append(list(out))
             outs.append(o)
         print(n, kind, "same" if outs[0] == outs[1] else "DIFF", outs[0] == outs[1] or outs)

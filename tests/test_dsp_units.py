@@ -1,6 +1,8 @@
 """Unit checks of the integer helpers, the parameter table and the filter design."""
 
 import math
+import statistics
+from array import array
 import random
 from pathlib import Path
 
@@ -207,6 +209,38 @@ def test_crosstalk_judges_the_rep_against_the_late_echo():
         assert xt.rep_ok == 0                # 45 + 21 dB < 70: still the echo
     xt.gate(45 * q, 20 * q)                  # 60 ms on: the loud frame has left
     assert xt.rep_ok == 1
+
+
+def test_spread_hist_worst_case_and_sheppard():
+    """kernels.spread_hist at its worst: a full window (3000 frames) all at the clip
+    limit keeps every sum within its stated bound (< 2**28.1, a small int); and on a
+    smooth distribution the spread over the 16-cent histogram, with Sheppard's
+    correction, reads the clipped SD of the exact values within isqrt's floor."""
+    from callcue.dsp import kernels
+    from callcue.dsp.pitchspread import PitchSpread
+
+    out = array("i", bytes(12))
+    for center, b in ((8, 255), (4088, 0)):          # every frame 4080 cents away
+        hist = array("h", bytes(512))
+        hist[b] = 3000
+        kernels.spread_hist(hist, 256, center, 1200, out)
+        assert out[0] == 3000
+        assert abs(out[1] - (1 << 24)) == 3000 * 1200 < 2 ** 21.8
+        assert out[2] == 3000 * ((1200 * 1200) >> 4) < 2 ** 28.1
+
+    rng = random.Random(3)
+    for sd in (25, 60, 300):
+        p = Params()
+        sp = PitchSpread(p, kernels)
+        values = [max(1, int(round(rng.gauss(2600, sd)))) for _ in range(len(sp.ring))]
+        for v in values:
+            sp.push(v)
+        sp.second()
+        q1, med, q3 = sp.quart
+        lim = min(max(((q3 - q1) * 1853) >> 10, 150), 1200)
+        exact = statistics.pstdev([min(max(v - med, -lim), lim) for v in values])
+        # isqrt floors: up to 1 cent below
+        assert -1.5 <= sp.sd_cents - exact <= 0.5, (sd, sp.sd_cents, exact)
 
 
 def test_pitch_spread_histogram_follows_the_ring():

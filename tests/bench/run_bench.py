@@ -49,8 +49,8 @@ CYC_BYTECODE_LOOP = 387  # empty `for` iteration, bytecode
 # a compare pass and a shift pass over the block (~2 empty iterations per sample per
 # pass); nsdf = one dot-product step plus a second sign-extended load (~1.2 steps);
 # peaks_q10 and path_step = a few compares per lag or state transition (~3 empty
-# iterations); spread_clipped = one pass with a compare (~2 empty
-# iterations per sample);
+# iterations); spread_hist = a multiply or two and a compare per bin (~3 empty
+# iterations);
 # highpass_energy = energy's MAC plus two first-order sections of adds and shifts
 # (~1 more MAC); lowpass_decimate = two biquads (12 MACs, its energy and decimation
 # riding along); quartiles = a compare or two per bin; refine_q10 = nsdf's dot step.
@@ -63,7 +63,7 @@ KERNEL_CYCLES = {
     "nsdf_q10": int(1.2 * CYC_VIPER_DOT),
     "peaks_q10": 3 * CYC_VIPER_LOOP,
     "path_step": 3 * CYC_VIPER_LOOP,
-    "spread_clipped": 2 * CYC_VIPER_LOOP,
+    "spread_hist": 3 * CYC_VIPER_LOOP,
     "quartiles": 3 * CYC_VIPER_LOOP,
     "lowpass_decimate": 12 * CYC_VIPER_MAC,
     "refine_q10": int(1.2 * CYC_VIPER_DOT),
@@ -91,8 +91,8 @@ def kernel_iterations(name, args):
         return args[2] - args[1] + 1
     if name == "path_step":
         return (args[2] + 1) * 6  # states x previous states (at most 6)
-    if name in ("spread_clipped", "quartiles"):
-        return args[1]  # ring length; quartiles: the bins (an upper bound)
+    if name in ("spread_hist", "quartiles"):
+        return args[1]  # the bins (quartiles: an upper bound)
     return 0
 
 
