@@ -10,7 +10,11 @@ watchdog.
 Sessions: a session (one log file) opens on the first voice activity while idle and
 closes when the engine's dead-air stage says the call has ended (`call_end_ms` of
 silence). Records are committed to flash after a silent second, at the latest every
-SYNC_MAX_S seconds, and at call end (see SYNC_MAX_S). Overruns (frames the capture
+SYNC_MAX_S seconds, and at call end (see SYNC_MAX_S). Everything that touches flash
+(making the session's file, a commit, closing the call and saving what it taught) is
+a chore: the frame that needs one only asks for it (`chores_due`), and the loop does
+it after that frame (`chores()`), so a frame is audio work and RAM only; the
+capture's buffer holds the audio meanwhile (on the RP2040 100 ms, hal_rp2). Overruns (frames the capture
 lost: the loop fell behind, or the I2S port dropped them) are counted by the
 capture, logged in every record and shown by `info`.
 
@@ -31,6 +35,7 @@ teach nothing; a full flash never stops the dongle. Only at call end: the per-fr
 path still allocates nothing.
 """
 
+import gc
 from array import array
 
 from micropython import heap_lock, heap_unlock
@@ -48,9 +53,15 @@ LEARN_MIN_REP_S = 30
 # The session log commits to flash (on LittleFS a 4 KB erase, with interrupts off:
 # both cores stall and the audio of that moment is lost, and counted) after a second
 # in which nobody spoke, else at the latest every SYNC_MAX_S seconds, and at call end;
-# the loop does it after that frame (sync_log), not inside it. A power cut loses at
+# the loop does it after that frame (chores), not inside it. A power cut loses at
 # most the records since the last commit.
 SYNC_MAX_S = 30
+# Between frames the loop leaves a little garbage (on the RP2040 binascii.crc32
+# returns a big int, and the link and the file calls allocate): tens of bytes a
+# second. Left alone, the GC would run when an allocation finds the heap full, inside
+# whatever frame that is, and one collection takes about 22 ms on the emulated Pico.
+# A chore collects instead once this much has gathered since the last collection.
+GC_AFTER_BYTES = 4096
 
 
 class App:
@@ -77,7 +88,13 @@ class App:
         self.talkovers_total = 0
         self.records_logged = 0
         self.unsynced_s = 0          # seconds logged since the log's last commit
-        self.sync_due = False        # a commit waits for sync_log(), after the frame
+        # chores for after the frame (chores()): make the session's file and log the
+        # second that opened it, commit the log, close the call
+        self.open_due = False
+        self.sync_due = False
+        self.end_due = False
+        self.chores_due = False
+        self.gc_mark = gc.mem_alloc()    # heap in use after the last collection
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
         self.events = array("i", bytes(12 * EVENTS_MAX))
         self.events_n = 0
@@ -116,8 +133,8 @@ class App:
             if cap.read(self.rep, self.cust):
                 if self.replay_engine is None:     # during a replay, live audio waits
                     self.step()
-                    if self.sync_due:              # out of the frame: see SYNC_MAX_S
-                        self.sync_log()
+                    if self.chores_due:            # flash work, out of the frame
+                        self.chores()
                 n += 1
             elif self.link is not None:
                 self.link.poll()
@@ -166,15 +183,20 @@ class App:
 
     def _second(self):
         eng = self.engine
-        in_call = eng.dead.in_call
-        if self.session < 0 and in_call:
-            self.session = self.store.start(self.clock.now())
-            if self.session < 0:           # storage unusable: coach on, count the loss
-                self.store.dropped_records += 1
-            else:                          # the call from this second (just closed) on
-                self.call_rep0 = eng.total_rep - eng.record[1] // 10
-                self.call_syl0 = eng.total_syl - eng.record[4]
-                self.call_learn = self.cal_step is None and self.replay_engine is None
+        if self.link is not None:
+            self.link.send_record(eng.record, self.capture.overruns, self.talkovers)
+        if self.session < 0 and eng.dead.in_call:
+            # a call begins: its file is made after the frame (chores), which then logs
+            # this second's record (the engine's, unchanged until the next frame)
+            self.open_due = True
+            self.chores_due = True
+            return
+        self._log_second()
+
+    def _log_second(self):
+        """Append the second's record, with the talk-overs held, to the open session
+        (into RAM: the commit is a chore); at call end ask for the session's close."""
+        eng = self.engine
         if self.session >= 0:
             n = self.events_n
             r = eng.record
@@ -182,6 +204,7 @@ class App:
             if r[1] == 0 and r[2] == 0 or self.unsynced_s >= SYNC_MAX_S:
                 self.unsynced_s = 0
                 self.sync_due = True
+                self.chores_due = True
             if self.store.append(r, self.capture.overruns, self.talkovers,
                                  self.events, n, False):
                 self.records_logged += 1
@@ -189,22 +212,44 @@ class App:
             else:
                 self.events_dropped += n
             self.events_n = 0
-            if not in_call:
-                self.store.end()
-                self.session = -1
-                self._learn_rate()
-        if self.link is not None:
-            self.link.send_record(eng.record, self.capture.overruns, self.talkovers)
+            if not eng.dead.in_call:
+                self.end_due = True
+                self.chores_due = True
         self.talkovers = 0
         if self.events_n:                  # no session to log them in
             self.events_dropped += self.events_n
             self.events_n = 0
 
-    def sync_log(self):
-        """Commit the session log's records waiting in RAM (the loop calls it after
-        the frame whose second asked for it, so the flash work is not in the frame)."""
-        self.sync_due = False
-        self.store.sync()
+    def chores(self):
+        """The flash work a frame asked for, after it (the loop calls this when
+        chores_due): make the session's file and log the second that opened it; close
+        the call (commit, close, learn the rep's rate into /config.json); else commit
+        the records waiting in RAM. And collect the garbage once GC_AFTER_BYTES of it
+        have gathered, so that the GC never runs inside a frame."""
+        if self.open_due:
+            self.open_due = False
+            eng = self.engine
+            self.session = self.store.start(self.clock.now())
+            if self.session < 0:           # storage unusable: coach on, count the loss
+                self.store.dropped_records += 1
+            else:                          # the call from this second (just closed) on
+                self.call_rep0 = eng.total_rep - eng.record[1] // 10
+                self.call_syl0 = eng.total_syl - eng.record[4]
+                self.call_learn = self.cal_step is None and self.replay_engine is None
+            self._log_second()
+        if self.end_due:
+            self.end_due = False
+            self.sync_due = False
+            self.store.end()               # commits what waits
+            self.session = -1
+            self._learn_rate()
+        elif self.sync_due:
+            self.sync_due = False
+            self.store.sync()
+        if gc.mem_alloc() - self.gc_mark > GC_AFTER_BYTES:   # see GC_AFTER_BYTES
+            gc.collect()
+            self.gc_mark = gc.mem_alloc()
+        self.chores_due = False
 
     def _keep_event(self, eng):
         """Hold the talk-over the engine just finished for the next append (no

@@ -6,8 +6,9 @@ On a board or the emulated Pico, with dsp/ and firmware/ on its file system:
     mpremote run firmware/bench_loop.py
 
 App.step per 10 ms frame: the engine (heap locked, as always), the LED, talk-over
-events, and once a second the record appended to the session log (encode, CRC,
-write, flush: LittleFS commits it), the link poll and the watchdog. Audio comes
+events, and once a second the record appended to the session log (encode, CRC, into
+a slot in RAM), the link poll and the watchdog. The chores a frame asks for (the
+session's file made, a commit) run after it, as App.run does them, timed apart. Audio comes
 from firmware/bench.py's synthetic two-party source (generated between frames, not
 timed), the log goes to a LittleFS in RAM (the emulated Pico cannot write flash at
 run time, and on a board a flash program or erase stalls both cores whatever the
@@ -17,18 +18,18 @@ code does: see firmware/README.md). No host is attached (link=None). Prints
     loop: second_frames=S second_mean_us=M2 second_worst_us=W2 session=ID records=R
     loop: second_engine_mean_us=E2
     loop: worst_cpu_us=C worst_cpu_frame=F3 block_device_us=B erases=E commits=K
-    loop: commit_worst_us=W4 commit_worst_cpu_us=C4
-    loop: session_open_frame=F2 session_open_us=U
+    loop: chores=N2 chores_worst_us=W5 commit_worst_us=W4 commit_worst_cpu_us=C4
+    loop: session_open_frame=F2 session_open_us=U session_open_cpu_us=U2
     loop: append_mean_us=A append_worst_us=A2
     loop: garbage_bytes_per_s=G gc_collect_us=C heap_free=H
 
 worst_cpu_us leaves out the time spent in the RAM block device (on a board: flash
 reads, programs and erases, which stall both cores however the code is written;
 `erases` counts them). The log commits after a silent second or every 30 s
-(firmware/app.py, SYNC_MAX_S), after the frame as App.run does it: timed apart
-(commit_*); the synthetic talk has no silent second, so every 30 s here. The
-session opens (a file created, its header written) once per call, on the first
-second with voice. The garbage is what the loop leaves between frames once the
+(firmware/app.py, SYNC_MAX_S), a chore after the frame: timed apart (commit_*); the
+synthetic talk has no silent second, so every 30 s here. The session opens (a file
+created, its header written, the first record appended) once per call, on the first
+second with voice: a chore too (session_open_*, after frame F2). The garbage is what the loop leaves between frames once the
 session is open (on the RP2040 binascii.crc32 returns a big int three times in
 four); gc_collect_us is one collection of the heap as the run leaves it: the pause
 a frame takes when the GC finally runs.
@@ -206,6 +207,9 @@ def main(argv):
     garbage = 0
     opened = -1
     open_us = 0
+    open_cpu = 0
+    chores = 0
+    chores_worst = 0
     gc.collect()
     gc.disable()                       # collections would hide the garbage count
     for f in range(frames):
@@ -220,23 +224,30 @@ def main(argv):
         if cpu > worst_cpu:
             worst_cpu = cpu
             worst_cpu_frame = f
-        if app.sync_due:               # as App.run does: the commit after the frame
+        if app.chores_due:             # as App.run does: flash work after the frame
+            opening = app.open_due
+            committing = app.sync_due
             io0 = dev.us
             t0 = ticks_us()
-            app.sync_log()
+            app.chores()
             c = ticks_diff(ticks_us(), t0)
-            if c > commit_worst:
+            c_cpu = c - (dev.us - io0)
+            chores += 1
+            if c > chores_worst:
+                chores_worst = c
+            if opening:
+                opened = f
+                open_us = c
+                open_cpu = c_cpu
+            elif committing and c > commit_worst:
                 commit_worst = c
-                commit_worst_cpu = c - (dev.us - io0)
+                commit_worst_cpu = c_cpu
         if f >= 200:                             # the session is open by then
             garbage += gc.mem_alloc() - a0
         total += dt
         if dt > worst:
             worst = dt
             worst_frame = f
-        if app.session >= 0 and opened < 0:      # the frame that opened the session
-            opened = f
-            open_us = dt
         if dt > 5000:
             over += 1
         if app.engine.frame % 100 == 0:          # this frame closed a second
@@ -256,8 +267,10 @@ def main(argv):
     print("loop: second_engine_mean_us=%d" % (sec_engine // max(sec_n, 1)))
     print("loop: worst_cpu_us=%d worst_cpu_frame=%d block_device_us=%d erases=%d commits=%d"
           % (worst_cpu, worst_cpu_frame, dev.us, dev.erases, store.commits))
-    print("loop: commit_worst_us=%d commit_worst_cpu_us=%d" % (commit_worst, commit_worst_cpu))
-    print("loop: session_open_frame=%d session_open_us=%d" % (opened, open_us))
+    print("loop: chores=%d chores_worst_us=%d commit_worst_us=%d commit_worst_cpu_us=%d"
+          % (chores, chores_worst, commit_worst, commit_worst_cpu))
+    print("loop: session_open_frame=%d session_open_us=%d session_open_cpu_us=%d"
+          % (opened, open_us, open_cpu))
     print("loop: append_mean_us=%d append_worst_us=%d"
           % (store.append_us // max(app.records_logged, 1), store.append_worst))
     print("loop: garbage_bytes_per_s=%d gc_collect_us=%d heap_free=%d"

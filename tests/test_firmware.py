@@ -249,27 +249,37 @@ store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
 app = App(cap, hal_sim.LedRecorder(clock), clock, store, Link(Quiet(), out.append), config,
           hal_sim.WDT(), cores=int(sys.argv[3]))
 
-def run(k):
+stats = [0, 0]       # bytes the frames allocated, chores done (after the frame)
+
+def run(k, locked=False):
     done = 0
     while done < k:
+        a = gc.mem_alloc()      # mem_alloc also sees core 1's thread
         if cap.read(app.rep, app.cust):
             app.step()
+            stats[0] += gc.mem_alloc() - a
             done += 1
+            if app.chores_due:       # as App.run: after the frame, with the heap free
+                if locked:
+                    micropython.heap_unlock()
+                app.chores()         # may collect garbage: not counted per frame
+                stats[1] += 1
+                if locked:
+                    micropython.heap_lock()
     return done
 
 run(300)
+stats[0] = stats[1] = 0
 gc.collect()
 gc.disable()
-# heap_lock() holds for this thread only; mem_alloc also sees core 1's thread
-before = gc.mem_alloc()
-micropython.heap_lock()
+micropython.heap_lock()         # holds for this thread only
 try:
-    frames = run(1000)
+    frames = run(1000, True)
 finally:
     micropython.heap_unlock()
-after = gc.mem_alloc()
 print("frames", frames, "records", app.records_logged, "session", app.session,
-      "events", app.events_logged, "dropped", app.events_dropped, "alloc", after - before)
+      "events", app.events_logged, "dropped", app.events_dropped,
+      "alloc", stats[0], "chores", stats[1])
 if app.core1 is not None:
     app.core1.close()
 '''
@@ -291,7 +301,9 @@ def _event_window(pcm):
 def test_app_loop_allocates_nothing(micropython, tmp_path, scenario, cores):
     """App.step under heap_lock: records appended (flat-rep: one long rep turn at
     3-16 s) and, with rep-interrupts, a talk-over event logged with its second; with
-    cores=2 the pitch stage runs on a second thread, and gc.mem_alloc covers both."""
+    cores=2 the pitch stage runs on a second thread, and gc.mem_alloc covers both. The
+    chores (making the session's file, commits) run after the frame with the heap
+    free, as App.run does them, and their bytes are not the frame's."""
     pcm, _ = synth.render(scenario, seed=0, duration_s=40.0 if scenario != "flat-rep"
                           else 20.0)
     if scenario != "flat-rep":
@@ -403,6 +415,7 @@ def test_audio_the_capture_never_delivered_is_counted(micropython):
 
 
 COMMIT_SCRIPT = r'''
+import gc
 import sys
 sys.path.insert(0, sys.argv[1])
 from firmware import hal_sim
@@ -417,29 +430,43 @@ config = Config(root + "/config.json").load()
 store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
 app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
 quiet = commits = after_quiet = most = 0
+gc_frames = gc_chores = 0
+junk = None
 while cap.read(app.rep, app.cust):            # App.run's loop, watched
+    if app.engine.frame % 10 == 0:           # garbage between frames, as a board's loop
+        junk = bytearray(64)                 # leaves it (crc32's big ints, the link)
+    a = gc.mem_alloc()
     app.step()
+    if gc.mem_alloc() < a:                   # a collection inside the frame
+        gc_frames += 1
     r = app.engine.record
     second = app.engine.frame % 100 == 0 and app.session >= 0
     if second and store.pending > most:
         most = store.pending
-    if app.sync_due:
-        app.sync_log()
+    a = gc.mem_alloc()
+    if app.sync_due:                         # a commit asked for: done by the chores
+        app.chores()
         commits += 1
         if second and r[1] == 0 and r[2] == 0 and store.pending == 0:
             after_quiet += 1
+    elif app.chores_due:
+        app.chores()
+    if gc.mem_alloc() < a:
+        gc_chores += 1
     if second and r[1] == 0 and r[2] == 0:
         quiet += 1
 size = store.stat(app.session)[0] if app.session >= 0 else -1
 print("quiet", quiet, "after_quiet", after_quiet, "commits", commits, "most_pending", most,
-      "limit", SYNC_MAX_S, "committed_bytes", size)
+      "limit", SYNC_MAX_S, "committed_bytes", size, "gc_frames", gc_frames,
+      "gc_chores", gc_chores)
 '''
 
 
 def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
     """The app commits the session log after a second in which nobody spoke, at the
     latest every SYNC_MAX_S seconds (so during a call, not only at its end), and after
-    the frame (sync_log), never leaving more than that many seconds in RAM."""
+    the frame (chores), never leaving more than that many seconds in RAM. The chores
+    also collect the garbage the loop leaves, so the GC never runs inside a frame."""
     pcm, _ = synth.render("rep-interrupts", seed=2, duration_s=70.0)
     raw = tmp_path / "frames.raw"
     simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
@@ -451,6 +478,9 @@ def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
     assert d["after_quiet"] == d["quiet"], d          # every silent second committed
     assert 0 < d["most_pending"] <= d["limit"] + 8, d  # seconds (and a few events) in RAM
     assert d["committed_bytes"] > 64 + 32 * 30, d      # the call is on flash, mid-call
+    # the garbage left between frames (about 45 KB here) is collected by the chores, so
+    # the GC never runs inside a frame
+    assert d["gc_chores"] >= 3 and d["gc_frames"] == 0, d
 
 
 def test_no_audio_leaves_the_device(micropython, tmp_path):

@@ -229,7 +229,8 @@ def write_md(res, path):
              "loop) %s bytes of the 3,584 core 1 has (the rp2 port's default 4,096-byte "
              "stack less its 512-byte reserve).\n"
              % (st.get("process"), st.get("usable"), st.get("pitch_step")))
-    L.append("## The whole frame loop (App.step, session log on a LittleFS in RAM)\n")
+    L.append("## The whole frame loop (App.step, then its chores; session log on a LittleFS "
+             "in RAM)\n")
     L.append("firmware/bench_loop.py, %d frames (%d s) of the synthetic call, one core (the "
              "pitch stage included: with it on core 1 a board's core 0 does less).\n"
              % (lp["frames"], lp["frames"] // 100))
@@ -242,21 +243,26 @@ def write_md(res, path):
     L.append("| worst frame, time in the block device left out | %d us (frame %d) | - |"
              % (lp["worst_cpu_us"], lp["worst_cpu_frame"]))
     L.append("| frames over 5 ms | %d | 0 |" % lp["over_5ms"])
-    L.append("| per-second frame (record, log append): mean / worst | %d / %d us | <= 5 ms |"
-             % (lp["second_mean_us"], lp["second_worst_us"]))
+    L.append("| per-second frame (record, log append into RAM): mean / worst | %d / %d us "
+             "| <= 5 ms |" % (lp["second_mean_us"], lp["second_worst_us"]))
     L.append("| of which the engine (its second closes: rate, spread, cues), mean | %d us | - |"
              % lp["second_engine_mean_us"])
     L.append("| of which SessionLog.append (encode, CRC, into RAM): mean / worst | %d / %d us "
              "| - |" % (lp["append_mean_us"], lp["append_worst_us"]))
-    L.append("| the frame that opens the session log (once per call) | %d us | - |"
-             % lp["session_open_us"])
-    L.append("| log commits (after the frame; after a silent second, else every 30 s) | %d; "
+    L.append("| chores after the frame (flash work, garbage collection): count / worst | "
+             "%d / %d us | - |" % (lp["chores"], lp["chores_worst_us"]))
+    L.append("| the chore that opens the session log (file made, header, first record; once "
+             "per call, after frame %d) | %d us, %d us without the block device | - |"
+             % (lp["session_open_frame"], lp["session_open_us"], lp["session_open_cpu_us"]))
+    L.append("| log commits (chores: after a silent second, else every 30 s) | %d; "
              "worst %d us, %d us without the block device | - |"
              % (lp["commits"], lp["commit_worst_us"], lp["commit_worst_cpu_us"]))
+    g = lp["garbage_bytes_per_s"]
     L.append("| garbage left per second (binascii.crc32's big int, the VFS calls) | %d B | - |"
-             % lp["garbage_bytes_per_s"])
-    L.append("| one gc.collect() of the heap as the run leaves it | %d us | - |"
-             % lp["gc_collect_us"])
+             % g)
+    L.append("| one gc.collect() of the heap as the run leaves it (a chore once 4 KB of "
+             "garbage have gathered: about every %s) | %d us | - |"
+             % ("%d s" % (4096 // g) if g else "never", lp["gc_collect_us"]))
     L.append("\nFlash is not in these figures: on a board a LittleFS program (256 B, "
              "about 0.5-3 ms) or block erase (4 KB, about 45 ms) runs with interrupts off "
              "and stalls both cores; the capture counts the audio such a stall loses "
