@@ -57,11 +57,14 @@ LEARN_MIN_REP_S = 30
 # most the records since the last commit.
 SYNC_MAX_S = 30
 # Between frames the loop leaves a little garbage (on the RP2040 binascii.crc32
-# returns a big int, and the link and the file calls allocate): tens of bytes a
-# second. Left alone, the GC would run when an allocation finds the heap full, inside
-# whatever frame that is, and one collection takes about 22 ms on the emulated Pico.
-# A chore collects instead once this much has gathered since the last collection.
-GC_AFTER_BYTES = 4096
+# returns a big int, and the link and the file calls allocate): about 32 bytes a
+# second during a call, on the emulated Pico. Left alone, the GC would run when an
+# allocation finds the heap full, inside whatever frame that is (one collection takes
+# 8-22 ms there). A chore collects instead, at call end and otherwise once GC_EVERY_S
+# seconds have passed since the last collection: at that rate a minute leaves about
+# 2 KB of the 86 KB free. (Not by bytes: gc.mem_alloc() scans the whole heap's block
+# table, about 8 ms on the emulated Pico.)
+GC_EVERY_S = 60
 
 
 class App:
@@ -94,7 +97,7 @@ class App:
         self.sync_due = False
         self.end_due = False
         self.chores_due = False
-        self.gc_mark = gc.mem_alloc()    # heap in use after the last collection
+        self.gc_frame = 0                # the engine's frame at the last collection
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
         self.events = array("i", bytes(12 * EVENTS_MAX))
         self.events_n = 0
@@ -224,8 +227,8 @@ class App:
         """The flash work a frame asked for, after it (the loop calls this when
         chores_due): make the session's file and log the second that opened it; close
         the call (commit, close, learn the rep's rate into /config.json); else commit
-        the records waiting in RAM. And collect the garbage once GC_AFTER_BYTES of it
-        have gathered, so that the GC never runs inside a frame."""
+        the records waiting in RAM. And collect the garbage at call end or once
+        GC_EVERY_S have passed, so that the GC never runs inside a frame."""
         if self.open_due:
             self.open_due = False
             eng = self.engine
@@ -237,7 +240,8 @@ class App:
                 self.call_syl0 = eng.total_syl - eng.record[4]
                 self.call_learn = self.cal_step is None and self.replay_engine is None
             self._log_second()
-        if self.end_due:
+        ended = self.end_due
+        if ended:
             self.end_due = False
             self.sync_due = False
             self.store.end()               # commits what waits
@@ -246,9 +250,10 @@ class App:
         elif self.sync_due:
             self.sync_due = False
             self.store.sync()
-        if gc.mem_alloc() - self.gc_mark > GC_AFTER_BYTES:   # see GC_AFTER_BYTES
+        f = self.engine.frame
+        if ended or f - self.gc_frame >= GC_EVERY_S * 100:     # see GC_EVERY_S
             gc.collect()
-            self.gc_mark = gc.mem_alloc()
+            self.gc_frame = f
         self.chores_due = False
 
     def _keep_event(self, eng):

@@ -18,7 +18,7 @@ code does: see firmware/README.md). No host is attached (link=None). Prints
     loop: second_frames=S second_mean_us=M2 second_worst_us=W2 session=ID records=R
     loop: second_engine_mean_us=E2
     loop: worst_cpu_us=C worst_cpu_frame=F3 block_device_us=B erases=E commits=K
-    loop: chores=N2 chores_worst_us=W5 commit_worst_us=W4 commit_worst_cpu_us=C4
+    loop: chores=N2 chores_worst_us=W5 collections=N3 commit_worst_us=W4 commit_worst_cpu_us=C4
     loop: session_open_frame=F2 session_open_us=U session_open_cpu_us=U2
     loop: append_mean_us=A append_worst_us=A2
     loop: garbage_bytes_per_s=G gc_collect_us=C heap_free=H
@@ -210,6 +210,7 @@ def main(argv):
     open_cpu = 0
     chores = 0
     chores_worst = 0
+    collections = 0
     gc.collect()
     gc.disable()                       # collections would hide the garbage count
     for f in range(frames):
@@ -227,12 +228,15 @@ def main(argv):
         if app.chores_due:             # as App.run does: flash work after the frame
             opening = app.open_due
             committing = app.sync_due
+            mark = app.gc_frame
             io0 = dev.us
             t0 = ticks_us()
             app.chores()
             c = ticks_diff(ticks_us(), t0)
             c_cpu = c - (dev.us - io0)
             chores += 1
+            if app.gc_frame != mark:   # this chore collected the garbage
+                collections += 1
             if c > chores_worst:
                 chores_worst = c
             if opening:
@@ -267,8 +271,9 @@ def main(argv):
     print("loop: second_engine_mean_us=%d" % (sec_engine // max(sec_n, 1)))
     print("loop: worst_cpu_us=%d worst_cpu_frame=%d block_device_us=%d erases=%d commits=%d"
           % (worst_cpu, worst_cpu_frame, dev.us, dev.erases, store.commits))
-    print("loop: chores=%d chores_worst_us=%d commit_worst_us=%d commit_worst_cpu_us=%d"
-          % (chores, chores_worst, commit_worst, commit_worst_cpu))
+    print("loop: chores=%d chores_worst_us=%d collections=%d commit_worst_us=%d "
+          "commit_worst_cpu_us=%d"
+          % (chores, chores_worst, collections, commit_worst, commit_worst_cpu))
     print("loop: session_open_frame=%d session_open_us=%d session_open_cpu_us=%d"
           % (opened, open_us, open_cpu))
     print("loop: append_mean_us=%d append_worst_us=%d"

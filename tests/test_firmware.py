@@ -478,9 +478,9 @@ def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
     assert d["after_quiet"] == d["quiet"], d          # every silent second committed
     assert 0 < d["most_pending"] <= d["limit"] + 8, d  # seconds (and a few events) in RAM
     assert d["committed_bytes"] > 64 + 32 * 30, d      # the call is on flash, mid-call
-    # the garbage left between frames (about 45 KB here) is collected by the chores, so
-    # the GC never runs inside a frame
-    assert d["gc_chores"] >= 3 and d["gc_frames"] == 0, d
+    # the garbage left between frames is collected by a chore (every 60 s), so the GC
+    # never runs inside a frame
+    assert d["gc_chores"] >= 1 and d["gc_frames"] == 0, d
 
 
 def test_no_audio_leaves_the_device(micropython, tmp_path):

@@ -260,9 +260,9 @@ def write_md(res, path):
     g = lp["garbage_bytes_per_s"]
     L.append("| garbage left per second (binascii.crc32's big int, the VFS calls) | %d B | - |"
              % g)
-    L.append("| one gc.collect() of the heap as the run leaves it (a chore once 4 KB of "
-             "garbage have gathered: about every %s) | %d us | - |"
-             % ("%d s" % (4096 // g) if g else "never", lp["gc_collect_us"]))
+    L.append("| one gc.collect() of the heap as the run leaves it (a chore at call end and "
+             "every 60 s; %d in this run) | %d us | - |"
+             % (lp["collections"], lp["gc_collect_us"]))
     L.append("\nFlash is not in these figures: on a board a LittleFS program (256 B, "
              "about 0.5-3 ms) or block erase (4 KB, about 45 ms) runs with interrupts off "
              "and stalls both cores; the capture counts the audio such a stall loses "
