@@ -14,9 +14,13 @@ SYNC_MAX_S seconds, and at call end (see SYNC_MAX_S). Everything that touches fl
 (making the session's file, a commit, closing the call and saving what it taught) is
 a chore: the frame that needs one only asks for it (`chores_due`), and the loop does
 it after that frame (`chores()`), so a frame is audio work and RAM only; the
-capture's buffer holds the audio meanwhile (on the RP2040 100 ms, hal_rp2). Overruns (frames the capture
-lost: the loop fell behind, or the I2S port dropped them) are counted by the
-capture, logged in every record and shown by `info`.
+capture's buffer holds the audio meanwhile (on the RP2040 100 ms, hal_rp2).
+Overruns (frames the capture lost: the loop fell behind, or the I2S port dropped
+them) are counted by the capture, logged in every record and shown by `info`.
+
+Commands in a call: `set_config` takes effect at a session boundary (the chore closes
+the open session, then the new engine starts); a replay pauses live coaching for at
+most REPLAY_IDLE_MS after its last `replay` line (replay_wait). PROTOCOL.md.
 
 Talk-over events: each one the engine finishes (`event_ready`) is kept in a small
 preallocated buffer and logged with the next second's record, in the same write and
@@ -36,6 +40,7 @@ path still allocates nothing.
 """
 
 import gc
+import time
 from array import array
 
 from micropython import heap_lock, heap_unlock
@@ -65,6 +70,10 @@ SYNC_MAX_S = 30
 # 2 KB of the 86 KB free. (Not by bytes: gc.mem_alloc() scans the whole heap's block
 # table, about 8 ms on the emulated Pico.)
 GC_EVERY_S = 60
+# A replay ends by itself once this long has passed without a `replay` line, as
+# replay_end would (a host that died mid-replay must not leave the dongle deaf): live
+# coaching and logging resume. PROTOCOL.md, replay_end.
+REPLAY_IDLE_MS = 10000
 
 
 class App:
@@ -85,6 +94,10 @@ class App:
         self.rep = array("h", bytes(2 * FRAME))
         self.cust = array("h", bytes(2 * FRAME))
         self.replay_engine = None    # the engine of a host replay, while one runs
+        self.replay_seen = 0         # ticks_ms of replay_start or the last `replay`
+        self.replays_timed_out = 0
+        # time.ticks_ms; a test may put a clock of its own here
+        self.ticks_ms = time.ticks_ms
         self.reboot_mode = "normal"
         self.session = -1            # open session id, -1 when idle
         self.talkovers = 0           # talk-over events ended this second
@@ -96,6 +109,7 @@ class App:
         self.open_due = False
         self.sync_due = False
         self.end_due = False
+        self.reconfig_due = False    # set_config: close the session, then a new engine
         self.chores_due = False
         self.gc_frame = 0                # the engine's frame at the last collection
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
@@ -134,10 +148,12 @@ class App:
             if gone is not None and gone():
                 break
             if cap.read(self.rep, self.cust):
-                if self.replay_engine is None:     # during a replay, live audio waits
+                if self.replay_engine is None:
                     self.step()
                     if self.chores_due:            # flash work, out of the frame
                         self.chores()
+                else:                              # during a replay, live audio waits
+                    self.replay_wait()
                 n += 1
             elif self.link is not None:
                 self.link.poll()
@@ -150,6 +166,10 @@ class App:
         gone = self.host_gone
         while not self.reboot_requested and not (gone is not None and gone()):
             self.link.poll()
+            if self.replay_engine is not None:
+                self.replay_wait()
+            if self.chores_due:
+                self.chores()
             if self.wdt is not None:
                 self.wdt.feed()
             time.sleep_ms(1)
@@ -227,8 +247,10 @@ class App:
         """The flash work a frame asked for, after it (the loop calls this when
         chores_due): make the session's file and log the second that opened it; close
         the call (commit, close, learn the rep's rate into /config.json); else commit
-        the records waiting in RAM. And collect the garbage at call end or once
-        GC_EVERY_S have passed, so that the GC never runs inside a frame."""
+        the records waiting in RAM. A config change (set_config) closes the open
+        session here and only then starts the new engine, so one log never holds two
+        engines' seconds (t_s starting again at 0). And collect the garbage at call
+        end or once GC_EVERY_S have passed, so that the GC never runs inside a frame."""
         if self.open_due:
             self.open_due = False
             eng = self.engine
@@ -241,12 +263,20 @@ class App:
                 self.call_learn = self.cal_step is None and self.replay_engine is None
             self._log_second()
         ended = self.end_due
-        if ended:
+        reconfig = self.reconfig_due
+        if ended or reconfig:
             self.end_due = False
             self.sync_due = False
-            self.store.end()               # commits what waits
-            self.session = -1
-            self._learn_rate()
+            if self.session >= 0:
+                if reconfig:               # the call goes on: close its talk-over too
+                    self._flush_events()
+                self.store.end()           # commits what waits
+                self.session = -1
+                self._learn_rate()         # nothing when the config changed (call_learn)
+            if reconfig:
+                self.reconfig_due = False
+                self._new_engine()
+                ended = True               # the old engine is garbage: collect it
         elif self.sync_due:
             self.sync_due = False
             self.store.sync()
@@ -273,24 +303,38 @@ class App:
     def close(self):
         """End of input: close a talk-over still open (as analyze does), log what is held
         and close the session."""
+        self._flush_events()
+        if self.session >= 0:
+            self.store.end()
+            self.session = -1
+            self._learn_rate()
+
+    def _flush_events(self):
+        """Close the engine's open talk-over (Engine.flush) and log every talk-over
+        held, on its own, in the open session (dropped and counted without one)."""
         eng = self.engine
         eng.flush()
         if eng.event_ready:
             self.talkovers_total += 1
             self._keep_event(eng)
-        if self.session >= 0:
-            n = self.events_n
-            if n:
-                if self.store.append(None, 0, 0, self.events, n):
-                    self.events_logged += n
-                else:
-                    self.events_dropped += n
-                self.events_n = 0
-            self.store.end()
-            self.session = -1
-            self._learn_rate()
-        self.events_dropped += self.events_n   # held with no session to log them in
+        n = self.events_n
+        if self.session >= 0 and n:
+            if self.store.append(None, 0, 0, self.events, n):
+                self.events_logged += n
+            else:
+                self.events_dropped += n
+            n = 0
+        self.events_dropped += n           # held with no session to log them in
         self.events_n = 0
+
+    def _new_engine(self):
+        """The engine for the stored config (set_config, at a session boundary): from
+        the next frame, and the next session's header carries its calibration hash."""
+        self.engine = Engine(self.config.params)
+        if self.core1 is not None:
+            self.core1.attach(self.engine)
+        self.store.cal_hash = self.config.cal_hash()
+        self.talkovers = 0
 
     def _learn_rate(self):
         """A call has ended: move the rep's usual rate toward this call's, save it and
@@ -414,6 +458,10 @@ class App:
             "events_logged": self.events_logged,
             "events_dropped": self.events_dropped,
             "capture_done": self.capture.done,
+            "replay": self.replay_engine is not None,
+            "replays_timed_out": self.replays_timed_out,
+            "calibrating": self.cal_step is not None,
+            "config_pending": self.reconfig_due,
         }
 
     def cmd_sessions(self, args):
@@ -426,9 +474,16 @@ class App:
 
     def cmd_get_session(self, args):
         sid = args["id"]
-        size, _, _ = self.store.stat(sid)
-        data = self.store.read(sid, args["offset"], args["len"])
-        return protocol.chunk_reply(sid, args["offset"], size, data)
+        offset = args["offset"]
+        size, _, is_open = self.store.stat(sid)
+        if is_open:                        # it grows: its bytes and crc32 would not hold
+            raise protocol.ProtocolError(protocol.BUSY, "session %d is still recording; "
+                                         "pull it after the call ends" % sid)
+        if offset > size:
+            raise protocol.ProtocolError(protocol.BAD_ARGS, "offset: %d is past the end of "
+                                         "session %d (%d bytes)" % (offset, sid, size))
+        data = self.store.read(sid, offset, args["len"])
+        return protocol.chunk_reply(sid, offset, size, data)
 
     def cmd_delete_session(self, args):
         sid = args["id"]
@@ -447,11 +502,13 @@ class App:
                 "status": self.config.status, "effective": self.config.params.as_dict()}
 
     def cmd_set_config(self, args):
-        self.config.set(args["params"])
+        """Stored at once; the engine restarts with it after this frame (a chore),
+        closing the open session first: the rest of the call goes into a new session
+        when the next voice opens one (PROTOCOL.md)."""
+        self.config.set(args["params"])    # ValueError (BAD_ARGS): nothing changed
         self.call_learn = False            # the new engine's counters start again
-        self.engine = Engine(self.config.params)
-        if self.core1 is not None:
-            self.core1.attach(self.engine)
+        self.reconfig_due = True
+        self.chores_due = True
         return self.cmd_get_config({})
 
     def cmd_set_time(self, args):
@@ -459,6 +516,8 @@ class App:
         return {"time": self.clock.now()}
 
     def cmd_calibrate(self, args):
+        if self.replay_engine is not None:     # it measures the live capture, paused now
+            raise protocol.ProtocolError(protocol.BUSY, "replay running; replay_end first")
         self.cal_step = args["step"]
         self.call_learn = False
         self.cal_left = args["seconds"] * 100
@@ -481,7 +540,11 @@ class App:
 
     def cmd_replay_start(self, args):
         """Replay: the host's PCM through a fresh engine; live capture is discarded and
-        nothing is logged until replay_end."""
+        nothing is logged until replay_end, or until REPLAY_IDLE_MS pass without a
+        `replay` line (replay_wait)."""
+        if self.cal_step is not None:          # it would stop the measurement's audio
+            raise protocol.ProtocolError(protocol.BUSY, "calibration running; poll "
+                                         "`calibration` until it ends")
         params = self.config.params
         if args.get("params"):
             from dsp.params import Params
@@ -489,13 +552,28 @@ class App:
             merged.update(args["params"])
             params = Params(**merged)
         self.replay_engine = Engine(params)
+        self.replay_seen = self.ticks_ms()
         self.call_learn = False
         return {"frame": 0}
+
+    def replay_wait(self):
+        """The loop during a replay (the live frame just read is dropped): feed the
+        watchdog, and end a replay that has had no `replay` line for REPLAY_IDLE_MS,
+        as replay_end would, so coaching and logging resume."""
+        if self.wdt is not None:
+            self.wdt.feed()
+        if time.ticks_diff(self.ticks_ms(), self.replay_seen) >= REPLAY_IDLE_MS:
+            eng = self.replay_engine
+            self.replay_engine = None
+            self.replays_timed_out += 1
+            if self.link is not None:
+                self.link.send_event("replay_end", {"reason": "idle", "frames": eng.frame})
 
     def cmd_replay(self, args):
         eng = self.replay_engine
         if eng is None:
             raise protocol.ProtocolError(protocol.BUSY, "replay_start first")
+        self.replay_seen = self.ticks_ms()
         rep, cust = args["pcm"]
         ready = eng.process(rep, cust)
         return protocol.replay_reply(eng, ready)

@@ -569,3 +569,32 @@ def test_dongle_learns_the_reps_usual_rate(micropython, tmp_path):
     for rec in sessions[0][1]:
         assert simulator.contract_second(rec) == by_t[rec["t_s"]]
     assert "fast" in {by_t[r["t_s"]]["cue"] for r in sessions[0][1]}
+
+
+def test_commands_in_every_state(micropython, tmp_path):
+    """Each command that cares, in each state (idle, in a call, replay, calibration),
+    through the real link on the simulated board (tests/mpy/app_commands.py): BUSY and
+    BAD_ARGS as PROTOCOL.md says; a replay the host leaves ends by itself after
+    REPLAY_IDLE_MS without a `replay` line (and `replay` lines keep it going), and
+    logging resumes in the same session; set_config in a call closes the session, then
+    the new engine starts and the call goes on in a new session (t_s rises in every
+    log, the new header carries the new calibration hash); during a replay it waits for
+    the replay's end."""
+    call, _ = synth.render("rep-interrupts", seed=3, duration_s=150.0)
+    pcm = np.concatenate([np.zeros((2 * 8000, 2), np.int16), call,
+                          np.zeros((60 * 8000, 2), np.int16)])
+    raw = tmp_path / "frames.raw"
+    simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
+    out = mpyrun.run(micropython, mpyrun.ROOT / "tests" / "mpy" / "app_commands.py",
+                     mpyrun.ROOT, raw)
+    lines = out.splitlines()
+    fails = [x for x in lines if x.startswith("check ") and not x.endswith(" ok")]
+    assert not fails, "\n".join(fails)
+    names = {x.split()[1] for x in lines if x.startswith("check ")}
+    for want in ("calibration_replay_start_busy", "replay_calibrate_busy",
+                 "call_get_session_busy", "get_session_past_end_bad_args",
+                 "replay_times_out", "call_logging_resumes", "call_set_config_closes_session",
+                 "call_new_session_after_config", "replay_set_config_waits",
+                 "run_loop_replay_times_out"):
+        assert want in names
+    assert lines[-1] == "checks %d failed 0" % len(names), lines[-1]
