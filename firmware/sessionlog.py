@@ -501,18 +501,27 @@ class SessionLog:
     # ------------------------------------------------------------------ space
 
     def _remove(self, sid):
+        """Remove session sid's file; False (file kept) on an I/O error.
+
+        Ids never repeat, across any power cut: before the newest file goes, the next
+        id is written to `nextid` (the floor the next boot starts from), and only then
+        is the file removed. The other way round, a cut between the two would let the
+        next boot take max id + 1 = sid again. If the floor cannot be written, the
+        file stays."""
+        if sid >= self._next_id - 1:
+            if sid >= self._next_id:
+                self._next_id = sid + 1
+            try:
+                with open(self.root + "/nextid", "wb") as f:   # atomic on LittleFS
+                    f.write(("%d" % self._next_id).encode())
+            except OSError as e:
+                self.last_errno = e.errno
+                return False
         try:
             os.remove(self._path(sid))
         except OSError as e:
             self.last_errno = e.errno
             return False
-        if sid == self._next_id - 1:
-            # the newest file is gone: remember its id so ids stay monotonic
-            try:
-                with open(self.root + "/nextid", "wb") as f:
-                    f.write(("%d" % self._next_id).encode())
-            except OSError as e:
-                self.last_errno = e.errno
         return True
 
     def _free_oldest(self, keep=-1):

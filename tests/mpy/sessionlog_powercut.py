@@ -21,6 +21,18 @@ SessionLog.recover(), and check every session file read back through the store:
 
 Last line: "powercut cuts=N records_checked=M flushed_lost=L invalid_returned=I ...";
 the test asserts flushed_lost == 0 and invalid_returned == 0.
+
+    micropython -X heapsize=16M sessionlog_powercut.py REPO every
+
+Exhaustive instead of random: one scripted workload (Every) that goes through every
+operation that writes (recover() of a torn session and a header-only one, start,
+append committed one by one, append held in RAM then sync(), end, delete of the newest
+and of an older session, sessions removed for space by start() and sync()) is first
+run once to count its flash programs and erases W, and to print how many each
+operation made ("op NAME writes N"); then it is cut at EVERY write n = 1..W, each cut
+checked as above, and also: no session id is ever handed out twice (the id start()
+gives after the reboot is above every id returned, or found on flash, before the cut:
+ids_reused counts the failures).
 """
 
 import sys
@@ -177,6 +189,14 @@ def check(w, st, totals, label):
     """Boot on a copy of the cut image; compare what the store returns with st."""
     bdev = mount(bytearray(st["data"]))
     bad = []
+    import os
+    seen = set(st.get("ids", ()))         # every id start() returned before the cut
+    try:
+        for name in os.listdir(ROOT):     # and every session file the cut left
+            if name[0] == "s" and name[-4:] in (".log", ".tmp") and name[1:-4].isdigit():
+                seen.add(int(name[1:-4]))
+    except OSError:
+        pass
     log = SessionLog(ROOT, "cc-test", "fw-1", 0x1234ABCD, min_free_bytes=w.min_free)
     totals["torn_dropped"] += log.recover()
     present = {}
@@ -240,6 +260,10 @@ def check(w, st, totals, label):
     rec = make_rec(LCG(5), 0)
     ok = log.append(rec) and log.append(rec)
     log.end()
+    if seen and sid <= max(seen):
+        totals["ids_reused"] += 1
+        bad.append("after reboot: start() gave %d, id %d was used before the cut" % (
+            sid, max(seen)))
     if sid <= (max(ids) if ids else 0) or not ok:
         bad.append("after reboot: start() gave %d (ids %r), append %r" % (sid, ids, ok))
     else:
@@ -252,7 +276,169 @@ def check(w, st, totals, label):
         print("FAIL", label, "writes", bdev.writes, ";".join(bad[:4]))
 
 
+class Every:
+    """The exhaustive workload: every operation of the store that writes, on a 64 KB
+    image tight enough that start() and sync() remove old sessions for space."""
+
+    nblocks = 16
+    min_free = 16384
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.pristine = fresh_image(self.nblocks)
+        self.ops = {}
+
+    def run(self, cut_n):
+        st = {"expected": {}, "inflight": None, "start_inflight": -1, "cut": False,
+              "removing": [], "data": None, "ids": []}
+        rng = LCG(self.seed)
+        data = bytearray(self.pristine)
+        bdev = mount(data)
+        import os
+        os.mkdir(ROOT)
+        st["expected"][1] = seed_torn_session(rng)
+        f = open(ROOT + "/s000002.log", "wb")        # a header and no record: deleted
+        f.write(sl.encode_header("cc-test", "fw-old", 7, 2000, 2))
+        f.close()
+        st["expected"][2] = []
+        st["ids"] = [1, 2]
+        st["pre"] = bdev.writes
+        ops = self.ops
+        log = None
+        t = [0]
+        if cut_n:
+            bdev.arm(cut_n, self.seed * 7919 + cut_n)
+
+        def op(name, fn, *args):
+            w = bdev.writes
+            try:
+                return fn(*args)
+            finally:
+                if not cut_n:
+                    ops[name] = ops.get(name, 0) + bdev.writes - w
+
+        def start():
+            st["start_inflight"] = log._next_id
+            sid = op("start", log.start, 1767225600 + t[0])
+            st["start_inflight"] = -1
+            assert sid >= 0, "start failed without a power cut (errno %d)" % log.last_errno
+            st["ids"].append(sid)
+            st["expected"][sid] = []
+            return sid
+
+        def records(sid, n, commit_every):
+            """n seconds (a third with talk-overs); committed one by one when
+            commit_every is 1, else held in RAM and committed by sync() every
+            commit_every seconds (the app's way)."""
+            exp = st["expected"][sid]
+            held = []
+            for k in range(n):
+                rec = make_rec(rng, t[0])
+                n_ev = 1 + rng.below(2) if rng.below(3) == 0 else 0
+                ev = make_events(rng, t[0], n_ev)
+                t[0] += 1
+                seq = len(exp) + len(held)
+                batch = ev_dicts(seq, ev, n_ev) + [as_dict(seq + n_ev, rec, 1, n_ev)]
+                if commit_every == 1:
+                    st["inflight"] = (sid, batch)
+                    ok = op("append", log.append, rec, 1, n_ev, ev, n_ev)
+                    assert ok, "append failed without a power cut (errno %d)" % log.last_errno
+                    exp.extend(batch)
+                    continue
+                assert log.append(rec, 1, n_ev, ev, n_ev, False)   # RAM only: no write
+                held.extend(batch)
+                if len(held) >= commit_every or k == n - 1:
+                    st["inflight"] = (sid, held)
+                    assert op("sync", log.sync), "sync failed (errno %d)" % log.last_errno
+                    exp.extend(held)
+                    held = []
+            st["inflight"] = None
+
+        def end(sid, last):
+            """end() with one record still held: end commits it."""
+            rec = make_rec(rng, t[0])
+            t[0] += 1
+            exp = st["expected"][sid]
+            batch = [as_dict(len(exp), rec, 1, 0)]
+            assert log.append(rec, 1, 0, None, 0, False)
+            st["inflight"] = (sid, batch)
+            op("end", log.end)
+            exp.extend(batch)
+            st["inflight"] = None
+
+        try:
+            log = Tracked(ROOT, "cc-test", "fw-1", 0x1234ABCD, min_free_bytes=self.min_free)
+            st["removing"] = log.removing
+            free_oldest = log._free_oldest
+
+            def make_room(keep=-1):       # the removals for space, counted apart
+                return op("make_room", free_oldest, keep)
+
+            log._free_oldest = make_room
+            op("recover", log.recover)
+            a = start()
+            records(a, 4, 1)
+            records(a, 30, 10)
+            end(a, True)
+            b = start()
+            records(b, 20, 10)
+            end(b, True)
+            assert op("delete", log.delete, b)        # the newest: the floor first
+            for _ in range(4):                        # fill: old sessions removed for space
+                c = start()
+                records(c, 100, 25)
+                end(c, True)
+            assert op("delete", log.delete, c)        # the newest again
+            assert op("delete", log.delete, log.sessions()[0][0])   # and the oldest
+            d = start()
+            records(d, 2, 1)
+            end(d, True)
+        except PowerCut:
+            st["cut"] = True
+            bdev.off()
+            if log is not None and log._f is not None:
+                try:
+                    log._f.close()
+                except BaseException:
+                    pass
+        umount()
+        st["writes"] = bdev.writes
+        st["data"] = data
+        return st
+
+
+def every():
+    w = Every(20260706)
+    totals = {"cuts": 0, "records_checked": 0, "flushed_lost": 0, "invalid_returned": 0,
+              "inflight_kept": 0, "torn_dropped": 0, "failed_cuts": 0, "removed": 0,
+              "ids_reused": 0}
+    dry = w.run(0)
+    assert not dry["cut"]
+    n_writes = dry["writes"] - dry["pre"]
+    check(w, dry, totals, "every dry")
+    totals["removed"] = len(dry["removing"])
+    for name in sorted(w.ops):
+        print("op", name, "writes", w.ops[name])
+    print("workload every writes", n_writes, "sessions", len(dry["expected"]),
+          "records", sum(len(v) for v in dry["expected"].values()),
+          "removed", len(dry["removing"]))
+    for n in range(1, n_writes + 1):
+        st = w.run(n)
+        if not st["cut"]:
+            print("FAIL every cut %d: the workload finished without a cut" % n)
+            totals["failed_cuts"] += 1
+        totals["cuts"] += 1
+        check(w, st, totals, "every cut %d" % n)
+        gc.collect()
+    print("powercut every_write " + " ".join("%s=%d" % (k, totals[k]) for k in (
+        "cuts", "records_checked", "flushed_lost", "invalid_returned", "inflight_kept",
+        "torn_dropped", "removed", "ids_reused", "failed_cuts")))
+
+
 def main():
+    if sys.argv[2] == "every":
+        every()
+        return
     seed = int(sys.argv[2])
     cuts = int(sys.argv[3])
     # (nblocks of 4 KB, sessions, records per session lo..hi, min_free_bytes):
@@ -261,7 +447,8 @@ def main():
                  Workload(seed + 2, 64, 4, 100, 180, 16384),
                  Workload(seed + 3, 16, 9, 30, 90, 16384)]
     totals = {"cuts": 0, "records_checked": 0, "flushed_lost": 0, "invalid_returned": 0,
-              "inflight_kept": 0, "torn_dropped": 0, "failed_cuts": 0, "removed": 0}
+              "inflight_kept": 0, "torn_dropped": 0, "failed_cuts": 0, "removed": 0,
+              "ids_reused": 0}
     rng = LCG(seed)
     for wi, w in enumerate(workloads):
         dry = w.run(0)
@@ -285,7 +472,7 @@ def main():
             gc.collect()
     print("powercut " + " ".join("%s=%d" % (k, totals[k]) for k in (
         "cuts", "records_checked", "flushed_lost", "invalid_returned", "inflight_kept",
-        "torn_dropped", "removed", "failed_cuts")))
+        "torn_dropped", "removed", "ids_reused", "failed_cuts")))
 
 
 main()
