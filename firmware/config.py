@@ -5,9 +5,15 @@
 
 `params` holds only overrides of dsp/params.py defaults; each is validated by
 Params(). A missing, unreadable or invalid file never stops the device: it runs on
-safe defaults and `status` says why ("missing", "bad json", "bad version",
-"bad params: <name: reason>"), which `info` reports. Writes are atomic: the new
-file is written beside the old one and renamed over it.
+safe defaults and `status` says why ("missing", "bad json[: N bytes, at most M]",
+"bad version", "bad params: <name: reason>", "bad calibration: <reason>"), which
+`info` reports. Whatever the file holds, loading it never raises: its size is checked
+before it is read (a 300 KB file would not fit the RP2040's heap), and a MemoryError or
+RecursionError from the JSON reader is a bad file like any other. The calibration is
+bounded too (CAL_MAX_BYTES written, CAL_MAX_DEPTH nested), when set and when loaded,
+so every reply that carries it (`info`, `get_config`) stays well inside the protocol's
+line limit. Writes are atomic: the new file is written beside the old one and renamed
+over it.
 """
 
 import json
@@ -17,14 +23,37 @@ from dsp.params import NAMES, Params
 
 VERSION = 1
 DEFAULT_PATH = "/config.json"
+MAX_BYTES = 8192       # the whole file: 40 overrides and a calibration fit in a quarter
+CAL_MAX_BYTES = 2048   # the calibration as JSON (three measured steps take ~600 bytes)
+CAL_MAX_DEPTH = 4      # {step: {field: value}} is 2 deep
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+def _depth(v, limit):
+    """How deep `v` nests (a scalar is 0), counted only up to limit + 1."""
+    if limit < 0:
+        return 1
+    t = type(v)
+    if t is dict:
+        v = list(v.values())
+    elif t is not list:
+        return 0
+    d = 0
+    for x in v:
+        k = _depth(x, limit - 1)
+        if k > d:
+            d = k
+    return d + 1
+
+
+def check_calibration(cal):
+    """Raise ValueError unless `cal` is an object within CAL_MAX_DEPTH and CAL_MAX_BYTES."""
+    if type(cal) is not dict:
+        raise ValueError("calibration: must be an object")
+    if _depth(cal, CAL_MAX_DEPTH) > CAL_MAX_DEPTH:
+        raise ValueError("calibration: nested deeper than %d" % CAL_MAX_DEPTH)
+    n = len(json.dumps(cal))
+    if n > CAL_MAX_BYTES:
+        raise ValueError("calibration: %d bytes, at most %d" % (n, CAL_MAX_BYTES))
 
 
 class Config:
@@ -41,15 +70,33 @@ class Config:
         self.overrides = {}
         self.calibration = {}
         self.params = Params()
-        if not _exists(self.path):
+        try:
+            size = os.stat(self.path)[6]
+        except OSError:
             self.status = "missing"
+            return self
+        if size > MAX_BYTES:
+            self.status = "bad json: %d bytes, at most %d" % (size, MAX_BYTES)
             return self
         try:
             with open(self.path) as f:
-                doc = json.load(f)
+                doc = json.loads(f.read(MAX_BYTES + 1))
         except (OSError, ValueError):
             self.status = "bad json"
             return self
+        except Exception as e:  # MemoryError; RecursionError (RuntimeError on MicroPython)
+            self.status = "bad json: " + type(e).__name__
+            return self
+        try:
+            return self._apply(doc)
+        except Exception as e:  # a value of a type nothing above expected: still defaults
+            self.overrides = {}
+            self.calibration = {}
+            self.params = Params()
+            self.status = "bad json: %s" % type(e).__name__
+            return self
+
+    def _apply(self, doc):
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
             self.status = "bad version"
             return self
@@ -59,13 +106,22 @@ class Config:
             return self
         try:
             self.params = Params(**overrides)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             self.params = Params()
             self.status = "bad params: " + str(e)
             return self
-        self.overrides = overrides
         cal = doc.get("calibration", {})
-        self.calibration = cal if isinstance(cal, dict) else {}
+        if cal is None:
+            cal = {}
+        try:
+            check_calibration(cal)
+        except ValueError as e:
+            self.params = Params()
+            self.status = "bad " + str(e)
+            return self
+        self.overrides = overrides
+        self.calibration = cal
+        # the id is the device's own word; the host checks it before using it in a name
         if isinstance(doc.get("device_id"), str) and doc["device_id"]:
             self.device_id = doc["device_id"]
         self.status = "ok"
@@ -86,6 +142,9 @@ class Config:
         self.save()
 
     def set_calibration(self, calibration):
+        """Keep `calibration` and save; ValueError (nothing changed) if it is too big or
+        nested too deep (check_calibration)."""
+        check_calibration(calibration)
         self.calibration = calibration
         self.save()
 

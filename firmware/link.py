@@ -12,8 +12,10 @@ the command table (protocol.check_args), then the handler runs and its dict goes
 `OK <id> <json>`. Everything else becomes one `ERR <id> <CODE> <message>` line: garbage,
 overlong or non-ASCII lines, unknown commands, bad arguments; a handler raising
 ValueError is BAD_ARGS with its message, ProtocolError its own code, OSError STORAGE
-(ENOENT: NOT_FOUND), any other Exception INTERNAL. The link itself never raises out of
-poll() for bad input.
+(ENOENT: NOT_FOUND), any other Exception INTERNAL. A reply that would be longer than
+MAX_REPLY (the longest line a host reads) or nest deeper than MAX_DEPTH is never sent:
+it becomes `ERR <id> TOO_LARGE` (protocol.dumps stops building it at the limit). The
+link itself never raises out of poll() for bad input.
 
 Ctrl-C: on the device the USB REPL turns byte 0x03 into KeyboardInterrupt before the
 application reads stdin (micropython.kbd_intr(3), the default: do not disable it), so
@@ -29,10 +31,12 @@ from .protocol import (
     BAD_ARGS,
     INTERNAL,
     MAX_LINE,
+    MAX_REPLY,
     NOT_FOUND,
     STORAGE,
     STREAM_FRAMES,
     STREAM_OFF,
+    TOO_LARGE,
     TOO_LONG,
     UNSUPPORTED,
     ProtocolError,
@@ -221,7 +225,11 @@ class Link:
             elif cmd == "info":
                 reply["protocol"] = protocol.PROTOCOL_VERSION
                 reply["stream"] = self.stream
-            return protocol.encode_ok(rid, reply)
+            line = protocol.encode_ok(rid, reply)
+            if len(line) > MAX_REPLY:  # the envelope's few bytes over dumps' limit
+                raise ProtocolError(TOO_LARGE, "reply of %d bytes, at most %d"
+                                    % (len(line), MAX_REPLY))
+            return line
         except ProtocolError as e:
             code, msg = e.code, e.message
             if rid is None:

@@ -25,6 +25,7 @@ except ImportError:  # CPython
 PROTOCOL_VERSION = const(1)
 MAX_LINE = const(1024)      # request bytes before the line terminator
 MAX_REPLY = const(65536)    # the longest line a host must accept from the device
+MAX_DEPTH = const(16)       # objects and lists in a reply nest at most this deep
 CHUNK_MAX = const(768)      # session bytes per get_session (1024 base64 characters)
 PCM_FRAME = const(80)       # samples per channel in one 10 ms replay frame (8 kHz)
 PCM_BYTES = const(320)      # one frame pair: rep then customer, int16 little-endian
@@ -52,6 +53,7 @@ STREAM_FRAMES = "frames"  # REC lines, and a FRM line each 10 ms frame
 
 BAD_LINE = "BAD_LINE"
 TOO_LONG = "TOO_LONG"
+TOO_LARGE = "TOO_LARGE"
 UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
 UNSUPPORTED = "UNSUPPORTED"
 BAD_ARGS = "BAD_ARGS"
@@ -71,6 +73,8 @@ ERRORS = (
      "fix the request"),
     (TOO_LONG, "device", "the line exceeded MAX_LINE bytes; the rest of it was discarded; "
      "send less per line"),
+    (TOO_LARGE, "device", "the reply would exceed MAX_REPLY bytes or nest deeper than "
+     "MAX_DEPTH (e.g. an oversized calibration in the config file); nothing else was sent"),
     (UNKNOWN_COMMAND, "device", "no such command; `help` lists them"),
     (UNSUPPORTED, "device", "a protocol command this firmware does not implement; update it"),
     (BAD_ARGS, "device", "an argument is missing, extra, of the wrong type or out of range; "
@@ -199,16 +203,23 @@ def command(name):
 # ---------------------------------------------------------------------------- JSON writer
 
 
-def dumps(obj):
+def dumps(obj, limit=MAX_REPLY):
     """Compact JSON, identical under MicroPython and CPython: keys sorted, ASCII only,
     no spaces. Integers, strings, true/false/null, dicts and lists/tuples only: a float
-    raises TypeError (the protocol carries integers in device units)."""
+    raises TypeError (the protocol carries integers in device units). Text longer than
+    `limit` characters or nesting deeper than MAX_DEPTH raises ProtocolError(TOO_LARGE)
+    as soon as it is seen (no host reads such a line, and building it could exhaust the
+    device's heap or C stack)."""
     out = []
-    _dump(obj, out)
+    _dump(obj, out, [limit], 0)
     return "".join(out)
 
 
-def _dump(v, out):
+def _dump(v, out, left, depth):
+    # left[0]: characters still allowed, checked at each piece, so a huge reply stops
+    # as soon as it passes the limit
+    if depth > MAX_DEPTH:
+        raise ProtocolError(TOO_LARGE, "reply nested deeper than %d" % MAX_DEPTH)
     if v is None:
         out.append("null")
     elif v is True:
@@ -216,10 +227,15 @@ def _dump(v, out):
     elif v is False:
         out.append("false")
     elif type(v) is int:
-        out.append(str(v))
+        t = str(v)
+        _spend(left, len(t))
+        out.append(t)
     elif type(v) is str:
-        out.append(_quote(v))
+        q = _quote(v)
+        _spend(left, len(q))
+        out.append(q)
     elif type(v) is dict:
+        _spend(left, len(v) + 1)
         out.append("{")
         first = True
         for k in sorted(v):
@@ -228,21 +244,30 @@ def _dump(v, out):
             if not first:
                 out.append(",")
             first = False
-            out.append(_quote(k))
+            q = _quote(k)
+            _spend(left, len(q) + 1)
+            out.append(q)
             out.append(":")
-            _dump(v[k], out)
+            _dump(v[k], out, left, depth + 1)
         out.append("}")
     elif type(v) is list or type(v) is tuple:
+        _spend(left, len(v) + 1)
         out.append("[")
         for i in range(len(v)):
             if i:
                 out.append(",")
-            _dump(v[i], out)
+            _dump(v[i], out, left, depth + 1)
         out.append("]")
     elif type(v) is float:
         raise TypeError("floats are not sent; use integer device units")
     else:
         raise TypeError("cannot send a %s" % type(v).__name__)
+
+
+def _spend(left, n):
+    left[0] -= n
+    if left[0] < 0:
+        raise ProtocolError(TOO_LARGE, "reply longer than %d bytes" % MAX_REPLY)
 
 
 def _quote(s):
@@ -725,6 +750,9 @@ def _json_object(text, rid):
         d = json.loads(text)
     except ValueError:
         raise ProtocolError(BAD_RESPONSE, "not JSON: %s" % _clip(text), rid) from None
+    except (RuntimeError, MemoryError):  # RecursionError: JSON nested thousands deep
+        raise ProtocolError(BAD_RESPONSE, "JSON nested too deep or too large to read",
+                            rid) from None
     if type(d) is not dict:
         raise ProtocolError(BAD_RESPONSE, "not a JSON object: %s" % _clip(text), rid)
     return d

@@ -40,6 +40,19 @@ SCHEMA_VERSION, TABLES = sql.SCHEMA_VERSION, sql.TABLES
 RECORD_COLUMNS, EVENT_COLUMNS = sql.RECORD_COLUMNS, sql.EVENT_COLUMNS
 INTERRUPTERS = ("rep", "customer")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# A device id becomes part of file names (partial pulls) and of what readers show: only
+# these, so that no id can name a path (`/abs`, `../x`), a hidden file or a device node.
+SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}\Z")
+SAFE_ID_RULE = "1-64 of A-Z a-z 0-9 . _ -, not starting with '.'"
+
+
+def id_problem(device_id):
+    """Why `device_id` (from a device: never trusted) is not a safe name, or None."""
+    if type(device_id) is not str:
+        return f"the device id is {type(device_id).__name__}, not text"
+    if not SAFE_ID.match(device_id):
+        return f"the device id {device_id[:80]!r} is not a safe name ({SAFE_ID_RULE})"
+    return None
 
 
 class ArchiveError(Exception):
@@ -187,6 +200,9 @@ class Archive:
     # ------------------------------------------------------------------ partial pulls
 
     def partial_path(self, device_id, sid):
+        why = id_problem(device_id)
+        if why is not None or type(sid) is not int or not 0 <= sid < 2**30:
+            raise ArchiveError(why or f"session id {sid!r} is out of range")
         self.partial_folder.mkdir(parents=True, exist_ok=True)
         return self.partial_folder / f"{device_id}-s{sid:06d}.part"
 
@@ -206,6 +222,10 @@ class Archive:
             hdr, recs, events = decode_log(data)
         except ValueError as e:
             raise ArchiveError(f"the session log does not decode: {e}") from None
+        why = id_problem(hdr["device_id"])
+        if why is not None:
+            raise ArchiveError(f"session {hdr['session_id']}: {why} in its header; not "
+                               "archived")
         crc = crc32(data)
         key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
         old = self.find(*key)

@@ -12,7 +12,10 @@ Requests carry increasing ids (starting at a random value, so that a stale reply
 earlier session cannot match); responses are matched by id. Stream lines (REC, FRM, EVT)
 that arrive while waiting are queued for records()/stream_lines(); other text (the REPL
 banner, a traceback) is skipped. Arguments are checked against the same command table the
-device uses (callcue.firmware.protocol) before anything is sent. Failures raise
+device uses (callcue.firmware.protocol) before anything is sent. Nothing the device sends
+is trusted: a line longer than the protocol's MAX_REPLY fails the request it answers at
+once (BAD_RESPONSE, not a wait for a timeout), and session lists, sizes and chunks are
+checked for type and range before anyone uses them. Failures raise
 DeviceError(code, message): the device's error codes, or TIMEOUT, BAD_RESPONSE, CRC.
 """
 
@@ -29,6 +32,7 @@ from callcue.firmware.protocol import (
     ERR,
     EVT,
     FRM,
+    MAX_INT30,
     MAX_REPLY,
     OK,
     PCM_FRAME,
@@ -38,9 +42,13 @@ from callcue.firmware.protocol import (
     crc32,
 )
 
+MAX_SESSION_BYTES = 1 << 26  # a session log is far smaller than the RP2040's 16 MB flash
 POLL_S = 0.05          # serial read timeout: how often waiting loops look at the clock
 DEFAULT_TIMEOUT = 5.0  # seconds for one response (flash writes can take a while)
 REPLAY_WINDOW = 8      # replay requests in flight (the device queues them in USB buffers)
+
+
+_OVERLONG = b"\x00overlong "  # _readline's marker for a line it dropped (no real line has NUL)
 
 
 class DeviceError(Exception):
@@ -71,6 +79,7 @@ class Device:
         self._lines = deque()
         self._stream = deque(maxlen=100_000)
         self._anonymous = None  # the last `ERR - ...` seen (a request it could not read)
+        self._overlong = False  # dropping the rest of a line longer than MAX_REPLY
         port.timeout = POLL_S
         if sync:
             self.sync()
@@ -103,10 +112,20 @@ class Device:
             if nl >= 0:
                 line = bytes(self._rx[:nl])
                 del self._rx[:nl + 1]
+                if self._overlong:      # the tail of an overlong line: already reported
+                    self._overlong = False
+                    continue
                 self._lines.append(line.rstrip(b"\r"))
                 continue
-            if len(self._rx) > MAX_REPLY:  # no terminator in sight: garbage, drop it
+            if self._overlong:
                 self._rx.clear()
+            elif len(self._rx) >= MAX_REPLY:
+                # longer than any reply may be: report it against the request whose id
+                # it starts with (so that request fails now), then drop it to its end
+                self._lines.append(_OVERLONG + bytes(self._rx[:24]))
+                self._rx.clear()
+                self._overlong = True
+                continue
             if time.monotonic() >= deadline:
                 return None
             waiting = getattr(self.port, "in_waiting", 0) or 1
@@ -120,6 +139,12 @@ class Device:
         line = self._readline(deadline)
         if line is None:
             return None
+        if line.startswith(_OVERLONG):
+            head = line[len(_OVERLONG):].split(b" ")
+            rid = int(head[1]) if len(head) > 2 and head[0] in (b"OK", b"ERR") \
+                and head[1].isdigit() and len(head[1]) <= 9 else None
+            return BAD_RESPONSE, rid, (f"a line longer than the protocol's {MAX_REPLY} "
+                                       "bytes (dropped); the firmware breaks the protocol")
         try:
             kind, rid, payload = protocol.parse_response(line)
         except ProtocolError as e:
@@ -228,10 +253,25 @@ class Device:
                 yield payload
 
     def sessions(self):
-        return self.request("sessions")["sessions"]
+        """The device's session list, each entry checked: a dict with an integer id (a
+        protocol id, 0..2**30-1) and integer start, records and bytes where given."""
+        out = self.request("sessions")["sessions"]
+        for s in out:
+            if not (type(s) is dict and type(s.get("id")) is int and 0 <= s["id"] <= MAX_INT30
+                    and all(type(s[k]) is int for k in ("start", "records", "bytes")
+                            if k in s)):
+                raise DeviceError(BAD_RESPONSE, "sessions reply: an entry is not "
+                                  f"{{id, start, records, bytes}} integers: {str(s)[:60]}")
+        return out
 
     def stat_session(self, sid):
-        return self.request("stat_session", id=sid)
+        st = self.request("stat_session", id=sid)
+        if st["id"] != sid or not 0 <= st["bytes"] <= MAX_SESSION_BYTES \
+                or not 0 <= st["crc32"] <= 0xFFFFFFFF:
+            raise DeviceError(BAD_RESPONSE, f"stat_session {sid}: id {st['id']}, "
+                              f"{st['bytes']} bytes, crc32 {st['crc32']}: out of range "
+                              f"(a session log is at most {MAX_SESSION_BYTES} bytes)")
+        return st
 
     def pull_session(self, sid, chunk=CHUNK_MAX, progress=None, partial=b"", retries=3):
         """The whole session log `sid` as bytes, in chunks of `chunk` bytes.
@@ -263,6 +303,9 @@ class Device:
             try:
                 reply = self.request("get_session", id=sid, offset=offset, len=n)
                 data = protocol.chunk_data(reply, offset)
+                if len(data) > n:
+                    raise DeviceError(CRC, f"session {sid}: {len(data)} bytes at "
+                                      f"{offset}, asked for {n}")
                 if not data:
                     raise DeviceError(CRC, f"session {sid} ended at {offset}, before the "
                                       f"size it reported")

@@ -19,7 +19,13 @@ import os
 import sys
 import time
 
-from callcue.archive import INTERRUPTERS, RECORD_COLUMNS, ArchiveError, open_for_cli
+from callcue.archive import (
+    INTERRUPTERS,
+    RECORD_COLUMNS,
+    ArchiveError,
+    id_problem,
+    open_for_cli,
+)
 from callcue.devices import HostError, connect
 from callcue.firmware.protocol import CHUNK_MAX
 from callcue.firmware.sessionlog import FORMAT_VERSION
@@ -74,10 +80,12 @@ def run(args):
         return 0
     if not 1 <= args.chunk <= CHUNK_MAX:
         raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
-    with connect(args.port) as dev, open_for_cli(args.archive) as ar:
-        sync_clock(dev, say=print)
-        stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
-                         progress=_rich_progress())
+    with connect(args.port) as dev:
+        check_device(dev)   # before the archive is opened: a bad device creates nothing
+        with open_for_cli(args.archive) as ar:
+            sync_clock(dev, say=print)
+            stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
+                             progress=_rich_progress())
     n = stats["records"] + stats["events"]
     rate = n / stats["seconds"] if stats["seconds"] > 0 else 0.0
     print("pulled %d session(s), %d bytes, %d records and %d talk-over events in %.2f s "
@@ -136,12 +144,8 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
     """Pull every finished session of `dev` into archive `ar` (see the module doc).
     Returns counts and the transfer time. Device/serial errors propagate; the bytes
     received so far stay in ar's partial/ folder for the next call to resume."""
-    info = dev.info()
+    info = check_device(dev)
     device_id = info["device_id"]
-    if info.get("log_format", 1) > FORMAT_VERSION:
-        raise HostError(dev_name(dev), "the device writes session-log format %d, this callcue "
-                        "reads up to %d; update callcue (pip install -U callcue)" % (
-                            info["log_format"], FORMAT_VERSION))
     stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
              "added": 0, "skipped": 0, "deleted": 0}
     for s in dev.sessions():
@@ -203,6 +207,21 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             stats["deleted"] += 1
             say("session %d: deleted from the device" % sid)
     return stats
+
+
+def check_device(dev):
+    """The device's `info`, or HostError naming the port when its id is no safe file name
+    (it names the partial files) or its log format is newer than this callcue reads."""
+    info = dev.info()
+    why = id_problem(info["device_id"])
+    if why is not None:
+        raise HostError(dev_name(dev), why + "; nothing pulled (give the dongle a proper id: "
+                        "`callcue flash --reset-config`)")
+    if info.get("log_format", 1) > FORMAT_VERSION:
+        raise HostError(dev_name(dev), "the device writes session-log format %d, this callcue "
+                        "reads up to %d; update callcue (pip install -U callcue)" % (
+                            info["log_format"], FORMAT_VERSION))
+    return info
 
 
 def dev_name(dev):
