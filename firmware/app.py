@@ -454,6 +454,11 @@ class App:
             "records_pending": self.store.pending,
             "sessions_removed_for_space": self.store.removed_for_space,
             "records_dropped": self.store.dropped_records,
+            # what boot recovery had to drop (LOGFORMAT.md, "Torn records, corrupt
+            # files and recovery")
+            "recovery_records_dropped": self.store.dropped_torn,
+            "recovery_sessions_dropped": self.store.deleted_files,
+            "recovery_headers_rebuilt": self.store.headers_rebuilt,
             "talkovers": self.talkovers_total,
             "events_logged": self.events_logged,
             "events_dropped": self.events_dropped,

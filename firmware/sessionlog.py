@@ -67,6 +67,8 @@ KIND_TALKOVER = const(1)     # a talk-over event
 # talk-over event: seq, start_f, end_f, interrupter, reserved (u8, u16, u32, u32, u8),
 # kind, reserved, crc32
 _EVT_FMT = "<IIIBBHIIBBHI"
+# header flags (byte 7; 0 in a header the writer made)
+FLAG_REBUILT = const(1)      # recover() rebuilt the header: its own was corrupt
 
 _MAX30 = const(0x3FFFFFFF)   # seq and t_s stay small ints on the RP2040 (34 years of s)
 _U16 = const(0xFFFF)
@@ -104,14 +106,16 @@ def _crc_zeroed(buf, crc_off, size):
 
 # ---------------------------------------------------------------------------- header
 
-def encode_header(device_id, fw_version, cal_hash, start_time, session_id):
+def encode_header(device_id, fw_version, cal_hash, start_time, session_id, flags=0):
     """The 64-byte header of a session file (LOGFORMAT.md, "Header").
 
     device_id and fw_version: printable ASCII, at most 16 bytes each (other characters
     become "?", longer text is cut). cal_hash and start_time are stored modulo 2**32
-    (start_time: Unix seconds from the clock the host set; 0 = never set)."""
+    (start_time: Unix seconds from the clock the host set; 0 = never set). flags:
+    FLAG_REBUILT for a header recover() rebuilt, else 0."""
     buf = bytearray(HEADER_SIZE)
-    struct.pack_into(_HDR_FMT, buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, RECORD_SIZE, 0,
+    struct.pack_into(_HDR_FMT, buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, RECORD_SIZE,
+                     flags & 0xFF,
                      _clamp(session_id, 0, _MAX30), start_time & 0xFFFFFFFF,
                      cal_hash & 0xFFFFFFFF, _ascii(device_id, _ID_LEN),
                      _ascii(fw_version, _FW_LEN), b"", 0)
@@ -231,27 +235,42 @@ def decode_event(rec):
     return {"seq": seq, "start_f": start_f, "end_f": end_f, "interrupter": who}
 
 
-def decode_body(data):
-    """(seconds, events): every valid record in a session file's body (the bytes after
-    the header), in order, split by kind; stops at the first short, CRC-failing or
-    out-of-sequence record. Records of a kind this reader does not know are skipped
+def check_body(data):
+    """(seconds, events, bad): every valid record in a session file's body (the bytes
+    after the header), in order, split by kind, and the number of 32-byte slots that
+    were not (a CRC that fails, a seq not above the last valid one's: stale or
+    repeated data) plus 1 for a torn last record. A bad record costs only itself: the
+    records after it are checked on their own (LOGFORMAT.md, "Torn records, corrupt
+    files and recovery"). Records of a kind this reader does not know are skipped
     (they still count in the sequence check)."""
     seconds = []
     events = []
+    bad = 0
     scratch = bytearray(RECORD_SIZE)
     mv = memoryview(data)
     prev = -1
-    for off in range(0, len(data) - RECORD_SIZE + 1, RECORD_SIZE):
+    end = len(data) - RECORD_SIZE + 1
+    for off in range(0, end, RECORD_SIZE):
         rec = mv[off:off + RECORD_SIZE]
         seq = _record_seq(rec, scratch, prev)
         if seq < 0:
-            break
+            bad += 1
+            continue
         kind = rec[_KIND]
         if kind == KIND_SECOND:
             seconds.append(decode_record(rec))
         elif kind == KIND_TALKOVER:
             events.append(decode_event(rec))
         prev = seq
+    if len(data) % RECORD_SIZE:
+        bad += 1                     # a torn last record
+    return seconds, events, bad
+
+
+def decode_body(data):
+    """(seconds, events): the valid records of a session file's body (check_body, which
+    also counts the invalid ones)."""
+    seconds, events, _ = check_body(data)
     return seconds, events
 
 
@@ -326,7 +345,8 @@ class SessionLog:
         self.removed_for_space = 0   # sessions removed to make room
         self.dropped_records = 0     # records append() could not write
         self.dropped_torn = 0        # records recover() dropped (torn or invalid)
-        self.deleted_files = 0       # files recover() deleted (bad header or no records)
+        self.deleted_files = 0       # files recover() deleted (no valid record left)
+        self.headers_rebuilt = 0     # corrupt headers recover() rebuilt
         self.last_errno = 0          # errno of the last I/O error (0: none yet)
         try:
             os.mkdir(self.root)
@@ -395,20 +415,25 @@ class SessionLog:
     # ------------------------------------------------------------------ boot
 
     def recover(self, feed=None):
-        """Check every closed session file at boot. A file whose header is missing or
-        invalid, or that holds no valid record, is deleted (deleted_files); a file with a
-        torn or invalid tail is cut after its last valid record (copy + rename: LittleFS
-        files cannot be truncated in place). A valid header of another format version
-        (a downgrade) is left alone. Returns the records dropped (also added to
-        dropped_torn). Never raises.
+        """Check every closed session file at boot, record by record: a record whose
+        CRC fails or whose seq is not above the last valid one's is dropped on its
+        own, never the records after it, and a torn last record too; the file is
+        rewritten with its valid records only (a copy renamed over it: LittleFS
+        files cannot be cut in place). A corrupt header is rebuilt (FLAG_REBUILT;
+        session id from the file name, start time and calibration hash unknown: 0)
+        when the file still holds a valid record; a file with no valid record is
+        deleted (deleted_files). A valid header of another format version (a
+        downgrade) is left alone. Returns the records dropped (also added to
+        dropped_torn); headers_rebuilt counts the rebuilt headers. Never raises.
 
         Cost: every record is read and checked once (about 32 bytes of I/O and one
-        crc32 each). feed: called once per file (e.g. the watchdog's feed)."""
+        crc32 each), a damaged file twice. feed: called once per file (e.g. the
+        watchdog's feed)."""
         dropped = 0
         names = self._names()
         for name in names:
             if name[0] == "s" and name.endswith(".tmp"):
-                # a truncation copy: finished if its .log is gone (rename not atomic on
+                # a rewrite's copy: finished if its .log is gone (rename not atomic on
                 # FAT), else incomplete
                 log = name[:-4] + ".log"
                 try:
@@ -433,43 +458,82 @@ class SessionLog:
             self._next_id = nxt
         return dropped
 
+    def _scan(self, f, out=None):
+        """Check the records from f's position to its end: (valid, bad) counts, bad
+        including a torn last record (check_body's rules); with out (a file), write
+        the valid records to it."""
+        buf = self._buf
+        prev = -1
+        good = bad = 0
+        while True:
+            n = f.readinto(buf)
+            if n != RECORD_SIZE:
+                if n:
+                    bad += 1
+                return good, bad
+            seq = _record_seq(buf, self._scratch, prev)
+            if seq < 0:
+                bad += 1
+                continue
+            prev = seq
+            good += 1
+            if out is not None:
+                out.write(buf)
+
     def _recover_file(self, sid):
         path = self._path(sid)
         size = self._file_size(path)
         if size < 0:
             return 0
-        slots = (size - HEADER_SIZE + RECORD_SIZE - 1) // RECORD_SIZE \
-            if size > HEADER_SIZE else 0
-        keep = 0
         with open(path, "rb") as f:
             head = f.read(HEADER_SIZE)
             state = _header_state(head)
             if state == _FOREIGN:
                 return 0             # another format version's file: not ours to judge
-            if state == _OURS:
-                keep = decode_header(head)["header_size"]
-                f.seek(keep)
-                buf = self._buf
-                prev = -1
-                while f.readinto(buf) == RECORD_SIZE:
-                    seq = _record_seq(buf, self._scratch, prev)
-                    if seq < 0:
-                        break
-                    prev = seq
-                    keep += RECORD_SIZE
-                if prev < 0:
-                    keep = 0         # a header and no record: nothing to keep
-        if not keep:
+            hsize = decode_header(head)["header_size"] if state == _OURS else HEADER_SIZE
+            good = bad = 0
+            if size > hsize:
+                f.seek(hsize)
+                good, bad = self._scan(f)
+        if not good:                 # nothing provably ours is left in it
             self._remove(sid)
             self.deleted_files += 1
-            return slots
-        if keep < size:
-            if not self._truncate(sid, keep):
-                # no room for the copy: free the oldest other session, try once more
-                if not (self._free_oldest(sid) and self._truncate(sid, keep)):
-                    return 0
-            return (size - keep + RECORD_SIZE - 1) // RECORD_SIZE
-        return 0
+            return bad
+        if state == _OURS and not bad:
+            return 0
+        head = None                  # a valid header is copied as it is
+        if state != _OURS:
+            head = encode_header(self.device_id, self.fw_version, 0, 0, sid, FLAG_REBUILT)
+        if not self._rewrite(sid, head, hsize):
+            # no room for the copy: free the oldest other session, try once more
+            if not (self._free_oldest(sid) and self._rewrite(sid, head, hsize)):
+                return 0             # left as it is: readers skip its bad records too
+        if state != _OURS:
+            self.headers_rebuilt += 1
+        return bad
+
+    def _rewrite(self, sid, head, hsize):
+        """Replace session sid's file by a header and its valid records from offset
+        hsize: the file's own first hsize bytes (head None) or `head` (a rebuilt
+        header); written to a .tmp copy, committed, then renamed over the .log (atomic
+        on LittleFS). False (file unchanged) on an I/O error."""
+        src = self._path(sid)
+        tmp = self._path(sid, ".tmp")
+        try:
+            with open(src, "rb") as fi, open(tmp, "wb") as fo:
+                fo.write(fi.read(hsize) if head is None else head)
+                fi.seek(hsize)
+                self._scan(fi, fo)
+                fo.flush()
+            os.rename(tmp, src)
+            return True
+        except OSError as e:
+            self.last_errno = e.errno
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            return False
 
     def _truncate(self, sid, keep):
         """Cut session sid's file to keep bytes by copying them to a .tmp file and renaming

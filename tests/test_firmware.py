@@ -598,3 +598,44 @@ def test_commands_in_every_state(micropython, tmp_path):
                  "run_loop_replay_times_out"):
         assert want in names
     assert lines[-1] == "checks %d failed 0" % len(names), lines[-1]
+
+
+def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
+    """Two sessions on the dongle's flash, damaged while it was off: one bit flipped in
+    record 20 of 71, and one in the header of another. At boot the dongle drops record
+    20 alone and keeps the other session under a rebuilt header; `info` counts both,
+    and the host pulls the rest, intact."""
+    from array import array
+
+    from callcue.firmware import sessionlog as sl
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    log = sl.SessionLog(str(flash / "logs"), "cc-sim-0001", "0.1.0", 5)
+    for sid in (1, 2):
+        assert log.start(1767225600 + sid) == sid
+        for k in range(71):
+            log.append(array("i", [k, 1000, 0, 0, 3, 400, 2400, 100, 0]), 0, 0)
+        log.end()
+    p1 = flash / "logs" / "s000001.log"
+    p2 = flash / "logs" / "s000002.log"
+    raw = bytearray(p1.read_bytes())
+    raw[64 + 20 * 32 + 9] ^= 0x10
+    p1.write_bytes(bytes(raw))
+    raw = bytearray(p2.read_bytes())
+    raw[13] ^= 0x01                                  # start time: the header crc fails
+    p2.write_bytes(bytes(raw))
+    dev, _ = _open(tmp_path, storage=str(flash))
+    with dev:
+        info = dev.info()
+        assert (info["recovery_records_dropped"], info["recovery_sessions_dropped"],
+                info["recovery_headers_rebuilt"]) == (1, 0, 1), info
+        hdr, recs, _ = decode_log(dev.pull_session(1))
+        assert [r["seq"] for r in recs] == [k for k in range(71) if k != 20]
+        assert [r["t_s"] for r in recs] == [k for k in range(71) if k != 20]
+        hdr2, recs2, _ = decode_log(dev.pull_session(2))
+        assert hdr2["flags"] & sl.FLAG_REBUILT and hdr2["session_id"] == 2
+        assert hdr2["start_time"] == 0 and len(recs2) == 71
+        _wait_done(dev)
+        assert [s["id"] for s in dev.sessions()] == [1, 2, 3]
+        dev.reboot()

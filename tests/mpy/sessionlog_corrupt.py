@@ -1,4 +1,6 @@
-"""Corrupt session files at boot: recover() keeps what is valid and drops the rest.
+"""Corrupt session files at boot: recover() keeps what is valid and drops the rest,
+record by record: a flipped bit costs its record only, a corrupt header is rebuilt
+when valid records follow it.
 
     micropython -X heapsize=16M sessionlog_corrupt.py REPO lfs   # a LittleFS image in RAM
     python3 sessionlog_corrupt.py REPO DIR                          # a host folder
@@ -63,9 +65,17 @@ def main():
     rnd = Rand(7)
     cases = []
 
-    def case(sid, name, data, want_records, want_kept):
+    def case(sid, name, data, want_records, want_kept, missing=(), rebuilt=False):
+        """want_records valid records kept, seqs 0.. without those in missing"""
         write(root, "s%06d.log" % sid, data)
-        cases.append((sid, name, want_records, want_kept))
+        cases.append((sid, name, want_records, want_kept, missing, rebuilt))
+
+    def flipped(sid, n, *where):
+        """session sid with n records and one bit flipped at each (offset, mask)"""
+        b = bytearray(session_bytes(sid, n))
+        for off, mask in where:
+            b[off] ^= mask
+        return bytes(b)
 
     case(1, "valid", session_bytes(1, 10), 10, True)
     case(2, "garbage_header", rnd.bytes(300), 0, False)
@@ -74,18 +84,27 @@ def main():
     case(5, "zero_length", b"", 0, False)
     case(6, "header_only", session_bytes(6, 0), 0, False)
     case(7, "partial_header", session_bytes(7, 3)[:40], 0, False)
-    bad = bytearray(session_bytes(8, 10))
-    bad[HS + 5 * RS + 9] ^= 0x10                  # one bit flipped in record 5
-    case(8, "bitflip_record_5", bytes(bad), 5, True)
+    # one bit flipped in record 5 of 10: that record only
+    case(8, "bitflip_record_5", flipped(8, 10, (HS + 5 * RS + 9, 0x10)), 9, True, (5,))
     dup = session_bytes(9, 6)
     case(9, "repeated_record", dup + dup[HS + 4 * RS:HS + 5 * RS], 6, True)
-    hdr = bytearray(session_bytes(10, 4))
-    hdr[20] ^= 0x01                               # device id byte: header crc fails
-    case(10, "header_crc", bytes(hdr), 0, False)
+    # device id byte: the header's crc fails; its 4 records are kept under a rebuilt one
+    case(10, "header_crc", flipped(10, 4, (20, 0x01)), 4, True, (), True)
     zeros = session_bytes(11, 7) + bytes(3 * RS)  # a zero-filled tail
     case(11, "zero_tail", zeros, 7, True)
     ff = session_bytes(12, 7) + b"\xff" * (2 * RS + 5)  # erased-flash tail
     case(12, "erased_tail", ff, 7, True)
+    # more flipped bits: the first record, the last, a seq field, a crc field, two
+    # records at once, the magic, and a record plus the header
+    case(20, "bitflip_first", flipped(20, 71, (HS + 3, 0x80)), 70, True, (0,))
+    case(21, "bitflip_last", flipped(21, 71, (HS + 70 * RS + 17, 0x02)), 70, True, (70,))
+    case(22, "bitflip_seq_field", flipped(22, 71, (HS + 20 * RS, 0x04)), 70, True, (20,))
+    case(23, "bitflip_crc_field", flipped(23, 71, (HS + 40 * RS + 30, 0x01)), 70, True, (40,))
+    case(24, "bitflips_two_records", flipped(24, 71, (HS + 20 * RS + 8, 0x01),
+                                             (HS + 50 * RS + 12, 0x40)), 69, True, (20, 50))
+    case(25, "bitflip_magic", flipped(25, 30, (1, 0x08)), 30, True, (), True)
+    case(26, "bitflip_header_and_record", flipped(26, 30, (12, 0x01), (HS + 29 * RS, 0x01)),
+         29, True, (29,), True)
     # a header of a newer format version (crc valid): left alone for a newer reader
     v2 = bytearray(session_bytes(13, 2))
     v2[4] = 2
@@ -105,7 +124,7 @@ def main():
     dropped = log.recover()
     names = sorted(os.listdir(root))
     listed = {s[0]: s for s in log.sessions()}
-    for sid, name, want_records, want_kept in cases:
+    for sid, name, want_records, want_kept, missing, rebuilt in cases:
         kept = sid in listed
         got = -1
         ok = kept == want_kept
@@ -117,7 +136,16 @@ def main():
                 got = len(recs)
                 ok = ok and got == want_records and size == HS + RS * got \
                     and listed[sid][2] == got and hdr["session_id"] == sid
-                ok = ok and [r["seq"] for r in recs] == list(range(got))
+                want_seqs = [k for k in range(got + len(missing)) if k not in missing]
+                ok = ok and [r["seq"] for r in recs] == want_seqs
+                # the records kept are the ones written, field for field
+                good = sl.decode_records(memoryview(session_bytes(sid, got + len(missing)))[HS:])
+                ok = ok and recs == [r for r in good if r["seq"] not in missing]
+                ok = ok and (hdr["flags"] & sl.FLAG_REBUILT != 0) == rebuilt
+                if rebuilt:
+                    ok = ok and hdr["device_id"] == "cc-corrupt" and hdr["start_time"] == 0
+                else:
+                    ok = ok and hdr["start_time"] == 1767225600
             except ValueError:
                 ok = False
         print("case", sid, name, "kept" if kept else "deleted", "records", got,
@@ -138,7 +166,8 @@ def main():
     log.append([1, 2, 3, 4, 5, 6, 7, 8, 0])
     log.end()
     print("summary dropped_torn", dropped, "deleted_files", log.deleted_files,
-          "second_recover", again, "next_session", sid)
+          "headers_rebuilt", log.headers_rebuilt, "second_recover", again,
+          "next_session", sid)
 
 
 main()
