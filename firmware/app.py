@@ -449,7 +449,8 @@ class App:
             "time": self.clock.now(),
             "overruns": self.capture.overruns,
             "frames": self.engine.frame,
-            "session": self.session if self.session >= 0 else None,
+            # the file being recorded (a long call continues in new ones: parts)
+            "session": self.store.session_id if self.session >= 0 else None,
             "records_logged": self.records_logged,
             "records_pending": self.store.pending,
             "sessions_removed_for_space": self.store.removed_for_space,
@@ -459,6 +460,10 @@ class App:
             "recovery_records_dropped": self.store.dropped_torn,
             "recovery_sessions_dropped": self.store.deleted_files,
             "recovery_headers_rebuilt": self.store.headers_rebuilt,
+            # a full flash: the oldest parts of a call in progress removed, and their
+            # records (LOGFORMAT.md, "Space policy")
+            "call_parts": self.store.parts,
+            "call_records_removed": self.store.call_records_removed,
             "talkovers": self.talkovers_total,
             "events_logged": self.events_logged,
             "events_dropped": self.events_dropped,

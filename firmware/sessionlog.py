@@ -52,8 +52,8 @@ RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "sy
                  "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
 
 # header: magic, version, header size, record size, flags, session id, start time,
-# calibration hash, device id, firmware version, reserved, crc32 (LOGFORMAT.md)
-_HDR_FMT = "<4sBBBBIII16s16s8sI"
+# calibration hash, device id, firmware version, continues, reserved, crc32 (LOGFORMAT.md)
+_HDR_FMT = "<4sBBBBIII16s16sI4sI"
 _ID_LEN = const(16)
 _FW_LEN = const(16)
 _HDR_CRC = const(60)
@@ -69,6 +69,7 @@ KIND_TALKOVER = const(1)     # a talk-over event
 _EVT_FMT = "<IIIBBHIIBBHI"
 # header flags (byte 7; 0 in a header the writer made)
 FLAG_REBUILT = const(1)      # recover() rebuilt the header: its own was corrupt
+FLAG_CONTINUED = const(2)    # this file continues a call begun in session `continues`
 
 _MAX30 = const(0x3FFFFFFF)   # seq and t_s stay small ints on the RP2040 (34 years of s)
 _U16 = const(0xFFFF)
@@ -106,19 +107,21 @@ def _crc_zeroed(buf, crc_off, size):
 
 # ---------------------------------------------------------------------------- header
 
-def encode_header(device_id, fw_version, cal_hash, start_time, session_id, flags=0):
+def encode_header(device_id, fw_version, cal_hash, start_time, session_id, flags=0,
+                  continues=0):
     """The 64-byte header of a session file (LOGFORMAT.md, "Header").
 
     device_id and fw_version: printable ASCII, at most 16 bytes each (other characters
     become "?", longer text is cut). cal_hash and start_time are stored modulo 2**32
     (start_time: Unix seconds from the clock the host set; 0 = never set). flags:
-    FLAG_REBUILT for a header recover() rebuilt, else 0."""
+    FLAG_REBUILT for a header recover() rebuilt, FLAG_CONTINUED for a call's later part
+    (continues: the id of its part before; 0 = none)."""
     buf = bytearray(HEADER_SIZE)
     struct.pack_into(_HDR_FMT, buf, 0, MAGIC, FORMAT_VERSION, HEADER_SIZE, RECORD_SIZE,
                      flags & 0xFF,
                      _clamp(session_id, 0, _MAX30), start_time & 0xFFFFFFFF,
                      cal_hash & 0xFFFFFFFF, _ascii(device_id, _ID_LEN),
-                     _ascii(fw_version, _FW_LEN), b"", 0)
+                     _ascii(fw_version, _FW_LEN), _clamp(continues, 0, _MAX30), b"", 0)
     struct.pack_into("<I", buf, _HDR_CRC, binascii.crc32(buf))
     return bytes(buf)
 
@@ -148,7 +151,7 @@ def decode_header(buf):
     """The header at the start of buf as a dict; raises ValueError if it is not one."""
     if len(buf) < HEADER_SIZE:
         raise ValueError("session header: %d bytes, need %d" % (len(buf), HEADER_SIZE))
-    (magic, version, hsize, rsize, flags, sid, start, cal, dev, fw, _res,
+    (magic, version, hsize, rsize, flags, sid, start, cal, dev, fw, cont, _res,
      crc) = struct.unpack_from(_HDR_FMT, buf, 0)
     if magic != MAGIC:
         raise ValueError("session header: magic %r, want %r (not a callcue session log)"
@@ -169,7 +172,7 @@ def decode_header(buf):
             from None
     return {"format_version": version, "header_size": hsize, "record_size": rsize,
             "flags": flags, "session_id": sid, "start_time": start, "cal_hash": cal,
-            "device_id": dev, "fw_version": fw}
+            "device_id": dev, "fw_version": fw, "continues": cont}
 
 
 # ---------------------------------------------------------------------------- records
@@ -318,13 +321,19 @@ class SessionLog:
     (it does while blocks are in flight on a full disk)."""
 
     def __init__(self, root, device_id, fw_version, cal_hash, min_free_bytes=16384,
-                 statvfs=None, check_bytes=4096):
+                 statvfs=None, check_bytes=4096, part_bytes=0):
         self.root = root.rstrip("/") if len(root) > 1 else root
         self.device_id = device_id
         self.fw_version = fw_version
         self.cal_hash = cal_hash
         self.min_free_bytes = min_free_bytes
         self.check_bytes = check_bytes
+        # a call's file is continued in a new one (a part) past this size, so that a
+        # full flash can drop the call's oldest part, never its newest minutes; 0: a
+        # sixteenth of the file system, at least 4 KB (set at each start())
+        self.part_bytes = part_bytes
+        self._part_max = 1 << 30
+        self._call_first = 1 << 30   # the open call's first part (its id)
         self._statvfs = statvfs if statvfs is not None else os.statvfs
         # records encoded but not yet on flash (append(flush=False), or the batch being
         # written): a slot view per record, and a view of the first k records for
@@ -347,6 +356,8 @@ class SessionLog:
         self.dropped_torn = 0        # records recover() dropped (torn or invalid)
         self.deleted_files = 0       # files recover() deleted (no valid record left)
         self.headers_rebuilt = 0     # corrupt headers recover() rebuilt
+        self.parts = 0               # calls continued in a new file (a part)
+        self.call_records_removed = 0  # records of an open call's old parts removed for space
         self.last_errno = 0          # errno of the last I/O error (0: none yet)
         try:
             os.mkdir(self.root)
@@ -589,11 +600,16 @@ class SessionLog:
         return True
 
     def _free_oldest(self, keep=-1):
-        """Remove the oldest session that is neither open nor `keep`; True if one went."""
+        """Remove the oldest session that is neither open nor `keep`; True if one went.
+        An older part of the open call goes like any other session (the oldest first),
+        its records counted in call_records_removed."""
         for sid in self._ids():
             if sid != self._id and sid != keep:
+                size = self._file_size(self._path(sid))
                 if self._remove(sid):
                     self.removed_for_space += 1
+                    if self._id >= 0 and sid >= self._call_first and size > HEADER_SIZE:
+                        self.call_records_removed += (size - HEADER_SIZE) // RECORD_SIZE
                     return True
                 return False
         return False
@@ -611,9 +627,34 @@ class SessionLog:
         if self._id >= 0:
             self.end()
         self._make_room()
+        part = self.part_bytes
+        if not part:
+            # a sixteenth of the file system, and at most a quarter of the room this
+            # call can have (free now, plus every closed session, which may go for it)
+            total = self.total_bytes()
+            part = total // 16 if total > 0 else 1 << 30
+            room = self.free_bytes()
+            for sid in self._ids():      # sizes only: a stat each, no header read
+                room += self._file_size(self._path(sid))
+            if 0 < room // 4 < part:
+                part = room // 4
+        self._part_max = part if part > 4096 else 4096
         sid = self._next_id
-        self._next_id = sid + 1
-        hdr = encode_header(self.device_id, self.fw_version, self.cal_hash, start_time, sid)
+        f = self._create(sid, encode_header(self.device_id, self.fw_version, self.cal_hash,
+                                            start_time, sid))
+        if f is None:
+            self._id = -2            # no file: append() drops and counts
+            self._seq = 0
+            return -1
+        self._seq = 0
+        self._start_time = start_time
+        self._call_first = sid
+        self._opened(f, sid)
+        return sid
+
+    def _create(self, sid, hdr):
+        """Create session file sid holding the header hdr, committed; the open file, or
+        None if it cannot be made (after removing the oldest other sessions on ENOSPC)."""
         path = self._path(sid)
         while True:
             f = None
@@ -621,7 +662,8 @@ class SessionLog:
                 f = open(path, "wb")
                 f.write(hdr)
                 f.flush()
-                break
+                self._next_id = sid + 1
+                return f
             except OSError as e:
                 self.last_errno = e.errno
                 if f is not None:
@@ -632,17 +674,31 @@ class SessionLog:
                     pass
                 if e.errno == _ENOSPC and self._free_oldest():
                     continue
-                self._next_id = sid  # nothing was made under this id: reuse it
-                self._id = -2        # no file: append() drops and counts
-                self._seq = 0
-                return -1
+                return None          # nothing was made under this id: it stays free
+
+    def _opened(self, f, sid):
         self._f = f
         self._id = sid
-        self._seq = 0
         self._size = HEADER_SIZE
-        self._start_time = start_time
         self._next_check = HEADER_SIZE + self.check_bytes
-        return sid
+
+    def _rotate(self):
+        """Continue the open call in a new file, the next id (FLAG_CONTINUED, `continues`
+        the part before; the same start time; seq goes on), leaving the part before
+        closed: a session like any other, which the space policy may remove, oldest
+        first. Only between batches (everything written is committed). False (the call
+        stays in its file) if no file could be made."""
+        old = self._id
+        sid = self._next_id
+        f = self._create(sid, encode_header(self.device_id, self.fw_version, self.cal_hash,
+                                            self._start_time, sid, FLAG_CONTINUED, old))
+        if f is None:
+            return False
+        if self._f is not None:
+            self._close(self._f)
+        self.parts += 1
+        self._opened(f, sid)
+        return True
 
     def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0, flush=True):
         """Write the second's talk-over events and then its record, and flush once; True
@@ -698,10 +754,13 @@ class SessionLog:
         n = self._npend
         if not n:
             return True
+        if self._size + RECORD_SIZE * n > self._part_max and self._size > HEADER_SIZE:
+            self._rotate()           # the part is full: the call goes on in a new one
         if self._size >= self._next_check:
             self._next_check = self._size + self.check_bytes
             self._make_room()
         retried = False
+        rotated = False
         while True:
             err = self._write(self._head[n])
             if not err:
@@ -710,6 +769,18 @@ class SessionLog:
                 return True
             if err == _ENOSPC and self._free_oldest():
                 continue
+            if err == _ENOSPC and not rotated and self._size > HEADER_SIZE:
+                # nothing else to remove: close this part and go on in a new one, so
+                # the next ENOSPC removes this one (the call's oldest minutes), not the
+                # records to come (its newest)
+                rotated = True
+                full = self._size
+                if self._rotate():
+                    # the parts were too big for this flash: from now on a quarter of
+                    # what fitted, so the next removal costs less of the call
+                    if self._part_max > full // 4:
+                        self._part_max = full // 4 if full > 16384 else 4096
+                    continue
             if err != _ENOSPC and not retried:
                 retried = True       # one more try on a fresh handle
                 continue

@@ -630,6 +630,7 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
         info = dev.info()
         assert (info["recovery_records_dropped"], info["recovery_sessions_dropped"],
                 info["recovery_headers_rebuilt"]) == (1, 0, 1), info
+        assert info["call_parts"] == 0 and info["call_records_removed"] == 0
         hdr, recs, _ = decode_log(dev.pull_session(1))
         assert [r["seq"] for r in recs] == [k for k in range(71) if k != 20]
         assert [r["t_s"] for r in recs] == [k for k in range(71) if k != 20]

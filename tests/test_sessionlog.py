@@ -311,7 +311,8 @@ def test_power_cuts_at_every_write(micropython):
     """Exhaustive: a workload of every writing operation (recover() cutting a torn
     session and deleting a header-only one, start, append committed at once, append
     held then sync(), end, delete of the newest and of the oldest session, removal of
-    old sessions for space by start() and sync()) is cut at each of its flash
+    old sessions for space by start() and sync(), a call continued in a new part) is
+    cut at each of its flash
     programs and erases in turn. After each cut and a reboot (remount, recover()):
     every committed record is there, nothing invalid is returned, and no session id
     is handed out twice (the next start() is above every id used before the cut)."""
@@ -326,7 +327,8 @@ def test_power_cuts_at_every_write(micropython):
     f = fields(summary)
     ops = {x.split()[1]: int(x.split()[3]) for x in lines if x.startswith("op ")}
     # every operation that writes was cut at each of its writes
-    assert set(ops) == {"recover", "start", "append", "sync", "end", "delete", "make_room"}
+    assert set(ops) == {"recover", "start", "append", "sync", "end", "delete", "make_room",
+                        "rotate"}
     assert all(n > 0 for n in ops.values()), ops
     words = next(x for x in lines if x.startswith("workload")).split()
     assert f["cuts"] == int(words[words.index("writes") + 1]) >= 150
@@ -336,12 +338,15 @@ def test_power_cuts_at_every_write(micropython):
 
 
 def test_flash_full(micropython):
+    """A full flash: the oldest sessions go first; a call longer than the flash holds
+    keeps its newest minutes, its end included (its oldest parts go, counted), nothing
+    dropped; a flash full of other files drops and counts; the min-free policy."""
     out = run_script(micropython, "sessionlog_full.py")
     print(out)
     assert "FAIL" not in out, out
     lines = {x.split()[1]: x for x in out.splitlines() if x.startswith("ok ")}
-    assert set(lines) == {"many_sessions", "one_long_call", "nothing_to_free",
-                          "min_free_policy"}
+    assert set(lines) == {"many_sessions", "one_long_call", "long_call_48k", "big_parts",
+                          "nothing_to_free", "min_free_policy"}
     assert out.splitlines()[-1] == "failures 0"
 
 

@@ -61,7 +61,7 @@ def many_sessions():
     name = "many_sessions"
     mount(fresh_image(16))
     rng = LCG(1)
-    log = SessionLog(ROOT, "cc-full", "fw", 1)
+    log = SessionLog(ROOT, "cc-full", "fw", 1, part_bytes=1 << 20)   # one file a call
     log.recover()
     made = []
     for i in range(40):
@@ -83,41 +83,126 @@ def many_sessions():
     umount()
 
 
-def one_long_call():
-    """One call longer than the flash holds: the others go first, then records are
-    dropped and counted; append never raises; what is on flash stays valid; the next
-    session starts (the full one is removed for it)."""
-    name = "one_long_call"
-    mount(fresh_image(16))
+def call_on_flash(log, last):
+    """The records of the call whose newest part is session `last`: its parts followed
+    back through `continues`, oldest first; (part ids, records in seq order)."""
+    ids = [sid for sid, _, _, _ in log.sessions()]
+    parts = []
+    sid = last
+    while sid in ids:
+        parts.insert(0, sid)
+        hdr = sl.decode_header(log.read(sid, 0, sl.HEADER_SIZE))
+        if not hdr["flags"] & sl.FLAG_CONTINUED:
+            break
+        sid = hdr["continues"]
+    recs = []
+    for sid in parts:
+        size = [s for s in log.sessions() if s[0] == sid][0][1]
+        _, seconds, events = sl.decode_log(log.read(sid, 0, size))
+        recs += sorted(seconds + events, key=lambda x: x["seq"])
+    return parts, recs
+
+
+def long_call(blocks, n_prior, seconds, part_bytes=0):
+    """n_prior calls of 100 s, then one call of `seconds` (a talk-over event about
+    every 35 s) on an image of `blocks` 4 KB blocks. Returns the figures."""
+    mount(fresh_image(blocks))
     rng = LCG(2)
-    log = SessionLog(ROOT, "cc-full", "fw", 1)
-    for i in range(5):
+    log = SessionLog(ROOT, "cc-full", "fw", 1, part_bytes=part_bytes)
+    for i in range(n_prior):
         log_session(log, rng, 100, i * 1000)
-    sid = log.start(1767300000)
-    ok = dropped = 0
-    first_drop = -1
-    for k in range(4000):
-        if log.append(rec_for(rng, k), 0, 0):
+    first = log.start(1767300000)
+    ok = dropped = events = 0
+    ev = array("i", [0, 0, 0])
+    for k in range(seconds):
+        n_ev = 1 if k % 35 == 17 else 0
+        ev[0] = 100 * k
+        ev[1] = 100 * k + 60
+        events += n_ev
+        # committed every 10 s, as the app commits at the latest every 30 s
+        if log.append(rec_for(rng, k), 0, n_ev, ev, n_ev, k % 10 == 9):
             ok += 1
         else:
-            dropped += 1
-            if first_drop < 0:
-                first_drop = k
-    others = [s[0] for s in log.sessions() if s[0] != sid]
-    n = len(valid_records(log, sid))
-    expect(name, others == [], "other sessions left: %r" % others)
-    expect(name, log.removed_for_space == 5, "removed_for_space %d" % log.removed_for_space)
-    expect(name, dropped > 0 and dropped == log.dropped_records,
-           "dropped %d counted %d" % (dropped, log.dropped_records))
-    expect(name, n == ok, "%d appends ok, %d valid on flash" % (ok, n))
+            dropped += 1 + n_ev
+    log.sync()
+    last = log.session_id
+    parts, recs = call_on_flash(log, last)
+    others = [s[0] for s in log.sessions() if s[0] < first]
+    out = {"first": first, "last": last, "parts": parts, "recs": recs, "others": others,
+           "ok": ok, "dropped": log.dropped_records, "seconds": seconds,
+           "events": events, "removed": log.removed_for_space,
+           "call_removed": log.call_records_removed, "n_parts": log.parts, "log": log}
+    return out
+
+
+def one_long_call():
+    """One call much longer than the flash holds: the other sessions go first, then the
+    call's own oldest parts (counted), never its newest records: what is on flash is
+    an unbroken tail of the call up to its last second, in parts linked by
+    `continues`; nothing is dropped; the next session starts after it."""
+    name = "one_long_call"
+    r = long_call(16, 5, 4000)
+    log = r["log"]
+    recs = r["recs"]
+    seqs = [x["seq"] for x in recs]
+    t = [x["t_s"] for x in recs if "t_s" in x]
+    expect(name, r["others"] == [], "other sessions left: %r" % r["others"])
+    expect(name, r["dropped"] == 0, "dropped %d" % r["dropped"])
+    expect(name, t and t[-1] == 3999 and t == list(range(t[0], 4000)),
+           "on flash t_s %r..%r (%d)" % (t[:1], t[-1:], len(t)))
+    expect(name, seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq not contiguous")
+    expect(name, len(t) >= 600, "only %d s kept" % len(t))
+    # every record appended is on flash, or counted as removed with its part
+    expect(name, r["call_removed"] == r["seconds"] + r["events"] - len(recs)
+           and seqs[0] == r["call_removed"],
+           "call_records_removed %d, appended %d, on flash %d from seq %d" % (
+               r["call_removed"], r["seconds"] + r["events"], len(recs), seqs[0]))
+    expect(name, r["removed"] == 5 + r["n_parts"] + 1 - len(r["parts"]),
+           "removed_for_space %d, parts %d, left %d" % (r["removed"], r["n_parts"],
+                                                         len(r["parts"])))
     log.end()
-    sid2, ok2 = log_session(log, rng, 30, 9000)
-    left = [s[0] for s in log.sessions()]
-    expect(name, sid2 > sid and ok2 == 30 and left == [sid2],
-           "next session %d (%d ok), sessions %r" % (sid2, ok2, left))
-    print("ok" if name not in failures else "--", name, "appended", ok, "dropped", dropped,
-          "first_drop_at", first_drop, "removed_for_space", log.removed_for_space)
+    sid2, ok2 = log_session(log, LCG(9), 30, 9000)
+    expect(name, sid2 > r["last"] and ok2 == 30 and sid2 in [s[0] for s in log.sessions()],
+           "next session %d (%d ok), sessions %r" % (sid2, ok2, log.sessions()))
+    print("ok" if name not in failures else "--", name, "appended", r["ok"], "dropped",
+          r["dropped"], "kept", len(recs), "from_t_s", t[0] if t else -1, "parts",
+          r["n_parts"] + 1, "parts_left", len(r["parts"]), "call_records_removed",
+          r["call_removed"], "removed_for_space", r["removed"])
     umount()
+
+
+def long_call_48k():
+    """A 30-minute call on a 48 KB image (a talk-over every 35 s): the newest minutes
+    are kept, the call's end included; one file a call (the former policy) kept its
+    beginning and dropped its end."""
+    name = "long_call_48k"
+    r = long_call(12, 0, 1800)
+    t = [x["t_s"] for x in r["recs"] if "t_s" in x]
+    ev = [x for x in r["recs"] if "t_s" not in x]
+    umount()
+    expect(name, t and t[-1] == 1799 and t == list(range(t[0], 1800)) and r["dropped"] == 0,
+           "t_s %r..%r dropped %d" % (t[:1], t[-1:], r["dropped"]))
+    expect(name, len(t) >= 600, "only %d s kept" % len(t))
+    print("ok" if name not in failures else "--", name, "kept_s", len(t), "t_s", t[0], t[-1],
+          "events_kept", len(ev), "of", r["events"], "dropped", r["dropped"],
+          "call_records_removed", r["call_removed"], "parts", r["n_parts"] + 1, "left",
+          len(r["parts"]))
+
+
+def big_parts():
+    """Parts set too big for the flash (part_bytes 1 MB on 64 KB): when nothing else can
+    go, the call's file is closed, continued in a new one and removed, and from then on
+    the parts are a quarter of what fitted; the end of the call is on flash."""
+    name = "big_parts"
+    r = long_call(16, 0, 3000, part_bytes=1 << 20)
+    t = [x["t_s"] for x in r["recs"] if "t_s" in x]
+    umount()
+    expect(name, t and t[-1] == 2999 and t == list(range(t[0], 3000)) and r["dropped"] == 0,
+           "t_s %r..%r dropped %d" % (t[:1], t[-1:], r["dropped"]))
+    expect(name, r["n_parts"] >= 2 and len(t) >= 200, "parts %d kept %d s" % (
+        r["n_parts"], len(t)))
+    print("ok" if name not in failures else "--", name, "kept_s", len(t), "parts",
+          r["n_parts"] + 1, "call_records_removed", r["call_removed"])
 
 
 def nothing_to_free():
@@ -201,6 +286,8 @@ def min_free_policy():
 
 many_sessions()
 one_long_call()
+long_call_48k()
+big_parts()
 nothing_to_free()
 min_free_policy()
 print("failures", len(failures))

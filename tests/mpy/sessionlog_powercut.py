@@ -51,15 +51,27 @@ ROOT = "/flash/logs"
 
 
 class Tracked(SessionLog):
-    """The store, noting every file it starts to remove (removal is allowed to win)."""
+    """The store, noting every file it starts to remove (removal is allowed to win),
+    and the parts a call continues in (part id -> the call's first id)."""
 
     def __init__(self, *args, **kw):
         self.removing = []
+        self.part_of = {}
+        self.rotating = -1
         super().__init__(*args, **kw)
 
     def _remove(self, sid):
         self.removing.append(sid)
         return super()._remove(sid)
+
+    def _rotate(self):
+        old = self._id
+        self.rotating = self._next_id    # a part the cut may leave with a header only
+        ok = super()._rotate()
+        if ok:
+            self.part_of[self._id] = self.part_of.get(old, old)
+        self.rotating = -1
+        return ok
 
 
 def make_rec(rng, t_s):
@@ -179,6 +191,9 @@ class Workload:
                     log._f.close()       # so no finaliser touches the dead image later
                 except BaseException:
                     pass
+        if log is not None:
+            st["part_of"] = log.part_of
+            st["rotating"] = log.rotating
         umount()
         st["writes"] = bdev.writes
         st["data"] = data
@@ -215,18 +230,34 @@ def check(w, st, totals, label):
             totals["invalid_returned"] += 1
         present[sid] = recs
     inflight = st["inflight"]
+    part_of = st.get("part_of", {})
+    files = {}                            # call id -> its files (parts), oldest first
+    for fid, call in part_of.items():
+        files.setdefault(call, []).append(fid)
     for sid, exp in st["expected"].items():
-        recs = present.pop(sid, None)
-        if recs is None:
-            if sid in st["removing"] or not exp:
+        parts = sorted([sid] + files.get(sid, []))
+        got = [p for p in parts if p in present]
+        if not got:
+            if any(p in st["removing"] for p in parts) or not exp:
                 continue                  # removed for space, or no record flushed yet
             bad.append("session %d with %d flushed records is gone" % (sid, len(exp)))
             totals["flushed_lost"] += len(exp)
             continue
+        recs = []
+        for p in got:
+            recs += present.pop(p)
+        # the call's oldest parts may have gone for space, never a part after one kept
+        lost = [p for p in parts if got[0] < p < got[-1] and p not in got]
+        first = recs[0]["seq"] if recs else 0
+        if lost or (first and not any(p in st["removing"] for p in parts if p < got[0])):
+            bad.append("session %d: parts %r of %r left, first seq %d" % (sid, got, parts,
+                                                                          first))
+            totals["flushed_lost"] += first
+        exp = exp[first:]
         totals["records_checked"] += len(recs)
         for i, r in enumerate(recs):
-            if r["seq"] != i:
-                bad.append("session %d: seq %d at %d" % (sid, r["seq"], i))
+            if r["seq"] != first + i:
+                bad.append("session %d: seq %d at %d" % (sid, r["seq"], first + i))
         if len(recs) < len(exp):
             totals["flushed_lost"] += len(exp) - len(recs)
             bad.append("session %d: %d of %d flushed records" % (sid, len(recs), len(exp)))
@@ -250,8 +281,9 @@ def check(w, st, totals, label):
                 bad.append("session %d: record %d is %r, want %r" % (sid, i, r, want))
                 totals["invalid_returned"] += 1
     for sid, recs in present.items():
-        # only a session whose start() the cut interrupted may appear unannounced
-        if sid != st["start_inflight"] or recs:
+        # only a session whose start() (or a new part) the cut interrupted may appear
+        # unannounced
+        if sid not in (st["start_inflight"], st.get("rotating", -1)) or recs:
             bad.append("session %d appeared with %d records" % (sid, len(recs)))
             totals["invalid_returned"] += 1
     # the store works after the reboot: a new session with a higher id takes records
@@ -375,6 +407,12 @@ class Every:
                 return op("make_room", free_oldest, keep)
 
             log._free_oldest = make_room
+            rotate = log._rotate
+
+            def new_part():               # a call continued in a new file, counted apart
+                return op("rotate", rotate)
+
+            log._rotate = new_part
             op("recover", log.recover)
             a = start()
             records(a, 4, 1)
@@ -401,6 +439,9 @@ class Every:
                     log._f.close()
                 except BaseException:
                     pass
+        if log is not None:
+            st["part_of"] = log.part_of
+            st["rotating"] = log.rotating
         umount()
         st["writes"] = bdev.writes
         st["data"] = data
@@ -421,7 +462,7 @@ def every():
         print("op", name, "writes", w.ops[name])
     print("workload every writes", n_writes, "sessions", len(dry["expected"]),
           "records", sum(len(v) for v in dry["expected"].values()),
-          "removed", len(dry["removing"]))
+          "removed", len(dry["removing"]), "parts", len(dry["part_of"]))
     for n in range(1, n_writes + 1):
         st = w.run(n)
         if not st["cut"]:
