@@ -309,7 +309,8 @@ def test_power_cuts_on_littlefs(micropython):
 
 def test_power_cuts_at_every_write(micropython):
     """Exhaustive: a workload of every writing operation (recover() cutting a torn
-    session and deleting a header-only one, start, append committed at once, append
+    session, dropping a record with a flipped bit, rebuilding a header with one and
+    deleting a header-only session, start, append committed at once, append
     held then sync(), end, delete of the newest and of the oldest session, removal of
     old sessions for space by start() and sync(), a call continued in a new part) is
     cut at each of its flash
