@@ -29,10 +29,12 @@ reads, programs and erases, which stall both cores however the code is written;
 (firmware/app.py, SYNC_MAX_S), a chore after the frame: timed apart (commit_*); the
 synthetic talk has no silent second, so every 30 s here. The session opens (a file
 created, its header written, the first record appended) once per call, on the first
-second with voice: a chore too (session_open_*, after frame F2). The garbage is what the loop leaves between frames once the
-session is open (on the RP2040 binascii.crc32 returns a big int three times in
-four); gc_collect_us is one collection of the heap as the run leaves it: the pause
-a frame takes when the GC finally runs.
+second with voice: a chore too (session_open_*, after frame F2). The garbage is
+what the loop leaves between frames once the session is open (on the RP2040
+binascii.crc32 returns a big int three times in four); `collections` counts the
+chores that collected it (at call end and every 60 s: App.chores), and
+gc_collect_us is one collection of the heap as the run leaves it: the pause
+such a chore takes (a frame would take it if the GC ran inside one).
 """
 
 import gc

@@ -1,9 +1,9 @@
 """Unit checks of the integer helpers, the parameter table and the filter design."""
 
 import math
+import random
 import statistics
 from array import array
-import random
 from pathlib import Path
 
 import numpy as np
