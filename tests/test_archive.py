@@ -384,3 +384,26 @@ def test_logs_pull_from_the_virtual_dongle(dongle, archive_target, callcue):
         (s,) = ar.sessions()
         assert s["device_id"] == "cc-sim-0001" and s["log_format"] == 2
         assert ar.counts()["records"] == s["n_records"] > 10
+
+
+def test_concurrent_pulls_into_a_new_archive(archive_target, tmp_path, micropython):
+    """4 `callcue logs pull` processes from 4 virtual dongles start at once on an archive
+    that does not exist yet (all create and migrate it together), then pull again at
+    once: no error, every session once and whole, nothing added the second time."""
+    import sys
+
+    import soundfile
+
+    from .bench import concurrent_pulls as cp
+
+    wav = tmp_path / "silence.wav"
+    soundfile.write(wav, np.zeros((8000, 2), np.int16), 8000, subtype="PCM_16")
+    dongles, logs = cp.make_dongles(tmp_path, 4, 2)
+    ports = [f"sim://{wav}?speed=0&storage={d}" for d in dongles]
+    cmd = [sys.executable, "-m", "callcue"]
+    for _ in range(2):
+        assert cp.pull_all_at_once(cmd, ports, archive_target) == []
+        assert cp.check_rows(archive_target, logs) == []
+    with Archive(archive_target, create=False) as ar:
+        assert ar.counts()["sessions"] == len(logs) == 8
+

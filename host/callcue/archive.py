@@ -15,10 +15,11 @@ A session is identified by (device_id, session_id, start_time): the device may r
 session id once the old one is deleted, never with the same start time. A session is
 imported in one transaction (device, session, records, events: all or nothing), and the
 unique key makes a second import of it, even a concurrent one from another desk, add
-nothing; with a different crc32 it is an error (the device's log changed under us), never a
-silent overwrite. The raw log bytes are kept, so any field can be decoded again later with
-the device's own log format. Opening an archive of an older schema migrates it in place
-(once, under a lock); one of a newer schema, or a database holding other tables of the
+nothing; with a different crc32 it is an error (the device's log changed under us),
+never a silent overwrite. The raw log bytes are kept, so
+any field can be decoded again later with the device's own log format. Opening an
+archive of an older schema to write migrates it in place (once, under a lock); readers
+never do (see Archive). One of a newer schema, or a database holding other tables of the
 same names, is refused with the reason.
 """
 
@@ -26,6 +27,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -79,13 +81,52 @@ def _db_errors():
     return errors
 
 
+def lock_wait_s():
+    """How long an SQLite archive waits for another program's lock before it says so
+    (CALLCUE_LOCK_WAIT_S, default 60 s: a concurrent pull's import is far shorter)."""
+    try:
+        return max(0.0, float(os.environ.get("CALLCUE_LOCK_WAIT_S", "60")))
+    except ValueError:
+        return 60.0
+
+
+def sqlite_reason(e, wait_s=None):
+    """An sqlite3 error as what happened and what to do (one line)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    low = text.lower()
+    wait = lock_wait_s() if wait_s is None else wait_s
+    if "locked" in low or "busy" in low:
+        return (f"locked by another program for more than {wait:.0f} s (a pull or copy "
+                "still running, or an sqlite3 shell holding a transaction); try again "
+                "when it has finished")
+    if "readonly" in low or "read-only" in low or "unable to open" in low \
+            or "permission" in low:
+        return (f"cannot write it ({text}): the file or its folder is read-only or not "
+                "yours; fix its permissions, or pull into a folder you can write")
+    if "not a database" in low or "malformed" in low or "disk i/o" in low \
+            or "corrupt" in low:
+        return (f"damaged or not a callcue archive ({text}); restore it from a backup, or "
+                "move it aside and pull into a new archive (the dongles keep their logs "
+                "until a pull with --delete)")
+    if "no such table" in low or "no such column" in low:
+        return (f"its tables are not a callcue archive's ({text}); restore it from a "
+                "backup, or move it aside")
+    return f"SQLite failed: {text}"
+
+
 class Archive:
-    """An archive folder or PostgreSQL URL (see the module doc). `create=False` refuses a
-    target that holds no archive yet instead of making one."""
+    """An archive folder or PostgreSQL URL (see the module doc).
+
+    `create=False` opens it for reading only (report, export, info): it must exist and
+    hold an archive; nothing is created, migrated or written (an SQLite file is opened
+    read-only, a PostgreSQL session is read-only), and an archive whose tables lack a
+    column this callcue reads is refused, not upgraded. Any other failure of the
+    database is an ArchiveError with one line saying what to do."""
 
     def __init__(self, target, create=True):
         self.target = str(target)
         self.name = display_name(target)
+        self.readonly = not create
         self.db = None
         try:
             if is_url(target):
@@ -98,19 +139,47 @@ class Archive:
             raise
         except _db_errors() as e:
             self.close()
-            raise ArchiveError(sql.pg_error_line(e)) from None
+            raise self._error(e) from None
+
+    def _error(self, e):
+        """ArchiveError for a database error `e`, in words for this back end."""
+        if isinstance(e, sqlite3.Error):
+            return ArchiveError(sqlite_reason(e))
+        return ArchiveError(sql.pg_error_line(e))
 
     def _open_sqlite(self, folder, create):
         self.folder = folder
         self.partial_folder = folder / "partial"
         path = folder / DB_NAME
-        if not create and not path.is_file():
-            raise ArchiveError(f"no archive here ({DB_NAME} missing); pull logs into it with "
-                               "`callcue logs pull --archive DIR`")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "partial").mkdir(exist_ok=True)
-        self._db = sql.SqliteDb(path)
+        self.name = str(path)       # errors name the file itself
+        if not create:
+            if not path.is_file():
+                raise ArchiveError(f"no archive here ({DB_NAME} missing); pull logs into it "
+                                   "with `callcue logs pull --archive DIR`")
+            self._db = sql.SqliteDb(path, readonly=True, timeout=lock_wait_s())
+            self.db = self._db.conn
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ArchiveError(f"cannot make the archive folder {folder} "
+                               f"({e.strerror or e}); give a folder you can write") from None
+        # a pull must find out now, before it writes partial files, that it could not
+        # import them: the folder (SQLite's journal goes there) and the file writable
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+            if path.exists():
+                with open(path, "r+b"):  # opened for writing, nothing written
+                    pass
+        except OSError as e:
+            raise ArchiveError(f"cannot write it ({e.strerror or e}): the file or its folder "
+                               "is read-only or not yours; fix its permissions, or pull "
+                               "into a folder you can write") from None
+        self._db = sql.SqliteDb(path, timeout=lock_wait_s())
         self.db = self._db.conn
+        self.db.execute("BEGIN IMMEDIATE")   # the write lock, taken and given back
+        self.db.execute("ROLLBACK")
 
     def _open_postgres(self, create):
         scheme = self.target.split("://", 1)[0].lower()
@@ -118,7 +187,7 @@ class Archive:
             raise ArchiveError(f"{scheme}:// is not an archive: give a folder or a "
                                "postgresql://user@host/database URL")
         try:
-            self._db = sql.PostgresDb(self.target)
+            self._db = sql.PostgresDb(self.target, readonly=not create)
         except ImportError:
             raise ArchiveError("a PostgreSQL archive needs psycopg: pip install "
                                "'psycopg[binary]' psycopg-pool") from None
@@ -134,7 +203,8 @@ class Archive:
 
     def _migrate(self, create):
         """Create or bring the schema up to SCHEMA_VERSION (once, under the schema lock),
-        then check that every table has the columns this callcue uses."""
+        then check that every table has the columns this callcue uses. Read-only
+        (create=False): only the check."""
         db = self._db
         version = db.get_version()
         if version == SCHEMA_VERSION:
@@ -142,38 +212,58 @@ class Archive:
         if version > SCHEMA_VERSION:
             raise ArchiveError(f"the archive is schema version {version}, this callcue knows "
                                f"{SCHEMA_VERSION}; update callcue to open it")
-        if not create and "sessions" not in db.tables():
-            raise ArchiveError("no callcue archive in this database yet; pull logs into it "
-                               "with `callcue logs pull --archive URL`")
+        if not create:
+            tables = db.tables()
+            if "sessions" not in tables:
+                raise ArchiveError("no callcue archive in this %s yet; pull logs into it with "
+                                   "`callcue logs pull --archive %s`" % (
+                                       "file" if db.dialect == "sqlite" else "database",
+                                       "DIR" if db.dialect == "sqlite" else "URL"))
+            try:
+                return self._check_columns()   # an older schema may have every column
+            except ArchiveError:
+                later = [c for v in range(version, SCHEMA_VERSION)
+                         for c in sql.ADDED_COLUMNS.get(v, ())]
+                self._check_columns(tables, later)  # not even an older archive: say so
+                raise ArchiveError(
+                    f"the archive is of an older schema (version {version}) and is only "
+                    "read here; a pull into it (`callcue logs pull`) upgrades it") from None
         with db.transaction():
             db.lock_schema()
             version = db.get_version()        # another desk may have migrated meanwhile
             if version < SCHEMA_VERSION:
-                if "sessions" not in db.tables():
-                    if db.dialect == "postgresql":
-                        self._check_columns(db.tables())  # someone else's tables: say so
+                tables = db.tables()
+                if "sessions" not in tables:
+                    self._check_columns(tables)  # someone else's tables: say so
                     for name in TABLES:
                         db.execute(sql.create_table(name))
                     for stmt in sql.INDEXES:
                         db.execute(stmt)
                 else:
-                    if db.dialect == "postgresql" and version == 0:
-                        self._check_columns(db.tables())
+                    # the tables there must be an older callcue's, or nothing is touched
+                    self._check_columns(tables, sql.ADDED_COLUMNS.get(version, ()))
                     for v in range(version + 1, SCHEMA_VERSION + 1):
                         for step in sql.MIGRATIONS[v]:
                             step(db) if callable(step) else db.execute(step)
                 db.set_version(SCHEMA_VERSION)
         self._check_columns()
 
-    def _check_columns(self, only=None):
-        """ArchiveError unless every table (of `only`, if given) has this callcue's columns."""
+    def _check_columns(self, only=None, later=()):
+        """ArchiveError unless every table (of `only`, if given) has this callcue's columns
+        (but those of `later`, "table.column" added by a later migration)."""
+        tables = self._db.tables()
         for table, body in TABLES.items():
             if only is not None and table not in only:
                 continue
+            if table not in tables:
+                raise ArchiveError(
+                    f"table {table} is missing (dropped?): the archive is damaged; restore "
+                    "it from a backup (it is not recreated empty: its rows would be lost "
+                    "without a word)")
             want = [c.split()[0] for c in re.split(r",\s*(?![^()]*\))", body)
                     if c.split()[0] not in ("PRIMARY", "UNIQUE")]
             have = set(self._db.columns(table))
-            missing = [c for c in want if c not in have]
+            missing = [c for c in want if c not in have and f"{table}.{c}" not in later]
             if missing:
                 raise ArchiveError(
                     f"table {table} has no column {missing[0]}: this database holds "
@@ -195,7 +285,7 @@ class Archive:
         try:
             return self._db.q(stmt, args)
         except _db_errors() as e:
-            raise ArchiveError(sql.pg_error_line(e)) from None
+            raise self._error(e) from None
 
     # ------------------------------------------------------------------ partial pulls
 
@@ -203,7 +293,12 @@ class Archive:
         why = id_problem(device_id)
         if why is not None or type(sid) is not int or not 0 <= sid < 2**30:
             raise ArchiveError(why or f"session id {sid!r} is out of range")
-        self.partial_folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.partial_folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ArchiveError(f"cannot make {self.partial_folder} ({e.strerror or e}): the "
+                               "folder is read-only or not yours; fix its permissions, or "
+                               "pull into a folder you can write") from None
         return self.partial_folder / f"{device_id}-s{sid:06d}.part"
 
     def find(self, device_id, session_id, start_time):
@@ -250,7 +345,7 @@ class Archive:
             except _Exists:           # another desk archived it since find(): rolled back
                 old = self.find(*key)
             except _db_errors() as e:
-                raise ArchiveError(sql.pg_error_line(e)) from None
+                raise self._error(e) from None
         if old["crc32"] != crc:
             raise ArchiveError(
                 f"session {key[1]} of {key[0]} is archived with crc32 {old['crc32']:08x} "
@@ -282,7 +377,7 @@ class Archive:
                 self._db.execute(sql.UPSERT_REP, (rep_id, team))
                 self._db.execute(sql.UPSERT_ASSIGNMENT, (device_id, int(since), rep_id))
         except _db_errors() as e:
-            raise ArchiveError(sql.pg_error_line(e)) from None
+            raise self._error(e) from None
 
     def assignments(self):
         return [dict(r) for r in self._q(sql.SELECT_ASSIGNMENTS)]
@@ -332,10 +427,16 @@ class Archive:
                 for t in ("devices", "sessions", "records", "events")}
 
     def size_bytes(self):
-        return self._db.size_bytes()
+        try:
+            return self._db.size_bytes()
+        except _db_errors() as e:
+            raise self._error(e) from None
 
     def schema_version(self):
-        return self._db.get_version()
+        try:
+            return self._db.get_version()
+        except _db_errors() as e:
+            raise self._error(e) from None
 
     def summary(self, since=None, until=None, team=None):
         """Per-rep and per-team figures over the calls started in [since, until) (unix s;
@@ -359,7 +460,7 @@ class Archive:
             else:
                 out = {by: self._db.q(stmt, args) for by, stmt in jobs.items()}
         except _db_errors() as e:
-            raise ArchiveError(sql.pg_error_line(e)) from None
+            raise self._error(e) from None
         return {by + "s": [{k: _plain(v) for k, v in dict(r).items()} for r in rows]
                 for by, rows in out.items()}
 
@@ -378,7 +479,7 @@ class Archive:
             for rep in src.reps():
                 self._db.execute(sql.UPSERT_REP, (rep["rep_id"], rep["team"]))
         except _db_errors() as e:
-            raise ArchiveError(sql.pg_error_line(e)) from None
+            raise self._error(e) from None
         for a in src.assignments():
             self.assign(a["device_id"], a["rep_id"], a["since"])
         last = 0
@@ -414,4 +515,9 @@ def open_for_cli(target, create=True):
     try:
         return Archive(target, create=create)
     except ArchiveError as e:
-        raise HostError(display_name(target), str(e), code=2) from None
+        raise HostError(error_name(target), str(e), code=2) from None
+
+
+def error_name(target):
+    """What an error names: a URL without its password, or a folder's SQLite file."""
+    return display_name(target) if is_url(target) else str(Path(target) / DB_NAME)

@@ -24,7 +24,9 @@ Schema versions: 0, the first SQLite archives (no events table); 1 adds `events`
 import re
 import sqlite3
 import statistics
+import urllib.parse
 from contextlib import contextmanager
+from pathlib import Path
 
 SCHEMA_VERSION = 2
 RECORD_COLUMNS = ("seq", "t_s", "rep_active_ms", "customer_active_ms", "overlap_ms",
@@ -90,6 +92,10 @@ def _add_log_format(db):
     if "log_format" not in db.columns("sessions"):
         db.execute("ALTER TABLE sessions ADD COLUMN log_format INTEGER")
 
+
+# Columns a migration adds to a table an older archive already has ("table.column"), by
+# the version they are missing from: an older archive lacks them, anything else must not.
+ADDED_COLUMNS = {0: ("sessions.log_format",)}
 
 # MIGRATIONS[v] brings a database from version v-1 to v: SQL text or a function of the db.
 MIGRATIONS = {
@@ -275,9 +281,15 @@ class _Db:
 class SqliteDb(_Db):
     dialect = "sqlite"
 
-    def __init__(self, path):
-        # autocommit outside explicit transactions; a writer waits up to 60 s for the lock
-        self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+    def __init__(self, path, readonly=False, timeout=60):
+        # autocommit outside explicit transactions; a writer waits `timeout` s for the
+        # lock. Read-only: SQLite's mode=ro, so a reader cannot write the file by mistake
+        # (no schema into an empty file, no migration) and works on a read-only one.
+        if readonly:
+            uri = "file:%s?mode=ro" % urllib.parse.quote(str(Path(path).resolve()))
+            self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        else:
+            self.conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.create_aggregate("MEDIAN", 1, _Median)
 
@@ -334,14 +346,17 @@ _ADVISORY_KEY = 0x63616C6C63756531  # "callcue1": the migration lock
 class PostgresDb(_Db):
     dialect = "postgresql"
 
-    def __init__(self, url):
+    def __init__(self, url, readonly=False):
         import psycopg
         from psycopg.rows import dict_row
 
         self.url = url
+        self.readonly = readonly
         self.conn = psycopg.connect(url, autocommit=True, row_factory=dict_row,
                                     **_connect_defaults(url))
         self._pool = None
+        if readonly:
+            _read_only(self.conn)
 
     def execute(self, sql, args=()):
         return self.conn.execute(dialect_sql("postgresql", sql), args or None)
@@ -394,6 +409,7 @@ class PostgresDb(_Db):
 
             self._pool = ConnectionPool(
                 self.url, min_size=1, max_size=size, open=True,
+                configure=_read_only if self.readonly else None,
                 kwargs={"autocommit": True, "row_factory": dict_row,
                         **_connect_defaults(self.url)})
         return self._pool
@@ -402,6 +418,11 @@ class PostgresDb(_Db):
         if self._pool is not None:
             self._pool.close()
         self.conn.close()
+
+
+def _read_only(conn):
+    # a reader's session: any write (a bug) fails instead of changing the archive
+    conn.execute("SET default_transaction_read_only = on")
 
 
 def _connect_defaults(url):

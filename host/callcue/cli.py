@@ -332,9 +332,10 @@ def _host_run(module, doc):
             print(f"callcue: error: {e.what}: {e.reason}", file=sys.stderr)
             return e.code
         except ArchiveError as e:  # an archive that failed half-way (the server went away)
-            from callcue.archive import display_name
+            from callcue.archive import error_name
 
-            what = display_name(getattr(args, "archive", None) or "archive")
+            target = getattr(args, "archive", None)
+            what = error_name(target) if target else "archive"
             print(f"callcue: error: {what}: {e}", file=sys.stderr)
             return 1
 
