@@ -14,11 +14,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 from callcue import report
-from callcue.archive import SCHEMA_VERSION, Archive, ArchiveError
+from callcue.archive import SCHEMA_VERSION, Archive, ArchiveError, is_url
 from callcue.firmware.protocol import crc32
 from callcue.firmware.sessionlog import decode_log
 
 from . import synthlogs
+from .conftest import run_callcue
 from .test_host_logs import _one_line_error
 
 T0 = 1_790_000_000          # a start time in 2026
@@ -56,16 +57,24 @@ def test_import_whole_idempotent_verified(archive_target):
         assert ar.sessions(session="cc-0001:2")[0]["pk"] == s[1]["pk"]
         assert len(ar.sessions(since=T0 + DAY, until=T0 + 2 * DAY)) == 3
 
-        # the same session with other bytes: refused, nothing changes
-        hdr = decode_log(logs[0])[0]
-        other = synthlogs.log(hdr["device_id"], hdr["session_id"], hdr["start_time"],
-                              synthlogs.body(30, seed=999))
-        with pytest.raises(ArchiveError, match="archived with crc32"):
-            ar.import_session(other)
         # bytes that do not decode: refused, nothing written
         with pytest.raises(ArchiveError, match="does not decode"):
             ar.import_session(b"XXXX" + logs[1][4:])
         assert ar.counts() == want
+        # the same session id and start with other bytes (the device's ids restarted):
+        # archived beside the first, with a warning; once
+        hdr = decode_log(logs[0])[0]
+        other = synthlogs.log(hdr["device_id"], hdr["session_id"], hdr["start_time"],
+                              synthlogs.body(30, seed=999))
+        warnings = []
+        pk2, added = ar.import_session(other, warn=warnings.append)
+        assert added and pk2 != pks[0][0] and len(warnings) == 1
+        assert "session 1 of cc-0000" in warnings[0] and "both are kept" in warnings[0]
+        assert ar.import_session(other, warn=warnings.append) == (pk2, False)
+        assert ar.import_session(logs[0]) == (pks[0][0], False) and len(warnings) == 1
+        assert [x["pk"] for x in ar.sessions(session="cc-0000:1")] == [pks[0][0], pk2]
+        assert ar.records(pk2) == decode_log(other)[1] and ar.verify(pk2, crc32(other))
+        assert ar.counts()["sessions"] == len(logs) + 1
 
 
 def test_a_failed_import_leaves_nothing(archive_target):
@@ -407,3 +416,86 @@ def test_concurrent_pulls_into_a_new_archive(archive_target, tmp_path, micropyth
     with Archive(archive_target, create=False) as ar:
         assert ar.counts()["sessions"] == len(logs) == 8
 
+
+def _as_schema_2(target):
+    """Turn a new archive back into schema 2: sessions keyed without their crc32."""
+    if is_url(target):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            for (name,) in conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = "
+                                        "'sessions'::regclass AND contype = 'u'"):
+                conn.execute(f'ALTER TABLE sessions DROP CONSTRAINT "{name}"')
+            conn.execute("ALTER TABLE sessions ADD UNIQUE (device_id, session_id, "
+                         "start_time)")
+            conn.execute("UPDATE callcue_schema SET version = 2")
+        return
+    import sqlite3
+
+    db = sqlite3.connect(f"{target}/callcue.sqlite", isolation_level=None)
+    body = db.execute("SELECT sql FROM sqlite_master WHERE name='sessions'").fetchone()[0]
+    db.execute("ALTER TABLE sessions RENAME TO s_old")
+    db.execute(body.replace("start_time, crc32)", "start_time)"))
+    db.execute("INSERT INTO sessions SELECT * FROM s_old")
+    db.execute("DROP TABLE s_old")
+    db.execute("PRAGMA user_version = 2")
+    db.close()
+
+
+def test_schema_2_migrates_to_sessions_keyed_with_crc(archive_target):
+    """An archive of schema 2 (sessions keyed by device, id and start) is migrated by the
+    first writer: every row kept, the same id and start with other content then fits."""
+    logs = _logs(1, 3)
+    with Archive(archive_target) as ar:
+        pks = [ar.import_session(x)[0] for x in logs]
+        counts = ar.counts()
+    _as_schema_2(archive_target)
+    with Archive(archive_target, create=False) as ar:   # a reader reads it as it is
+        assert ar.schema_version() == 2 and ar.counts() == counts
+    with Archive(archive_target) as ar:
+        assert ar.schema_version() == SCHEMA_VERSION and ar.counts() == counts
+        for pk, x in zip(pks, logs):
+            assert ar.verify(pk, crc32(x)) and ar.import_session(x) == (pk, False)
+        hdr = decode_log(logs[1])[0]
+        other = synthlogs.log(hdr["device_id"], hdr["session_id"], hdr["start_time"],
+                              synthlogs.body(20, seed=5))
+        assert ar.import_session(other)[1]
+        assert len(ar.sessions(session="cc-0000:2")) == 2
+
+
+def test_restarted_ids_are_archived_side_by_side(archive_target, tmp_path, micropython):
+    """A dongle whose session ids restarted with its clock unset: session 5 (start 0) is
+    pulled, then another session 5 (start 0) with other calls in it: the second pull
+    archives it beside the first with a warning line and exits 0 (was: an error on that
+    and every later pull); a third pull adds nothing; --delete then deletes it."""
+    import json
+
+    import soundfile
+
+    wav = tmp_path / "silence.wav"
+    soundfile.write(wav, np.zeros((8000, 2), np.int16), 8000, subtype="PCM_16")
+    dev = tmp_path / "dongle"
+    (dev / "logs").mkdir(parents=True)
+    (dev / "config.json").write_text(json.dumps({"version": 1, "device_id": "cc-reuse",
+                                                 "params": {}}))
+    port = f"sim://{wav}?speed=0&storage={dev}"
+    first = synthlogs.log("cc-reuse", 5, 0, synthlogs.body(40, seed=1))
+    second = synthlogs.log("cc-reuse", 5, 0, synthlogs.body(50, seed=2))
+    log = dev / "logs" / "s000005.log"
+    log.write_bytes(first)
+    r = run_callcue("logs", "pull", "--port", port, "--archive", archive_target)
+    assert r.returncode == 0 and "1 new, 0 already archived" in r.stdout, r.stderr
+    log.write_bytes(second)
+    r = run_callcue("logs", "pull", "--port", port, "--archive", archive_target)
+    assert r.returncode == 0, r.stderr
+    warn = [x for x in r.stdout.splitlines() if "warning" in x]
+    assert len(warn) == 1 and warn[0].startswith("session 5: warning: session 5 of cc-reuse")
+    assert "clock unset" in warn[0] and "both are kept" in warn[0]
+    assert "1 new, 0 already archived" in r.stdout
+    r = run_callcue("logs", "pull", "--port", port, "--archive", archive_target, "--delete")
+    assert r.returncode == 0 and "0 new, 1 already archived, 1 deleted" in r.stdout, r.stderr
+    assert "warning" not in r.stdout and not log.exists()
+    with Archive(archive_target, create=False) as ar:
+        s = ar.sessions(session="cc-reuse:5")
+        assert [x["crc32"] for x in s] == [crc32(first), crc32(second)]
+        assert all(ar.verify(x["pk"], x["crc32"]) for x in s)

@@ -11,12 +11,12 @@ which dongle when.
 Every statement and the schema are in callcue.archive_sql; this module is the same for
 both.
 
-A session is identified by (device_id, session_id, start_time): the device may reuse a
-session id once the old one is deleted, never with the same start time. A session is
-imported in one transaction (device, session, records, events: all or nothing), and the
-unique key makes a second import of it, even a concurrent one from another desk, add
-nothing; with a different crc32 it is an error (the device's log changed under us),
-never a silent overwrite. The raw log bytes are kept, so
+A session is identified by (device_id, session_id, start_time, crc32): a device may
+reuse a session id (its ids restarted), even with the same start time when its clock was
+unset (0 after every RP2040 power-up), and then the two are archived side by side, with
+a warning, never one over the other. A session is imported in one transaction (device,
+session, records, events: all or nothing), and the unique key makes a second import of
+it, even a concurrent one from another desk, add nothing. The raw log bytes are kept, so
 any field can be decoded again later with the device's own log format. Opening an
 archive of an older schema to write migrates it in place (once, under a lock); readers
 never do (see Archive). One of a newer schema, or a database holding other tables of the
@@ -301,17 +301,24 @@ class Archive:
                                "pull into a folder you can write") from None
         return self.partial_folder / f"{device_id}-s{sid:06d}.part"
 
-    def find(self, device_id, session_id, start_time):
-        rows = self._q(sql.FIND_SESSION, (device_id, session_id, start_time))
+    def find(self, device_id, session_id, start_time, crc=None):
+        """The archived session with this key (and crc32 `crc`, if given; else the first
+        archived under the key), as {pk, crc32, n_records}, or None."""
+        if crc is None:
+            rows = self._q(sql.FIND_SESSION, (device_id, session_id, start_time))
+        else:
+            rows = self._q(sql.FIND_SESSION_CRC, (device_id, session_id, start_time, crc))
         return dict(rows[0]) if rows else None
 
     # ------------------------------------------------------------------ import
 
-    def import_session(self, data, imported_at=None):
+    def import_session(self, data, imported_at=None, warn=None):
         """Import one pulled session log (bytes) in one transaction. Returns (pk, added):
         added is False if it was already archived (same crc32), by us or by another desk
-        at the same moment. Raises ArchiveError for a log that does not decode or that
-        differs from the archived copy."""
+        at the same moment. A session with the id and start time of an archived one but
+        other content (a device whose ids restarted, with its clock unset) is archived
+        beside it, and warn(message) says so. Raises ArchiveError for a log that does not
+        decode."""
         data = bytes(data)
         try:
             hdr, recs, events = decode_log(data)
@@ -323,34 +330,35 @@ class Archive:
                                "archived")
         crc = crc32(data)
         key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
-        old = self.find(*key)
-        if old is None:
-            now = int(time.time()) if imported_at is None else int(imported_at)
-            db = self._db
-            try:
-                with db.transaction():
-                    db.execute(sql.UPSERT_DEVICE, (hdr["device_id"], hdr["fw_version"], now,
-                                                   now))
-                    row = db.one(sql.INSERT_SESSION, (
-                        *key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc,
-                        len(recs), now, data, hdr["format_version"]))
-                    if row is None:
-                        raise _Exists
-                    pk = row["pk"]
-                    db.insert_rows("records", ("session_pk", *RECORD_COLUMNS),
-                                   [(pk, *(r[c] for c in RECORD_COLUMNS)) for r in recs])
-                    db.insert_rows("events", ("session_pk", *EVENT_COLUMNS),
-                                   [(pk, *(e[c] for c in EVENT_COLUMNS)) for e in events])
-                return pk, True
-            except _Exists:           # another desk archived it since find(): rolled back
-                old = self.find(*key)
-            except _db_errors() as e:
-                raise self._error(e) from None
-        if old["crc32"] != crc:
-            raise ArchiveError(
-                f"session {key[1]} of {key[0]} is archived with crc32 {old['crc32']:08x} "
-                f"but the device's is {crc:08x}; move the archive aside to pull it again")
-        return old["pk"], False
+        old = self.find(*key, crc)
+        if old is not None:
+            return old["pk"], False
+        twin = self.find(*key)
+        now = int(time.time()) if imported_at is None else int(imported_at)
+        db = self._db
+        try:
+            with db.transaction():
+                db.execute(sql.UPSERT_DEVICE, (hdr["device_id"], hdr["fw_version"], now, now))
+                row = db.one(sql.INSERT_SESSION, (
+                    *key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc,
+                    len(recs), now, data, hdr["format_version"]))
+                if row is None:
+                    raise _Exists
+                pk = row["pk"]
+                db.insert_rows("records", ("session_pk", *RECORD_COLUMNS),
+                               [(pk, *(r[c] for c in RECORD_COLUMNS)) for r in recs])
+                db.insert_rows("events", ("session_pk", *EVENT_COLUMNS),
+                               [(pk, *(e[c] for c in EVENT_COLUMNS)) for e in events])
+        except _Exists:           # another desk archived it since find(): rolled back
+            return self.find(*key, crc)["pk"], False
+        except _db_errors() as e:
+            raise self._error(e) from None
+        if twin is not None and warn is not None:
+            warn(f"session {key[1]} of {key[0]} (started {_when(key[2])}) is archived "
+                 f"twice with other content (crc32 {twin['crc32']:08x} and {crc:08x}): the "
+                 "device's session ids restarted; both are kept, the new one as archive "
+                 f"row {pk}")
+        return pk, True
 
     def stored_counts(self, pk):
         """(records, events) rows stored for session `pk`."""
@@ -495,6 +503,12 @@ class Archive:
                 last = row["pk"]
             if say is not None:
                 say("%d sessions copied" % stats["sessions"])
+
+
+def _when(start_time):
+    if start_time <= 0:
+        return "with the clock unset"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start_time))
 
 
 def _plain(v):

@@ -98,7 +98,8 @@ def copy(args):
             raise HostError(dst.name, str(e)) from None
         # every source session is in the destination now: check it row by row, not hoped
         missing = [s for s in src.sessions()
-                   if dst.find(s["device_id"], s["session_id"], s["start_time"]) is None]
+                   if dst.find(s["device_id"], s["session_id"], s["start_time"],
+                               s["crc32"]) is None]
         if missing:
             raise HostError(dst.name, "%d session(s) of the source are missing after the "
                             "copy; run it again" % len(missing))

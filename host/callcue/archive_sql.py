@@ -18,7 +18,9 @@ percentile_cont in PostgreSQL). No statement contains a literal `%`.
 
 Schema versions: 0, the first SQLite archives (no events table); 1 adds `events` and
 `sessions.log_format` (filled from the stored raw logs); 2 adds `reps` (rep -> team),
-`assignments` (device -> rep from a start time, history kept) and the report's indexes.
+`assignments` (device -> rep from a start time, history kept) and the report's indexes;
+3 keys a session by (device, session id, start time, crc32), so two sessions that share
+an id and start time (a device whose ids restarted, its clock unset) are kept side by side.
 """
 
 import re
@@ -28,7 +30,7 @@ import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RECORD_COLUMNS = ("seq", "t_s", "rep_active_ms", "customer_active_ms", "overlap_ms",
                   "syllables", "rate_csps", "pitch_cents", "pitch_sd_cents", "cue",
                   "overruns", "talkovers")
@@ -50,7 +52,7 @@ TABLES = {
         session_id INTEGER NOT NULL, start_time {big} NOT NULL, fw_version TEXT,
         cal_hash {big}, bytes INTEGER NOT NULL, crc32 {big} NOT NULL,
         n_records INTEGER NOT NULL, imported_at {big} NOT NULL, raw {blob} NOT NULL,
-        log_format INTEGER, UNIQUE (device_id, session_id, start_time)""",
+        log_format INTEGER, UNIQUE (device_id, session_id, start_time, crc32)""",
     "records": """session_pk {big} NOT NULL REFERENCES sessions(pk),
         seq INTEGER NOT NULL, t_s INTEGER NOT NULL,
         rep_active_ms INTEGER, customer_active_ms INTEGER, overlap_ms INTEGER,
@@ -97,10 +99,33 @@ def _add_log_format(db):
 # the version they are missing from: an older archive lacks them, anything else must not.
 ADDED_COLUMNS = {0: ("sessions.log_format",)}
 
+def _key_with_crc(db):
+    """Migration 3: a session's key takes its crc32 too, so a device whose ids restarted
+    (the same id and start time, other content) is archived beside the old one."""
+    if db.dialect == "postgresql":
+        for row in db.q("SELECT conname FROM pg_constraint WHERE conrelid = "
+                        "'sessions'::regclass AND contype = 'u'"):
+            db.execute('ALTER TABLE sessions DROP CONSTRAINT "%s"' % row["conname"])
+        db.execute("ALTER TABLE sessions ADD UNIQUE (device_id, session_id, start_time, "
+                   "crc32)")
+        return
+    # SQLite cannot change a table's constraint: a new table, the rows (pk kept, so the
+    # records and events still point at theirs), then it takes the old one's name
+    cols = ", ".join(SESSION_COLUMNS + ("raw",))
+    db.execute(create_table("sessions").replace("EXISTS sessions (", "EXISTS sessions_v3 (",
+                                                1))
+    db.execute(f"INSERT INTO sessions_v3 ({cols}) SELECT {cols} FROM sessions")
+    db.execute("DROP TABLE sessions")
+    db.execute("ALTER TABLE sessions_v3 RENAME TO sessions")
+    for stmt in INDEXES:
+        db.execute(stmt)
+
+
 # MIGRATIONS[v] brings a database from version v-1 to v: SQL text or a function of the db.
 MIGRATIONS = {
     1: (_add_log_format, create_table("events"), _fill_events),
     2: (create_table("reps"), create_table("assignments"), *INDEXES),
+    3: (_key_with_crc,),
 }
 
 
@@ -117,7 +142,8 @@ def dialect_sql(dialect, sql):
 # ---------------------------------------------------------------- statements
 
 FIND_SESSION = ("SELECT pk, crc32, n_records FROM sessions WHERE device_id=? AND "
-                "session_id=? AND start_time=?")
+                "session_id=? AND start_time=? ORDER BY pk")
+FIND_SESSION_CRC = FIND_SESSION.replace(" ORDER BY", " AND crc32=? ORDER BY")
 UPSERT_DEVICE = (
     "INSERT INTO devices (device_id, fw_version, first_seen, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (device_id) DO UPDATE SET fw_version=excluded.fw_version, "
@@ -128,7 +154,7 @@ UPSERT_DEVICE = (
 INSERT_SESSION = (
     "INSERT INTO sessions (device_id, session_id, start_time, fw_version, cal_hash, bytes, "
     "crc32, n_records, imported_at, raw, log_format) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-    "ON CONFLICT (device_id, session_id, start_time) DO NOTHING RETURNING pk")
+    "ON CONFLICT (device_id, session_id, start_time, crc32) DO NOTHING RETURNING pk")
 SESSION_RAW = "SELECT raw, n_records FROM sessions WHERE pk=?"
 COUNT_RECORDS = "SELECT COUNT(*) AS n FROM records WHERE session_pk=?"
 COUNT_EVENTS = "SELECT COUNT(*) AS n FROM events WHERE session_pk=?"

@@ -155,8 +155,8 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
         if st["open"]:
             say("session %d: still recording; pull it after the call ends" % sid)
             continue
-        old = ar.find(device_id, sid, s["start"]) if s["start"] >= 0 else None
-        if old is not None and old["crc32"] == crc:
+        old = ar.find(device_id, sid, s["start"], crc) if s["start"] >= 0 else None
+        if old is not None:
             stats["skipped"] += 1
             say("session %d: already in the archive" % sid)
             if delete and ar.verify(old["pk"], crc):
@@ -187,7 +187,8 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             raise
         stats["seconds"] += time.monotonic() - t0
         try:
-            pk, added = ar.import_session(data)
+            pk, added = ar.import_session(
+                data, warn=lambda msg, sid=sid: say("session %d: warning: %s" % (sid, msg)))
         except ArchiveError as e:
             raise HostError(ar.name, f"session {sid}: {e}") from None
         part.unlink(missing_ok=True)
