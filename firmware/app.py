@@ -77,7 +77,8 @@ REPLAY_IDLE_MS = 10000
 
 
 class App:
-    def __init__(self, capture, led, clock, store, link, config, wdt=None, cores=1):
+    def __init__(self, capture, led, clock, store, link, config, wdt=None, cores=1,
+                 key_path=None):
         self.capture = capture
         self.led = led
         self.clock = clock
@@ -132,6 +133,14 @@ class App:
         # simulated board only: a function telling that the host has gone (stdin closed),
         # so a virtual dongle never outlives the tool that started it
         self.host_gone = None
+        # the key that seals session logs (set_key), in its own file; loaded before
+        # recovery, which seals again what it rewrites
+        self.key_path = key_path
+        self.key = None
+        if key_path is not None:
+            from .seal import load_key
+            self.key = load_key(key_path)
+            self.store.set_key(self.key)
         self.store.recover(feed=wdt.feed if wdt is not None else None)
         if link is not None:
             self._register(link)
@@ -431,7 +440,8 @@ class App:
     def _register(self, link):
         for name in ("info", "sessions", "stat_session", "get_session", "delete_session",
                      "get_config", "set_config", "set_time", "calibrate", "calibration",
-                     "cal_save", "replay_start", "replay", "replay_end", "reboot"):
+                     "cal_save", "replay_start", "replay", "replay_end", "set_key",
+                     "reboot"):
             link.handle(name, getattr(self, "cmd_" + name))
 
     def cmd_info(self, args):
@@ -460,6 +470,10 @@ class App:
             "recovery_records_dropped": self.store.dropped_torn,
             "recovery_sessions_dropped": self.store.deleted_files,
             "recovery_headers_rebuilt": self.store.headers_rebuilt,
+            "recovery_segments_resealed": self.store.resealed,
+            # whether session logs are sealed, and under which key (never the key)
+            "key_set": self.key is not None,
+            "key_id": self._key_id(),
             # a full flash: the oldest parts of a call in progress removed, and their
             # records (LOGFORMAT.md, "Space policy")
             "call_parts": self.store.parts,
@@ -595,6 +609,34 @@ class App:
         eng.flush()
         self.replay_engine = None
         return {"frames": eng.frame, "evt": protocol.talkover_event(eng)}
+
+    def _key_id(self):
+        if self.key is None:
+            return None
+        from binascii import hexlify
+
+        from .seal import key_id
+        return hexlify(key_id(self.key)).decode()
+
+    def cmd_set_key(self, args):
+        """Provision the key that seals the session logs: accepted while none is set,
+        else only with proof of the current one (seal.rekey_proof), so whoever holds
+        the port cannot swap the key under the host that provisioned it. Kept in its
+        own file, never sent back (info shows its id). Sessions started from now on are
+        sealed under it; the open one keeps its key."""
+        from .seal import equal, rekey_proof, save_key
+        if self.key_path is None:
+            raise protocol.ProtocolError(protocol.STORAGE, "this board keeps no key file")
+        key = args["key"]
+        if self.key is not None:
+            proof = args["proof"]
+            if proof is None or not equal(proof, rekey_proof(self.key, key)):
+                raise protocol.ProtocolError(protocol.MISMATCH, "a key is set: replacing it "
+                                             "takes proof of it (PROTOCOL.md, set_key)")
+        save_key(self.key_path, key)       # OSError: STORAGE, nothing changed
+        self.key = key
+        self.store.set_key(key)
+        return {"key_set": True, "key_id": self._key_id()}
 
     def cmd_reboot(self, args):
         self.reboot_mode = args["mode"]

@@ -10,5 +10,5 @@ config = Config("/config.json").load()
 clock = hal_rp2.RTCClock()
 store = SessionLog("/logs", config.device_id, FW_VERSION, config.cal_hash())
 app = App(hal_rp2.I2SCapture(), hal_rp2.NeoPixelLED(), clock, store, Link.stdio(), config,
-          hal_rp2.watchdog(), cores=2)
+          hal_rp2.watchdog(), cores=2, key_path="/key.bin")
 app.run()

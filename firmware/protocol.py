@@ -83,7 +83,7 @@ ERRORS = (
      "retry later"),
     (NOT_FOUND, "device", "no session with that id; list them with `sessions`"),
     (MISMATCH, "device", "delete_session: the crc32 given is not the stored session's; "
-     "pull it again"),
+     "pull it again. set_key: a key is set and no proof, or a wrong one, of it was given"),
     (STORAGE, "device", "the flash file system failed (full, corrupt); the message has the "
      "errno"),
     (INTERNAL, "device", "a firmware bug: the handler raised; the link carries on"),
@@ -108,7 +108,9 @@ REQ = "<required>"  # the default of a required argument
 # Argument kinds: "int" (a..b inclusive), "bool", "choice" (one of the tuple a),
 # "map" (an object of a..b entries: keys [a-z0-9_]{1,32}, values integer, string of at
 # most 64 printable characters, true/false or null), "pcm" (one replay frame pair:
-# canonical base64 of PCM_BYTES; the handler receives (rep, cust), two array('h')).
+# canonical base64 of PCM_BYTES; the handler receives (rep, cust), two array('h')),
+# "hex" (exactly a bytes as 2a lowercase hex digits; the handler receives bytes; an
+# error never repeats the value: it may be a key).
 # Reply kinds (checked by the host): "int", "str", "bool", "obj", "list", and "int?",
 # "str?", "obj?" for "or null". Replies may carry more fields than listed.
 #
@@ -165,6 +167,9 @@ COMMANDS = (
      "run one 10 ms frame pair through the replay engine; reply with its output"),
     ("replay_end", (), (("frames", "int"), ("evt", "obj?")),
      "flush the replay engine and resume capture"),
+    ("set_key", (("key", "hex", REQ, 32, None), ("proof", "hex", None, 32, None)),
+     (("key_set", "bool"), ("key_id", "str")),
+     "provision the 32-byte key that seals session logs (once; to replace it, proof)"),
     ("reboot", (("mode", "choice", "normal", ("normal", "bootloader"), None),),
      (("mode", "str"),),
      "reset after the reply (bootloader: the RP2040's UF2 mode)"),
@@ -583,6 +588,11 @@ def _check_value(name, kind, v, a, b):
                 raise ProtocolError(BAD_ARGS, "%s.%s: must be an integer, string, boolean "
                                     "or null, got %s" % (name, k, _type_name(x)))
         return v
+    if kind == "hex":
+        if type(v) is not str or len(v) != 2 * a or not _is_hex(v):
+            raise ProtocolError(BAD_ARGS, "%s: must be %d bytes as %d lowercase hex digits"
+                                % (name, a, 2 * a))
+        return binascii.unhexlify(v)
     if kind == "pcm":
         if type(v) is not str:
             raise ProtocolError(BAD_ARGS, "%s: must be a base64 string, got %s"
@@ -598,6 +608,13 @@ def _check_value(name, kind, v, a, b):
                                 % (name, len(data), PCM_BYTES))
         return decode_pcm(data)
     raise ProtocolError(INTERNAL, "%s: unknown kind %s in the command table" % (name, kind))
+
+
+def _is_hex(s):
+    for c in s:
+        if not ("0" <= c <= "9" or "a" <= c <= "f"):
+            return False
+    return True
 
 
 def encode_request(rid, cmd, args=None):

@@ -64,9 +64,16 @@ _REC_CRC = const(28)
 _KIND = const(25)            # the kind byte, at the same offset in every record kind
 KIND_SECOND = const(0)       # a per-second record (the only kind in version 1)
 KIND_TALKOVER = const(1)     # a talk-over event
+KIND_SEAL = const(2)         # a seal: HMAC chain over the records before it (LOGFORMAT.md)
 # talk-over event: seq, start_f, end_f, interrupter, reserved (u8, u16, u32, u32, u8),
 # kind, reserved, crc32
 _EVT_FMT = "<IIIBBHIIBBHI"
+# seal: seq, key id, tag, flags, kind, count (records it covers), crc32
+_SEAL_FMT = "<I4s16sBBHI"
+_SEAL_TAG = const(8)         # the tag's offset and size (seal.TAG_SIZE)
+_TAG_LEN = const(16)
+SEAL_RESEALED = const(1)     # recover() re-sealed these records (their own seal was lost)
+SEAL_FINAL = const(2)        # the last seal of the file: end() closed the session
 # header flags (byte 7; 0 in a header the writer made)
 FLAG_REBUILT = const(1)      # recover() rebuilt the header: its own was corrupt
 FLAG_CONTINUED = const(2)    # this file continues a call begun in session `continues`
@@ -238,14 +245,52 @@ def decode_event(rec):
     return {"seq": seq, "start_f": start_f, "end_f": end_f, "interrupter": who}
 
 
+def seal_into(buf, mac, prev, records, seq, count, flags):
+    """Encode a seal record into buf (RECORD_SIZE bytes, writable) and return its tag.
+
+    The tag is HMAC-SHA256 under mac (a seal.Hmac) of prev (the tag of the file's
+    previous seal, or for its first seal the file's header bytes), then the bytes of
+    the `count` records since that seal (records), then this seal's 32 bytes with its
+    tag and crc32 fields zero; truncated to 16 bytes (LOGFORMAT.md, "Seal")."""
+    h = mac.start()
+    h.update(prev)
+    h.update(records)
+    return _seal_close(buf, mac, h, seq, count, flags)
+
+
+def _seal_close(buf, mac, h, seq, count, flags):
+    # h: the running HMAC that has had prev and the records; the seal's own fields last
+    struct.pack_into(_SEAL_FMT, buf, 0, _clamp(seq, 0, _MAX30), mac.key_id, b"",
+                     flags & 0xFF, KIND_SEAL, count & 0xFFFF, 0)
+    h.update(buf)
+    tag = mac.finish(h)[:_TAG_LEN]
+    struct.pack_into("16s", buf, _SEAL_TAG, tag)
+    struct.pack_into("<I", buf, _REC_CRC, binascii.crc32(buf))
+    return tag
+
+
+def decode_seal(rec):
+    """One seal record's fields as a dict (no validity check)."""
+    seq, kid, tag, flags, _kind, count, _crc = struct.unpack_from(_SEAL_FMT, rec, 0)
+    return {"seq": seq, "key_id": kid, "tag": tag, "flags": flags, "count": count}
+
+
+def seal_template(rec):
+    """A seal's bytes as its tag was computed over: tag and crc32 fields zero."""
+    t = bytearray(rec[:RECORD_SIZE])
+    t[_SEAL_TAG:_SEAL_TAG + _TAG_LEN] = bytes(_TAG_LEN)
+    t[_REC_CRC:_REC_CRC + 4] = b"\x00\x00\x00\x00"
+    return t
+
+
 def check_body(data):
     """(seconds, events, bad): every valid record in a session file's body (the bytes
     after the header), in order, split by kind, and the number of 32-byte slots that
     were not (a CRC that fails, a seq not above the last valid one's: stale or
     repeated data) plus 1 for a torn last record. A bad record costs only itself: the
     records after it are checked on their own (LOGFORMAT.md, "Torn records, corrupt
-    files and recovery"). Records of a kind this reader does not know are skipped
-    (they still count in the sequence check)."""
+    files and recovery"). Seals and records of a kind this reader does not know are
+    skipped (they still count in the sequence check)."""
     seconds = []
     events = []
     bad = 0
@@ -321,7 +366,7 @@ class SessionLog:
     (it does while blocks are in flight on a full disk)."""
 
     def __init__(self, root, device_id, fw_version, cal_hash, min_free_bytes=16384,
-                 statvfs=None, check_bytes=4096, part_bytes=0):
+                 statvfs=None, check_bytes=4096, part_bytes=0, key=None):
         self.root = root.rstrip("/") if len(root) > 1 else root
         self.device_id = device_id
         self.fw_version = fw_version
@@ -338,10 +383,21 @@ class SessionLog:
         # records encoded but not yet on flash (append(flush=False), or the batch being
         # written): a slot view per record, and a view of the first k records for
         # each k, all made here, so append() and sync() allocate nothing
-        self._pend = bytearray(RECORD_SIZE * PENDING_MAX)
+        # (one more slot than records: a batch's seal goes after its records)
+        self._pend = bytearray(RECORD_SIZE * (PENDING_MAX + 1))
         mv = memoryview(self._pend)
-        self._slot = [mv[i * RECORD_SIZE:(i + 1) * RECORD_SIZE] for i in range(PENDING_MAX)]
-        self._head = [mv[:i * RECORD_SIZE] for i in range(PENDING_MAX + 1)]
+        self._slot = [mv[i * RECORD_SIZE:(i + 1) * RECORD_SIZE]
+                      for i in range(PENDING_MAX + 1)]
+        self._head = [mv[:i * RECORD_SIZE] for i in range(PENDING_MAX + 2)]
+        # sealing (LOGFORMAT.md, "Seal"): the key for the next session (set_key), the
+        # open session's (kept for all its parts), and its chain: the last seal's tag,
+        # or the file's header before its first seal
+        self._mac_next = None
+        self._mac = None
+        self._chain = b""
+        self.resealed = 0            # segments recover() re-sealed (their seal was lost)
+        self._seals_ours = self._seals_other = 0   # seals _scan() saw, by key
+        self.set_key(key)
         self._npend = 0
         self._buf = bytearray(RECORD_SIZE)       # records read in recover()
         self._scratch = bytearray(RECORD_SIZE)   # crc checks in recover()
@@ -364,6 +420,15 @@ class SessionLog:
         except OSError:
             pass                     # exists (or cannot be made: every write fails softly)
         self._next_id = self._first_free_id()
+
+    def set_key(self, key):
+        """Seal the sessions started from now on under key (32 bytes; None: no seals).
+        The open session keeps the key it started with, so one file has one key."""
+        if key is None:
+            self._mac_next = None
+        else:
+            from .seal import Hmac
+            self._mac_next = Hmac(key)
 
     # ------------------------------------------------------------------ paths and listing
 
@@ -434,7 +499,9 @@ class SessionLog:
         session id from the file name, start time and calibration hash unknown: 0)
         when the file still holds a valid record; a file with no valid record is
         deleted (deleted_files). A valid header of another format version (a
-        downgrade) is left alone. Returns the records dropped (also added to
+        downgrade) is left alone. A rewritten file sealed under this store's key is
+        sealed again over what was kept (_scan_reseal; resealed counts the segments
+        whose own seal no longer held). Returns the records dropped (also added to
         dropped_torn); headers_rebuilt counts the rebuilt headers. Never raises.
 
         Cost: every record is read and checked once (about 32 bytes of I/O and one
@@ -476,6 +543,8 @@ class SessionLog:
         buf = self._buf
         prev = -1
         good = bad = 0
+        mac = self._mac_next
+        self._seals_ours = self._seals_other = 0
         while True:
             n = f.readinto(buf)
             if n != RECORD_SIZE:
@@ -488,8 +557,63 @@ class SessionLog:
                 continue
             prev = seq
             good += 1
+            if buf[_KIND] == KIND_SEAL:  # whose seals: only our key's can be re-sealed
+                if mac is not None and buf[4:8] == mac.key_id:
+                    self._seals_ours += 1
+                else:
+                    self._seals_other += 1
             if out is not None:
                 out.write(buf)
+
+    def _scan_reseal(self, f, out, orig_prev, new_prev):
+        """_scan(f, out) for a file sealed under our key: the valid records are copied,
+        and each seal is replaced by one over what was kept, chained from new_prev (the
+        header written). A seal whose original segment still verifies (chained from
+        orig_prev, then from each stored tag) keeps its flags; one whose segment lost
+        or changed bytes gets SEAL_RESEALED (counted in resealed): those records are
+        proven by their CRCs and this device's recovery only. Records after the last
+        seal stay unsealed, as they were. Returns (valid, bad) as _scan."""
+        from .seal import equal
+        mac = self._mac_next
+        buf = self._buf
+        prev = -1
+        good = bad = count = 0
+        oh = mac.start()
+        oh.update(orig_prev)
+        nh = mac.start()
+        nh.update(new_prev)
+        while True:
+            n = f.readinto(buf)
+            if n != RECORD_SIZE:
+                if n:
+                    bad += 1
+                return good, bad
+            seq = _record_seq(buf, self._scratch, prev)
+            if seq < 0:
+                bad += 1
+                oh.update(buf)       # the writer sealed these bytes as they were
+                continue
+            prev = seq
+            good += 1
+            if buf[_KIND] != KIND_SEAL:
+                oh.update(buf)
+                nh.update(buf)
+                count += 1
+                out.write(buf)
+                continue
+            stored = bytes(buf[_SEAL_TAG:_SEAL_TAG + _TAG_LEN])
+            oh.update(seal_template(buf))
+            flags = buf[24]
+            if not equal(mac.finish(oh)[:_TAG_LEN], stored):
+                flags |= SEAL_RESEALED
+                self.resealed += 1
+            tag = _seal_close(buf, mac, nh, seq, count, flags)
+            out.write(buf)
+            oh = mac.start()
+            oh.update(stored)
+            nh = mac.start()
+            nh.update(tag)
+            count = 0
 
     def _recover_file(self, sid):
         path = self._path(sid)
@@ -515,15 +639,18 @@ class SessionLog:
         head = None                  # a valid header is copied as it is
         if state != _OURS:
             head = encode_header(self.device_id, self.fw_version, 0, 0, sid, FLAG_REBUILT)
-        if not self._rewrite(sid, head, hsize):
+        # under the key the file was sealed with, the copy is sealed again (a dropped
+        # record would otherwise break its seal and look like tampering)
+        reseal = self._mac_next is not None and self._seals_ours and not self._seals_other
+        if not self._rewrite(sid, head, hsize, reseal):
             # no room for the copy: free the oldest other session, try once more
-            if not (self._free_oldest(sid) and self._rewrite(sid, head, hsize)):
+            if not (self._free_oldest(sid) and self._rewrite(sid, head, hsize, reseal)):
                 return 0             # left as it is: readers skip its bad records too
         if state != _OURS:
             self.headers_rebuilt += 1
         return bad
 
-    def _rewrite(self, sid, head, hsize):
+    def _rewrite(self, sid, head, hsize, reseal=False):
         """Replace session sid's file by a header and its valid records from offset
         hsize: the file's own first hsize bytes (head None) or `head` (a rebuilt
         header); written to a .tmp copy, committed, then renamed over the .log (atomic
@@ -532,9 +659,14 @@ class SessionLog:
         tmp = self._path(sid, ".tmp")
         try:
             with open(src, "rb") as fi, open(tmp, "wb") as fo:
-                fo.write(fi.read(hsize) if head is None else head)
+                orig = fi.read(hsize)
+                new = orig if head is None else head
+                fo.write(new)
                 fi.seek(hsize)
-                self._scan(fi, fo)
+                if reseal:
+                    self._scan_reseal(fi, fo, orig, new)
+                else:
+                    self._scan(fi, fo)
                 fo.flush()
             os.rename(tmp, src)
             return True
@@ -640,8 +772,8 @@ class SessionLog:
                 part = room // 4
         self._part_max = part if part > 4096 else 4096
         sid = self._next_id
-        f = self._create(sid, encode_header(self.device_id, self.fw_version, self.cal_hash,
-                                            start_time, sid))
+        hdr = encode_header(self.device_id, self.fw_version, self.cal_hash, start_time, sid)
+        f = self._create(sid, hdr)
         if f is None:
             self._id = -2            # no file: append() drops and counts
             self._seq = 0
@@ -649,7 +781,8 @@ class SessionLog:
         self._seq = 0
         self._start_time = start_time
         self._call_first = sid
-        self._opened(f, sid)
+        self._mac = self._mac_next
+        self._opened(f, sid, hdr)
         return sid
 
     def _create(self, sid, hdr):
@@ -676,7 +809,8 @@ class SessionLog:
                     continue
                 return None          # nothing was made under this id: it stays free
 
-    def _opened(self, f, sid):
+    def _opened(self, f, sid, hdr):
+        self._chain = hdr            # a file's first seal chains from its header
         self._f = f
         self._id = sid
         self._size = HEADER_SIZE
@@ -690,14 +824,15 @@ class SessionLog:
         stays in its file) if no file could be made."""
         old = self._id
         sid = self._next_id
-        f = self._create(sid, encode_header(self.device_id, self.fw_version, self.cal_hash,
-                                            self._start_time, sid, FLAG_CONTINUED, old))
+        hdr = encode_header(self.device_id, self.fw_version, self.cal_hash, self._start_time,
+                            sid, FLAG_CONTINUED, old)
+        f = self._create(sid, hdr)
         if f is None:
             return False
         if self._f is not None:
             self._close(self._f)
         self.parts += 1
-        self._opened(f, sid)
+        self._opened(f, sid, hdr)
         return True
 
     def append(self, rec, overruns=0, talkovers=0, events=None, n_events=0, flush=True):
@@ -747,25 +882,41 @@ class SessionLog:
         self._npend = k + n
         return self.sync() if flush else True
 
-    def sync(self):
+    def sync(self, final=False):
         """Write and commit the records append(flush=False) left in RAM; True if they
         are on flash (or there were none). A batch that cannot be written is dropped
-        and counted (dropped_records)."""
+        and counted (dropped_records).
+
+        Under a key, the batch ends in a seal, written and committed with it, so what
+        is on flash is always sealed; final (end()) marks the file's last seal, and
+        writes one even with no records waiting. The HMAC costs about 64 bytes hashed
+        per record plus two SHA-256 finishes per commit, only here (a chore), never in
+        a frame."""
         n = self._npend
-        if not n:
+        mac = self._mac
+        if not n and not (final and mac is not None and self._id >= 0):
             return True
-        if self._size + RECORD_SIZE * n > self._part_max and self._size > HEADER_SIZE:
+        if n and self._size + RECORD_SIZE * n > self._part_max and self._size > HEADER_SIZE:
             self._rotate()           # the part is full: the call goes on in a new one
         if self._size >= self._next_check:
             self._next_check = self._size + self.check_bytes
             self._make_room()
         retried = False
         rotated = False
+        w = n
+        if mac is not None:
+            sseq = self._seq             # the seal takes the next seq, like any record
+            self._seq = sseq + 1
+            sflags = SEAL_FINAL if final else 0
+            tag = seal_into(self._slot[n], mac, self._chain, self._head[n], sseq, n, sflags)
+            w = n + 1
         while True:
-            err = self._write(self._head[n])
+            err = self._write(self._head[w])
             if not err:
-                self._size += RECORD_SIZE * n
+                self._size += RECORD_SIZE * w
                 self._npend = 0
+                if mac is not None:
+                    self._chain = tag
                 return True
             if err == _ENOSPC and self._free_oldest():
                 continue
@@ -780,13 +931,16 @@ class SessionLog:
                     # what fitted, so the next removal costs less of the call
                     if self._part_max > full // 4:
                         self._part_max = full // 4 if full > 16384 else 4096
+                    if mac is not None:  # the new part chains from its own header
+                        tag = seal_into(self._slot[n], mac, self._chain, self._head[n],
+                                        sseq, n, sflags)
                     continue
             if err != _ENOSPC and not retried:
                 retried = True       # one more try on a fresh handle
                 continue
             self.dropped_records += n
             self._npend = 0
-            return False
+            return False             # the chain stays at the last seal on flash
 
     @property
     def pending(self):
@@ -843,9 +997,10 @@ class SessionLog:
             pass
 
     def end(self):
-        """Commit what is waiting and close the open session (no-op if none)."""
+        """Commit what is waiting and close the open session (no-op if none); under a
+        key its last seal is marked final (SEAL_FINAL)."""
         if self._id >= 0:
-            self.sync()
+            self.sync(True)
         self._npend = 0
         if self._f is not None:
             self._close(self._f)

@@ -53,7 +53,7 @@ def main(argv):
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
         link = Link(reader, out.write)
     app = App(capture, led, clock, store, link, config, hal_sim.WDT(),
-              cores=1 if "--one-core" in opts else 2)
+              cores=1 if "--one-core" in opts else 2, key_path=root + "/key.bin")
     if reader is not None:
         app.host_gone = lambda: reader.eof
     import time

@@ -71,6 +71,8 @@ def valid_value(kind, a, b):
         return {"vad_on_db": 10}
     if kind == "pcm":
         return P.encode_pcm([0] * 80, [0] * 80)
+    if kind == "hex":
+        return "ab" * a
     return True
 
 
@@ -85,7 +87,7 @@ def bad_args(cmd):
     spec = P.command(cmd)[1]
     good = valid_args(cmd)
     cases = [("extra", dict(good, zz_extra=1))]
-    wrong_type = {"int": "1", "bool": 1, "choice": 1, "map": [1], "pcm": 5}
+    wrong_type = {"int": "1", "bool": 1, "choice": 1, "map": [1], "pcm": 5, "hex": 5}
     for name, kind, default, a, b in spec:
         if default == P.REQ:
             cases.append((f"{name} missing", {k: v for k, v in good.items() if k != name}))
@@ -107,6 +109,10 @@ def bad_args(cmd):
             cases.append((f"{name} short", dict(good, **{name: "AAAA"})))
             cases.append((f"{name} junk", dict(good, **{name: "!" * 428})))
             cases.append((f"{name} long", dict(good, **{name: P.b64encode(bytes(321))})))
+        elif kind == "hex":
+            cases.append((f"{name} short", dict(good, **{name: "ab" * (a - 1)})))
+            cases.append((f"{name} upper", dict(good, **{name: "AB" * a})))
+            cases.append((f"{name} not hex", dict(good, **{name: "zz" * a})))
     return cases
 
 

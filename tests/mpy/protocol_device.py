@@ -165,6 +165,9 @@ class Fake:
         self.eng = None
         return out
 
+    def set_key(self, args):
+        return {"key_set": True, "key_id": "00000000"}
+
     def reboot(self, args):
         link.after = lambda: sys.exit(0)
         return {"mode": args["mode"]}
