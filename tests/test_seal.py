@@ -361,6 +361,16 @@ def test_key_provisioned_over_the_port_then_a_call_is_sealed(micropython, tmp_pa
     res = hs.verify(raw, KEY)
     assert res.status == hs.VERIFIED, res
     assert res.seals >= 2                          # commits during the call, and its end
+    # every byte of the firmware's log edited: broken, or (in the final seal, whose CRC
+    # then fails) its records no longer proven
+    for pos in range(len(raw)):
+        b = bytearray(raw)
+        b[pos] ^= 0x20
+        r2 = hs.verify(bytes(b), KEY)
+        if pos < len(raw) - 32:
+            assert r2.status == hs.BROKEN, (pos, r2)
+        else:
+            assert r2.status in (hs.BROKEN, hs.UNSEALED_TAIL) and r2.sealed <= res.sealed
     _, secs, evs = sl.decode_log(raw)
     _, secs0, evs0 = sl.decode_log(plain[0].read_bytes())
 
@@ -394,3 +404,51 @@ def test_sealing_keeps_the_frame_path_allocation_free(micropython, tmp_path, sce
     assert logs
     res = hs.verify(bytes.fromhex(logs[0][2]), bytes(range(32)))
     assert res.status == hs.VERIFIED and res.seals >= 2, res
+
+
+def test_host_pulls_exports_and_reports_sealed_logs_as_before(micropython, tmp_path, callcue):
+    """A unit with a key: `logs pull`, `logs export` and `report` read its sealed logs as
+    they read unsealed ones (seals are skipped), and the archived blob verifies."""
+    import csv
+    import sqlite3
+
+    import soundfile
+
+    from .host_sim import PtySim
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "key.bin").write_bytes(KEY)
+    pcm, _ = synth.render("rep-interrupts", seed=2, duration_s=20.0)
+    pcm = np.concatenate([pcm, np.zeros((32 * 8000, 2), np.int16)])
+    wav = tmp_path / "call.wav"
+    soundfile.write(wav, pcm, 8000, subtype="PCM_16")
+    sim = PtySim(wav, "--speed", "0", "--storage", flash)
+    try:
+        sim.wait_done()
+        with Device.open(sim.port) as dev:
+            assert dev.info()["key_id"] == hs.key_id(KEY).hex()
+        archive = tmp_path / "archive"
+        r = callcue("logs", "pull", "--port", sim.port, "--archive", archive)
+        assert r.returncode == 0, r.stderr
+        assert "1 new" in r.stdout
+    finally:
+        sim.close()
+    db = sqlite3.connect(archive / "callcue.sqlite")
+    (pk, raw), = db.execute("SELECT pk, raw FROM sessions").fetchall()
+    res = hs.verify(raw, KEY)
+    assert res.status == hs.VERIFIED and res.seals >= 2, res
+    _, secs, evs = sl.decode_log(raw)
+    n_rec = db.execute("SELECT COUNT(*) FROM records WHERE session_pk=?", (pk,)).fetchone()[0]
+    n_evt = db.execute("SELECT COUNT(*) FROM events WHERE session_pk=?", (pk,)).fetchone()[0]
+    assert (n_rec, n_evt) == (len(secs), len(evs)) and len(secs) >= 20 and len(evs) >= 1
+    out = tmp_path / "calls.csv"
+    r = callcue("logs", "export", "--archive", archive, "--format", "csv", "--out", out)
+    assert r.returncode == 0, r.stderr
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(secs) + len(evs)
+    html = tmp_path / "r.html"
+    r = callcue("report", "--archive", archive, "--out", html)
+    assert r.returncode == 0, r.stderr
+    assert html.stat().st_size > 1000
