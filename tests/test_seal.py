@@ -4,8 +4,10 @@ SEAL record of firmware/LOGFORMAT.md) and the host's verifier (callcue.seal.veri
 The firmware's HMAC equals CPython's hmac; a call logged by the real firmware on the
 simulated board under the real MicroPython unix port verifies; every single-byte edit,
 a swap, a deletion, an insertion and a forged record with its CRC recomputed each break
-the chain; a power cut at every flash write leaves a log that verifies or says
-"unsealed tail", never "broken"; boot recovery re-seals what it rewrites and says so;
+the chain; a power cut at every flash write (boot recovery's re-sealing rewrite
+among them) leaves logs that verify, never "broken", and a write cut short on a file
+system without atomic commits reads "unsealed tail"; boot recovery re-seals what it
+rewrites and says so;
 readers that do not know seals read the same records; the key is provisioned once over
 the protocol and never read back; the frame path still allocates nothing.
 """
@@ -255,29 +257,35 @@ def test_call_parts_each_verify(tmp_path):
 
 
 def test_power_cut_at_every_write_leaves_a_verifiable_log(micropython):
-    """The sealed workload cut at every flash write of a LittleFS image: after the
+    """The sealed workload cut at every flash write of a LittleFS image, its first
+    writes those of boot recovery re-sealing a damaged sealed session: after the
     reboot's recover() every file verifies (a cut one is unclosed: its seals hold, the
-    records in RAM are gone), never broken, and holds every committed record."""
+    records in RAM are gone; the damaged one is recovered), never broken, and holds
+    every committed record."""
     out = run_script(micropython, "seal_device.py", "powercut", timeout=600)
     assert "FAIL" not in out
     writes = int(out.split("writes ")[1].split()[0])
     files = _parse_files(out)
-    dry = [f for f in files if f[0] == "dry"]
-    assert len(dry) == 2 and all(hs.verify(f[3], KEY).status == hs.VERIFIED for f in dry)
+    dry = {f[1]: hs.verify(f[3], KEY).status for f in files if f[0] == "dry"}
+    assert dry == {1: hs.RECOVERED, 2: hs.VERIFIED, 3: hs.VERIFIED}, dry
     cuts = {int(f[0]) for f in files if f[0] != "dry"}
-    assert writes >= 15 and len(cuts) >= writes - 3       # a cut before any file: none
-    seen = {hs.VERIFIED: 0, hs.UNCLOSED: 0}
+    assert writes >= 20 and cuts == set(range(1, writes + 1))
+    seen = {hs.VERIFIED: 0, hs.UNCLOSED: 0, hs.RECOVERED: 0}
     for label, sid, committed, raw in files:
         if label == "dry":
             continue
         res = hs.verify(raw, KEY)
-        assert res.status in (hs.VERIFIED, hs.UNCLOSED, hs.NOT_SIGNED), (label, sid, res)
+        if sid == 1:                                     # re-sealed by either boot
+            assert res.status == hs.RECOVERED and res.sealed == 14, (label, res)
+        else:
+            assert res.status in (hs.VERIFIED, hs.UNCLOSED, hs.NOT_SIGNED), (label, sid, res)
         if res.status == hs.NOT_SIGNED:                  # header only: nothing committed
             assert res.records == 0 and committed == 0, (label, sid, res)
             continue
         seen[res.status] += 1
         assert res.sealed >= committed, (label, sid, committed, res)
     assert seen[hs.VERIFIED] > 0 and seen[hs.UNCLOSED] > 0, seen
+    assert seen[hs.RECOVERED] == writes
 
 
 def test_recovery_reseals_and_says_so(micropython):

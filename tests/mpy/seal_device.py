@@ -7,7 +7,8 @@ what this prints with CPython's hmac and callcue.seal.verify).
         a sealed workload on a LittleFS image in RAM, cut at EVERY flash write; after each
         cut a copy is mounted as a fresh boot would, recover() runs with the key, and
         every session file is printed: FILE cut sid committed hex (committed: records
-        whose append() returned True before the cut)
+        whose append() returned True before the cut); session 1 is a sealed one with a
+        flipped bit, so the cuts also land in recovery's re-sealing rewrite
     micropython -X heapsize=16M seal_device.py REPO recover
         sealed sessions damaged on flash (a flipped bit in a record, in a seal, in the
         header; a torn tail), recovered with the key and without it:
@@ -94,12 +95,33 @@ def workload(log, committed):
     log.end()
 
 
+def damaged_sealed_session():
+    """Session 1 on the mounted image: sealed, closed, then a bit flipped in a record of
+    its second segment, so the workload's recover() rewrites and re-seals it."""
+    os.mkdir(ROOT)
+    log = SessionLog(ROOT, "cc-test", "fw-1", 7, key=KEY)
+    sid = log.start(1767225500)
+    for t in range(15):
+        log.append(rec(t), 0, 0, None, 0, False)
+        if t % 5 == 4:
+            log.sync()
+    log.end()
+    path = ROOT + "/s%06d.log" % sid
+    with open(path, "rb") as f:
+        raw = bytearray(f.read())
+    raw[64 + 32 * 8 + 6] ^= 0x40
+    with open(path, "wb") as f:
+        f.write(raw)
+
+
 def powercut():
     pristine = fresh_image(48)
+    mount(pristine)
+    damaged_sealed_session()
+    umount()
     # the dry run counts the writes a cut can hit
     data = bytearray(pristine)
     bdev = mount(data)
-    os.mkdir(ROOT)
     pre = bdev.writes
     workload(SessionLog(ROOT, "cc-test", "fw-1", 7, key=KEY), {})
     n_writes = bdev.writes - pre
@@ -109,7 +131,6 @@ def powercut():
     for n in range(1, n_writes + 1):
         data = bytearray(pristine)
         bdev = mount(data)
-        os.mkdir(ROOT)
         committed = {}
         log = None
         bdev.arm(n, 7919 + n)
