@@ -10,7 +10,8 @@
 Prints, per number of records n in
 one commit: the seal alone (sessionlog.seal_into: the HMAC over n records, the seal's
 CRC), and a whole sync() of n records on a LittleFS in RAM with and without a key;
-the last line fits the seal's cost as a + b * n.
+the garbage one seal leaves (for the chores' GC, app.GC_EVERY_S); the last line fits
+the seal's cost as a + b * n.
 """
 
 import gc
@@ -94,6 +95,14 @@ def main():
     t0 = time.ticks_us()
     mac = Hmac(key)
     print("seal: key_setup_us=%d" % time.ticks_diff(time.ticks_us(), t0))
+    buf = bytearray(32)
+    recs = memoryview(bytearray(32 * 30))
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    sl.seal_into(buf, mac, bytes(16), recs, 5, 30, 0)
+    print("seal: garbage_per_seal_bytes=%d" % (gc.mem_alloc() - a))
+    gc.enable()
     alone = {}
     for n in (0, 1, 10, 30, 64):
         alone[n] = seal_alone(mac, n)
