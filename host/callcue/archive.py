@@ -326,7 +326,7 @@ class Archive:
             raise ArchiveError(f"the session log does not decode: {e}") from None
         why = id_problem(hdr["device_id"])
         if why is not None:
-            raise ArchiveError(f"session {hdr['session_id']}: {why} in its header; not "
+            raise ArchiveError(f"{why} in its header; not "
                                "archived")
         crc = crc32(data)
         key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
