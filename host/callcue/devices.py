@@ -111,5 +111,8 @@ def run(args):
             len(ports), "" if len(ports) == 1 else "s"))
         return 1
     for d in found:
-        print("%-20s %-16s firmware %s" % (d["port"], d["device_id"], d["firmware"]))
+        # a device's words are shown quoted when they could draw on the terminal
+        dev_id, fw = (x if isinstance(x, str) and x.isprintable() else repr(x)
+                      for x in (d["device_id"], d["firmware"]))
+        print("%-20s %-16s firmware %s" % (d["port"], dev_id, fw))
     return 0

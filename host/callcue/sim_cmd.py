@@ -37,7 +37,7 @@ def run(args, fail):
         if args.records:
             return _records(args, fail)
         if args.pull:
-            return _pull(args)
+            return _pull(args, fail)
         dongle = simulator.VirtualDongle(wav, storage=args.storage or "ram", speed=args.speed,
                                          loop=args.loop, led=args.led, stay=True)
     except wavio.InputError as e:
@@ -99,7 +99,8 @@ def _records(args, fail):
     return 0
 
 
-def _pull(args):
+def _pull(args, fail):
+    from callcue.archive import id_problem
     from callcue.device import Device
     from callcue.firmware.protocol import crc32
     from callcue.firmware.sessionlog import decode_session
@@ -110,6 +111,9 @@ def _pull(args):
     out_dir.mkdir(parents=True, exist_ok=True)
     with Device.open(url) as dev:
         info = dev.info()
+        why = id_problem(info["device_id"])   # it names the files written below
+        if why is not None:
+            return fail(url, why)
         print("virtual dongle %s, firmware %s: playing %s" % (
             info["device_id"], info["firmware"], args.call), flush=True)
         while not dev.info()["capture_done"]:
