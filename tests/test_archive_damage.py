@@ -185,3 +185,22 @@ def test_readers_never_upgrade_an_older_archive(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_callcue("archive", "info", "--archive", folder)
     assert r.returncode == 0 and "sessions        2" in r.stdout, r.stderr
+
+
+def test_unwritable_partial_file_is_one_line(tmp_path, silence, micropython):  # noqa: F811
+    """A pull whose partial folder cannot be written names the file it could not write
+    (not "the device went away") and leaves the archive as it was."""
+    if unprivileged() is None:
+        pytest.skip("running as root without setpriv: permission bits do not bind")
+    folder = good_archive(tmp_path / "archive")
+    (folder / "partial").mkdir(mode=0o555)
+    dev = _device_folder(tmp_path / "dev", "cc-fine-0001")
+    before = snapshot(folder)
+    try:
+        r = run_callcue("logs", "pull", "--port", f"sim://{silence}?speed=0&storage={dev}",
+                        "--archive", folder)
+        _one_line_error(r, str(folder / "partial" / "cc-fine-0001-s000001.part"),
+                        "cannot write", "Permission denied")
+        assert snapshot(folder) == before
+    finally:
+        os.chmod(folder / "partial", 0o755)

@@ -171,12 +171,19 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
         if buf:
             say("session %d: resuming at byte %d of %d" % (sid, len(buf), size))
         t0 = time.monotonic()
-        with open(part, "wb" if not buf else "ab") as f:
+        try:
+            f = open(part, "wb" if not buf else "ab")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise _part_error(part, e) from None
+        with f:
             while len(buf) < size:
                 n = min(chunk, size - len(buf))
                 data = dev._chunk(sid, len(buf), n, 3)
-                f.write(data)
-                f.flush()
+                try:
+                    f.write(data)
+                    f.flush()
+                except OSError as e:
+                    raise _part_error(part, e) from None
                 buf += data
                 if progress is not None:
                     progress("session %d" % sid, len(buf), size)
@@ -208,6 +215,13 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             stats["deleted"] += 1
             say("session %d: deleted from the device" % sid)
     return stats
+
+
+def _part_error(part, e):
+    """A partial file's OSError (disk full, a read-only folder) as one line naming the
+    file, not as the device going away (the port's errors are OSErrors too)."""
+    return HostError(str(part), f"cannot write ({e.strerror or e}); free some space or fix "
+                     "the folder's permissions, then pull again (it resumes)")
 
 
 def check_device(dev):
