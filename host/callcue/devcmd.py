@@ -1,5 +1,6 @@
-"""`callcue device info | config get | config set KEY=VALUE... | time set`: one dongle's
-identity, engine parameter overrides and clock, over the serial protocol."""
+"""`callcue device info | config get | config set KEY=VALUE... | time set | key`: one
+dongle's identity, engine parameter overrides, clock and sealing key, over the serial
+protocol."""
 
 import json
 import time
@@ -10,8 +11,9 @@ from callcue.devices import HostError, connect
 def add_args(p):
     p.epilog = ("examples: callcue device info --port /dev/ttyACM0\n"
                 "          callcue device config set fast_on_csps=520 --port /dev/ttyACM0\n"
-                "          callcue device time set --port /dev/ttyACM0")
-    sub = p.add_subparsers(dest="what", metavar="info|config|time", required=True)
+                "          callcue device time set --port /dev/ttyACM0\n"
+                "          callcue device key --port /dev/ttyACM0")
+    sub = p.add_subparsers(dest="what", metavar="info|config|time|key", required=True)
     info = sub.add_parser("info", help="identity, firmware, storage and counters")
     cfg = sub.add_parser("config", help="get or set engine parameter overrides")
     csub = cfg.add_subparsers(dest="action", metavar="get|set", required=True)
@@ -22,10 +24,21 @@ def add_args(p):
     tsub = tm.add_subparsers(dest="action", metavar="set", required=True)
     tset = tsub.add_parser("set", help="set the clock to this host's (or --unix)")
     tset.add_argument("--unix", type=int, metavar="S", help="seconds since 1970 (default: now)")
-    for q in (info, cget, cset, tset):
+    key = sub.add_parser("key", help="give the dongle its sealing key (kept in the key "
+                         "store, outside the archive)")
+    key.add_argument("--rotate", action="store_true",
+                     help="replace the key it has (the old one is kept to check old logs)")
+    add_keys_arg(key)
+    for q in (info, cget, cset, tset, key):
         q.add_argument("--port", required=True, metavar="P",
                        help="serial port or URL of the dongle (see `callcue devices`)")
+    for q in (info, cget, cset, tset):
         q.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+
+def add_keys_arg(p):
+    p.add_argument("--keys", metavar="DIR", help="the key store (default: $CALLCUE_KEYS, "
+                   "else ~/.config/callcue/keys)")
 
 
 def _parse_pairs(pairs):
@@ -59,6 +72,12 @@ def _show(reply, as_json):
 def run(args):
     if args.what == "config" and args.action == "set":
         params = _parse_pairs(args.pairs)
+    if args.what == "key":
+        from callcue.keys import KeyStore, provision
+
+        with connect(args.port) as dev:
+            provision(dev, KeyStore(args.keys), rotate=args.rotate)
+        return 0
     with connect(args.port) as dev:
         if args.what == "info":
             reply = dev.info()
