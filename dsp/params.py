@@ -24,8 +24,9 @@ TABLE = (
      "an overlap in which the interrupter speaks this long is a talk-over"),
     ("talkover_gap_ms", 300, 0, 2000, "shorter breaks in the overlap do not end a talk-over"),
     # speaking rate (dsp/syllables.py)
-    ("syl_dip_db", 5, 1, 20, "level dip that separates two syllable nuclei"),
-    ("syl_peak_db", 12, 3, 40, "a nucleus is at most this far below the loudest recent one"),
+    ("syl_dip_db", 5, 1, 20, "level dip that separates two syllable nuclei, at a syllable "
+     "period of 270 ms (it scales with the square root of the period)"),
+    ("syl_peak_db", 18, 3, 40, "a nucleus is at most this far below the loudest recent one"),
     ("syl_low_pct", 12, 1, 100, "a nucleus with no pitch is voiced if this share of its "
      "energy lies below 600 Hz"),
     ("rate_window_s", 20, 2, 30, "rolling window of the speaking rate"),

@@ -184,48 +184,94 @@ def test_pitch_spread_window_minimum_and_clip():
     assert np.std(f0[:600]) > sd2[5] + 60      # unclipped: 194
 
 
+def _bumps(centres, heights, n, width=8, base=40.0):
+    """An envelope (dB) of raised-cosine bumps `width` frames wide on a flat base."""
+    env = np.full(n, base)
+    k = np.arange(width)
+    shape = 0.5 - 0.5 * np.cos(2 * np.pi * (k + 0.5) / width)
+    for c, h in zip(centres, heights, strict=True):
+        env[c - width // 2:c - width // 2 + width] = base + (h - base) * shape
+    return env
+
+
 def test_syllables_peaks_dips_gates_and_equal_peaks():
-    env = np.full(60, 40.0)
-    env[[10, 20, 30, 45]] = [60.0, 60.0, 50.0, 60.0]
-    env[21:25] = 58.0          # 20 has a flat shoulder, dip confirmed at 25
-    env[44] = 60.0             # a flat peak at 44-45
-    f0 = np.full(60, 2000.0)
-    active = np.ones(60, bool)
+    """Nuclei of the averaged envelope, counted when the dip after them confirms them;
+    the loudness, voicing and activity gates; a plateau is one nucleus."""
+    env = _bumps([10, 30, 50, 70], [60.0, 60.0, 50.0, 60.0], 90)
+    f0 = np.full(90, 2000.0)
+    active = np.ones(90, bool)
     count, peaks = reference.syllables(env, f0, active, P)
-    assert list(peaks) == [10, 20, 30, 44]
-    assert list(np.flatnonzero(count)) == [11, 25, 31, 46]
-    # 30 is 10 dB below the loudest recent nucleus (within syl_peak_db); 14 dB is not
-    env[30] = 46.0
-    assert list(reference.syllables(env, f0, active, P)[1]) == [10, 20, 44]
-    env[30] = 50.0
-    f0[28:33] = 0.0            # unvoiced there: no nucleus
-    assert 30 not in reference.syllables(env, f0, active, P)[1]
-    # two equal peaks without a dip between them are one nucleus
-    env2 = np.full(40, 40.0)
-    env2[10:21] = 58.0
-    env2[[10, 20]] = 60.0
-    count, peaks = reference.syllables(env2, np.full(40, 2000.0), np.ones(40, bool), P)
-    assert list(peaks) == [10] and count.sum() == 1
+    # the window (0.18 x 22 - 1 = 2.96 frames at the start) lags the envelope by a frame
+    assert list(peaks) == [10, 30, 50, 70]
+    assert count.sum() == 4 and all(count[p + 1:p + 6].sum() == 1 for p in peaks)
+    # 50 is 10 dB below the loudest recent nucleus (within syl_peak_db = 18); 25 dB is not
+    assert P.syl_peak_db == 18
+    low_one = _bumps([10, 30, 50, 70], [60.0, 60.0, 35.0, 60.0], 90, base=10.0)
+    assert list(reference.syllables(low_one, f0, active, P)[1]) == [10, 30, 70]
+    f0[44:58] = 0.0            # unvoiced from its rise to its dip: no nucleus
+    assert list(reference.syllables(env, f0, active, P)[1]) == [10, 30, 70]
+    f0[:] = 2000.0
+    active[48:54] = False      # the rep is not active at the peak: no nucleus
+    assert list(reference.syllables(env, f0, active, P)[1]) == [10, 30, 70]
+    # a plateau with no dip in it is one nucleus, at its first frame
+    env2 = np.full(60, 40.0)
+    env2[10:30] = 60.0
+    count, peaks = reference.syllables(env2, np.full(60, 2000.0), np.ones(60, bool), P)
+    assert list(peaks) == [12] and count.sum() == 1
 
 
 def test_syllables_voiced_by_low_band_at_the_peak():
     """A peak with no F0 between its valley and its dip still counts when its 20 ms hold
     `syl_low_pct` % of the energy below 600 Hz at the peak frame, and only there."""
-    env = np.full(40, 40.0)
-    env[10] = 60.0
-    env[25] = 58.0
-    f0 = np.zeros(40)
-    active = np.ones(40, bool)
+    env = _bumps([10, 30], [60.0, 58.0], 50)
+    f0 = np.zeros(50)
+    active = np.ones(50, bool)
     assert reference.syllables(env, f0, active, P)[0].sum() == 0
-    low = np.zeros(40, bool)
-    low[25] = True
-    low[11] = True             # beside the peak: no nucleus
-    assert list(reference.syllables(env, f0, active, P, low)[1]) == [25]
+    low = np.zeros(50, bool)
+    low[30] = True             # the second peak (of the averaged envelope)
+    low[12] = True             # beside the first: no nucleus
+    assert list(reference.syllables(env, f0, active, P, low)[1]) == [30]
     # the share: the last two frames' low-band energy against the whole band's
     e_all = np.full(4, 1000.0)
     e_low = np.array([0.0, 240.0, 0.0, 10.0])
     assert list(reference.syllable_low(e_low, e_all, P)) == [False, True, True, False]
     assert P.syl_low_pct == 12
+
+
+def _spoken(tempo, n_syl=60, period=22.0):
+    """Envelope of n_syl syllables at `period` frames / tempo: a vowel of 0.6 period
+    with a 6 dB ripple (two halves of a long vowel) and a 15 dB consonant dip."""
+    T = period / tempo
+    n = int(n_syl * T) + 40
+    t = np.arange(n, dtype=np.float64)
+    ph = (t % T) / T
+    vowel = 45.0 + 15.0 * np.sin(np.pi * np.clip(ph / 0.8, 0, 1)) ** 0.5
+    ripple = -6.0 * np.exp(-0.5 * ((ph - 0.4) / 0.06) ** 2)
+    env = np.where(t < n_syl * T, vowel + ripple, 40.0)
+    return env
+
+
+@pytest.mark.parametrize("tempo", [0.7, 1.0, 1.4])
+def test_syllables_follow_the_period(tempo):
+    """A voice slowed or hurried (the same envelope stretched in time) gives the same
+    count: the window and dip follow the period the nuclei show, so a long vowel's
+    ripple does not split it when slow and the consonant dips still part syllables
+    when fast."""
+    env = _spoken(tempo)
+    n = len(env)
+    count, _ = reference.syllables(env, np.full(n, 2000.0), np.ones(n, bool), P)
+    assert count.sum() == pytest.approx(60, abs=2)
+
+
+def test_syllable_window_and_dip():
+    """The window is 0.18 period - 1 frames within 1..7.99, the dip grows with the
+    square root of the period and is syl_dip_db at 27 frames."""
+    win, dip = reference.syllable_window(27 * 16, P)
+    assert win == pytest.approx(0.1797 * 27 - 1, abs=0.01) and dip == pytest.approx(5.0)
+    assert reference.syllable_window(160, P)[0] == 1.0
+    assert reference.syllable_window(800, P)[0] == pytest.approx(800 * 46 / 4096 - 1)
+    assert reference.syllable_window(900, P)[0] == pytest.approx(8.0 - 1 / 256)
+    assert reference.syllable_window(16 * 12, P)[1] == pytest.approx(5.0 * np.sqrt(12 / 27))
 
 
 def test_rolling_rate_window_and_minimum():

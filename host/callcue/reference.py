@@ -66,6 +66,14 @@ MIN_PEAK = 8  # a block whose peak is below 8 LSB (-72 dBFS) carries no period
 GROSS_RATIO = 1.2  # pitch estimates more than 20 % apart are a gross error
 
 SYL_REF_DECAY_DB = 10.0 / FRAMES_PER_S  # the loudest recent nucleus decays 10 dB/s
+# the syllable period (frames x 16) and what follows it (dsp/syllables.py)
+SYL_PERIOD_INIT_Q4 = 352     # 22 frames, 4.5 syllables/s
+SYL_PERIOD_MIN_Q4 = 160      # 100 ms
+SYL_PERIOD_MAX_Q4 = 800      # 500 ms
+SYL_PAUSE_PERIODS = 3        # a longer gap between nuclei is a pause
+SYL_WIN_PER_PERIOD = 46 / 256  # envelope window + 1 frame per frame of period
+SYL_DIP_PERIOD = 27.0        # frames: the period at which the dip is syl_dip_db
+SYL_RING = 8                 # the window holds at most 7.99 frames
 # the syllable envelope's high-pass, one of its two first-order sections
 SYL_HP_B = (1.0, -1.0)
 SYL_HP_A = (1.0, -7.0 / 8.0)
@@ -519,54 +527,78 @@ def syllable_low(energy_low, energy_rep, p):
 def syllables(envelope, f0_cents, rep_active, p, low=None):
     """Syllable nuclei: (count per frame, peak frames).
 
-    Nuclei are peaks of the envelope with a prominence of more than `syl_dip_db`
-    (scipy.signal.find_peaks: they rise above the valleys on both sides by that much),
-    on a frame where the rep is active, voiced: a voiced frame (an F0) from the rise out
-    of the preceding valley up to the confirming dip, or `low` (syllable_low; None: all
-    False) on the peak frame, and no more than `syl_peak_db` below
-    the loudest recent envelope (a peak hold decaying 10 dB/s) when the dip after the
-    peak confirms it. A nucleus is counted on that confirming frame: the first after the
-    peak that is more than `syl_dip_db` below it. A flat peak is at its first frame,
-    and of equal peaks with no such dip between them only the first counts (find_peaks
-    would take both).
+    The envelope is first averaged over a window that follows the syllable period
+    (syllable_window): period - the running median of the gaps between counted
+    nuclei, each stepping it 1/16 towards the gap unless the gap is more than
+    SYL_PAUSE_PERIODS periods (a pause), 22 frames at the start, within 10..50 frames;
+    window 0.18 period - 1 frames (1 to 7.99: the newest whole frames and a share of the
+    next older one); dip `syl_dip_db` * sqrt(period / 27 frames).
+
+    Nuclei are then peaks of the averaged envelope that rise more than the dip above
+    the preceding valley and are confirmed by a fall of more than the dip (hysteresis),
+    on a frame where the rep is active, voiced: a voiced frame (an F0) from the rise
+    out of the preceding valley up to the confirming dip, or `low` (syllable_low; None:
+    all False) on the peak frame, and no more than `syl_peak_db` below the loudest
+    recent averaged envelope (a peak hold decaying 10 dB/s) when the dip confirms it. A
+    nucleus is counted on that confirming frame. A flat peak is at its first frame.
+    The period's bookkeeping (integer steps) is the engine's, so the two follow the
+    same period.
     """
     env = np.asarray(envelope, dtype=np.float64)
     n = len(env)
     count = np.zeros(n, np.int64)
-    if n == 0:
-        return count, np.zeros(0, np.int64)
-    dip = float(p.syl_dip_db)
-    _, props = signal.find_peaks(env, prominence=np.nextafter(dip, np.inf), plateau_size=1)
-    peaks = props["left_edges"]   # a flat peak is at its first frame
     voiced = np.asarray(f0_cents) > 0
     low = np.zeros(n, bool) if low is None else np.asarray(low, bool)
-    k = np.arange(n) * SYL_REF_DECAY_DB
-    ref = np.maximum.accumulate(env + k) - k   # max over j <= i of env[j] - decay * (i - j)
     active = np.asarray(rep_active, bool)
     kept = []
-    dips = set()
-    prev_c = -1      # the last confirming dip: the valley search starts after it
-    for pk in peaks:
-        after = np.flatnonzero(env[pk + 1 :] < env[pk] - dip)
-        if after.size == 0:
-            continue
-        c = pk + 1 + int(after[0])
-        if c in dips:
-            continue   # an equal peak before the same dip: one nucleus, the first
-        dips.add(c)
-        # the rise out of the valley: first frame above (valley minimum + dip)
-        lo = prev_c + 1 if prev_c >= 0 else 0
-        rise = lo
-        if prev_c >= 0:
-            v = lo + int(np.argmin(env[lo:pk + 1]))
-            above = np.flatnonzero(env[v:pk + 1] > env[v] + dip)
-            rise = v + int(above[0]) if above.size else pk
-        prev_c = c
-        if (active[pk] and (voiced[rise:c + 1].any() or low[pk])
-                and env[pk] >= ref[c] - p.syl_peak_db):
-            count[c] += 1
-            kept.append(pk)
+    q = SYL_PERIOD_INIT_Q4
+    win, dip = syllable_window(q, p)
+    hist = np.zeros(SYL_RING)   # newest first
+    seek = True
+    peak = valley = 0.0
+    peak_ok = peak_low = voiced_seen = False
+    peak_at = 0
+    last = None                 # the last counted nucleus's peak frame
+    ref = 0.0
+    for i in range(n):
+        hist[1:] = hist[:-1]
+        hist[0] = env[i]
+        whole = int(win)
+        e = (hist[:whole].sum() + (win - whole) * hist[whole]) / win
+        if voiced[i]:
+            voiced_seen = True
+        ref = max(ref - SYL_REF_DECAY_DB, e)
+        if seek:
+            if e > peak:
+                peak, peak_at, peak_ok, peak_low = e, i, active[i], low[i]
+            elif e < peak - dip:
+                if peak_ok and (voiced_seen or peak_low) and peak >= ref - p.syl_peak_db:
+                    count[i] += 1
+                    kept.append(peak_at)
+                    if last is not None and 16 * (peak_at - last) < SYL_PAUSE_PERIODS * q:
+                        step = q >> 4
+                        q2 = q + step if 16 * (peak_at - last) > q else q - step
+                        q2 = min(max(q2, SYL_PERIOD_MIN_Q4), SYL_PERIOD_MAX_Q4)
+                        if q2 != q:
+                            q = q2
+                            win, dip = syllable_window(q, p)
+                    last = peak_at
+                seek = False
+                valley = e
+        else:
+            if e < valley:
+                valley = e
+            elif e > valley + dip:
+                seek = True
+                voiced_seen = False
+                peak, peak_at, peak_ok, peak_low = e, i, active[i], low[i]
     return count, np.asarray(kept, np.int64)
+
+
+def syllable_window(period_q4, p):
+    """(window in frames, dip in dB) for a syllable period in frames x 16."""
+    win = min(max(period_q4 / 16.0 * SYL_WIN_PER_PERIOD - 1.0, 1.0), SYL_RING - 1 + 255 / 256)
+    return win, p.syl_dip_db * np.sqrt(period_q4 / 16.0 / SYL_DIP_PERIOD)
 
 
 def rolling_rate(syllable, talk, p):
