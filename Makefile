@@ -13,7 +13,7 @@ MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(DEVICE_SRC))
 
 DEMO := build/demo
 
-.PHONY: setup run test mpy bench lint format clean distclean
+.PHONY: setup run test test-fast mpy bench lint format clean distclean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# the quick loop for daily work: everything but the slow tests (tests/conftest.py)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
 # memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json};

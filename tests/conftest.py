@@ -17,6 +17,33 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# `make test-fast` leaves these out (-m "not slow"): the files whose tests drive the
+# virtual dongle over serial, a browser, PostgreSQL, espeak-ng or the benches, and the
+# exhaustive power-cut and bound runs; each takes seconds a test. `make test` runs all.
+SLOW_FILES = {
+    "test_archive.py", "test_archive_damage.py", "test_bench.py", "test_dsp_bounds.py",
+    "test_espeak.py", "test_host_calibrate.py", "test_host_flash_board.py",
+    "test_host_hostile.py", "test_host_logs.py", "test_host_report.py",
+    "test_host_stream.py", "test_realspeech.py", "test_seal.py",
+}
+SLOW_TESTS = (
+    "test_sessionlog.py::test_power_cuts", "test_sessionlog.py::test_flash_full",
+    "test_firmware.py::test_stream", "test_firmware.py::test_no_audio",
+    "test_firmware.py::test_hostile", "test_verify.py::test_every_scenario",
+    "test_verify.py::test_command", "test_verify.py::test_mono",
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of `make test-fast`")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        nodeid = item.nodeid.split("/")[-1]
+        if nodeid.split("::")[0] in SLOW_FILES or nodeid.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def repo_root():
