@@ -338,6 +338,22 @@ def test_power_cuts_at_every_write(micropython):
     assert f["removed"] >= 3 and f["records_checked"] > 10000
 
 
+def test_power_cuts_while_config_and_key_are_written(micropython):
+    """Exhaustive, for the writes outside the session logs: a parameter set, the
+    learned rate, a calibration saved, a parameter back to its default, the key set
+    and replaced, cut at each flash program and erase in turn. After each reboot
+    Config.load and load_key read exactly the state before the cut operation or the
+    one it was writing (both files are written beside and renamed over): never a bad
+    file, never a config fallen back to its defaults, never a torn key."""
+    out = run_script(micropython, "config_powercut.py")
+    lines = out.splitlines()
+    bad = [x for x in lines if x.startswith("BAD")]
+    assert not bad, "\n".join(bad[:10])
+    f = fields(lines[-1])
+    assert lines[-1].startswith("config_powercut ")
+    assert f["cuts"] == f["writes"] >= 12 and f["ok"] == f["cuts"] and f["bad"] == 0
+
+
 def test_flash_full(micropython):
     """A full flash: the oldest sessions go first; a call longer than the flash holds
     keeps its newest minutes, its end included (its oldest parts go, counted), nothing
