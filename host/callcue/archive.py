@@ -219,8 +219,8 @@ class Archive:
                                    "`callcue logs pull --archive %s`" % (
                                        "file" if db.dialect == "sqlite" else "database",
                                        "DIR" if db.dialect == "sqlite" else "URL"))
-            try:
-                return self._check_columns()   # an older schema may have every column
+            try:   # an older schema may have every column a reader needs
+                return self._check_columns(later=sql.READER_OPTIONAL)
             except ArchiveError:
                 later = [c for v in range(version, SCHEMA_VERSION)
                          for c in sql.ADDED_COLUMNS.get(v, ())]
@@ -241,7 +241,9 @@ class Archive:
                         db.execute(stmt)
                 else:
                     # the tables there must be an older callcue's, or nothing is touched
-                    self._check_columns(tables, sql.ADDED_COLUMNS.get(version, ()))
+                    self._check_columns(tables, [
+                        c for v in range(version, SCHEMA_VERSION)
+                        for c in sql.ADDED_COLUMNS.get(v, ())])
                     for v in range(version + 1, SCHEMA_VERSION + 1):
                         for step in sql.MIGRATIONS[v]:
                             step(db) if callable(step) else db.execute(step)
@@ -312,13 +314,14 @@ class Archive:
 
     # ------------------------------------------------------------------ import
 
-    def import_session(self, data, imported_at=None, warn=None):
+    def import_session(self, data, imported_at=None, warn=None, seal=None):
         """Import one pulled session log (bytes) in one transaction. Returns (pk, added):
         added is False if it was already archived (same crc32), by us or by another desk
         at the same moment. A session with the id and start time of an archived one but
         other content (a device whose ids restarted, with its clock unset) is archived
         beside it, and warn(message) says so. Raises ArchiveError for a log that does not
-        decode."""
+        decode. `seal`: (status, message) of its seals as checked with the device's key
+        (callcue.seal), kept with it; a session already archived gets it if it had none."""
         data = bytes(data)
         try:
             hdr, recs, events = decode_log(data)
@@ -332,6 +335,7 @@ class Archive:
         key = (hdr["device_id"], hdr["session_id"], hdr["start_time"])
         old = self.find(*key, crc)
         if old is not None:
+            self._keep_seal(old["pk"], seal)
             return old["pk"], False
         twin = self.find(*key)
         now = int(time.time()) if imported_at is None else int(imported_at)
@@ -341,7 +345,8 @@ class Archive:
                 db.execute(sql.UPSERT_DEVICE, (hdr["device_id"], hdr["fw_version"], now, now))
                 row = db.one(sql.INSERT_SESSION, (
                     *key, hdr["fw_version"], hdr.get("cal_hash"), len(data), crc,
-                    len(recs), now, data, hdr["format_version"]))
+                    len(recs), now, data, hdr["format_version"],
+                    *(seal if seal is not None else (None, None))))
                 if row is None:
                     raise _Exists
                 pk = row["pk"]
@@ -350,7 +355,9 @@ class Archive:
                 db.insert_rows("events", ("session_pk", *EVENT_COLUMNS),
                                [(pk, *(e[c] for c in EVENT_COLUMNS)) for e in events])
         except _Exists:           # another desk archived it since find(): rolled back
-            return self.find(*key, crc)["pk"], False
+            pk = self.find(*key, crc)["pk"]
+            self._keep_seal(pk, seal)
+            return pk, False
         except _db_errors() as e:
             raise self._error(e) from None
         if twin is not None and warn is not None:
@@ -359,6 +366,26 @@ class Archive:
                  "device's session ids restarted; both are kept, the new one as archive "
                  f"row {pk}")
         return pk, True
+
+    def _keep_seal(self, pk, seal):
+        if seal is not None and self.seal(pk) == (None, None):
+            try:
+                self._db.execute(sql.SET_SEAL, (*seal, pk))
+            except _db_errors() as e:
+                raise self._error(e) from None
+
+    def seal(self, pk):
+        """(status, message) of session `pk`'s seals as checked when it was pulled, or
+        (None, None): not checked (no key known then, or a schema-3 archive)."""
+        if "seal" not in self._db.columns("sessions"):
+            return None, None
+        rows = self._q(sql.SESSION_SEAL, (pk,))
+        return (rows[0]["seal"], rows[0]["seal_note"]) if rows else (None, None)
+
+    def raw(self, pk):
+        """Session `pk`'s raw log bytes as archived."""
+        rows = self._q(sql.SESSION_RAW, (pk,))
+        return bytes(rows[0]["raw"]) if rows else None
 
     def stored_counts(self, pk):
         """(records, events) rows stored for session `pk`."""

@@ -20,7 +20,10 @@ Schema versions: 0, the first SQLite archives (no events table); 1 adds `events`
 `sessions.log_format` (filled from the stored raw logs); 2 adds `reps` (rep -> team),
 `assignments` (device -> rep from a start time, history kept) and the report's indexes;
 3 keys a session by (device, session id, start time, crc32), so two sessions that share
-an id and start time (a device whose ids restarted, its clock unset) are kept side by side.
+an id and start time (a device whose ids restarted, its clock unset) are kept side by side;
+4 adds `sessions.seal` and `sessions.seal_note`: the verdict of the log's seals when it
+was pulled with the device's key (callcue.seal; NULL: no key known then). Readers take a
+schema-3 archive as it is (no verdicts stored).
 """
 
 import re
@@ -30,7 +33,7 @@ import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RECORD_COLUMNS = ("seq", "t_s", "rep_active_ms", "customer_active_ms", "overlap_ms",
                   "syllables", "rate_csps", "pitch_cents", "pitch_sd_cents", "cue",
                   "overruns", "talkovers")
@@ -52,7 +55,8 @@ TABLES = {
         session_id INTEGER NOT NULL, start_time {big} NOT NULL, fw_version TEXT,
         cal_hash {big}, bytes INTEGER NOT NULL, crc32 {big} NOT NULL,
         n_records INTEGER NOT NULL, imported_at {big} NOT NULL, raw {blob} NOT NULL,
-        log_format INTEGER, UNIQUE (device_id, session_id, start_time, crc32)""",
+        log_format INTEGER, seal TEXT, seal_note TEXT,
+        UNIQUE (device_id, session_id, start_time, crc32)""",
     "records": """session_pk {big} NOT NULL REFERENCES sessions(pk),
         seq INTEGER NOT NULL, t_s INTEGER NOT NULL,
         rep_active_ms INTEGER, customer_active_ms INTEGER, overlap_ms INTEGER,
@@ -97,7 +101,9 @@ def _add_log_format(db):
 
 # Columns a migration adds to a table an older archive already has ("table.column"), by
 # the version they are missing from: an older archive lacks them, anything else must not.
-ADDED_COLUMNS = {0: ("sessions.log_format",)}
+ADDED_COLUMNS = {0: ("sessions.log_format",), 3: ("sessions.seal", "sessions.seal_note")}
+# Columns a reader does without (an older archive opened read-only is read as it is)
+READER_OPTIONAL = ("sessions.seal", "sessions.seal_note")
 
 def _key_with_crc(db):
     """Migration 3: a session's key takes its crc32 too, so a device whose ids restarted
@@ -121,11 +127,20 @@ def _key_with_crc(db):
         db.execute(stmt)
 
 
+def _add_seal(db):
+    """Migration 4: where each session's seal verdict is kept (NULL: not checked)."""
+    have = db.columns("sessions")
+    for col in ("seal", "seal_note"):
+        if col not in have:
+            db.execute(f"ALTER TABLE sessions ADD COLUMN {col} TEXT")
+
+
 # MIGRATIONS[v] brings a database from version v-1 to v: SQL text or a function of the db.
 MIGRATIONS = {
     1: (_add_log_format, create_table("events"), _fill_events),
     2: (create_table("reps"), create_table("assignments"), *INDEXES),
     3: (_key_with_crc,),
+    4: (_add_seal,),
 }
 
 
@@ -153,9 +168,12 @@ UPSERT_DEVICE = (
     "THEN excluded.last_seen ELSE devices.last_seen END")
 INSERT_SESSION = (
     "INSERT INTO sessions (device_id, session_id, start_time, fw_version, cal_hash, bytes, "
-    "crc32, n_records, imported_at, raw, log_format) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+    "crc32, n_records, imported_at, raw, log_format, seal, seal_note) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
     "ON CONFLICT (device_id, session_id, start_time, crc32) DO NOTHING RETURNING pk")
 SESSION_RAW = "SELECT raw, n_records FROM sessions WHERE pk=?"
+SESSION_SEAL = "SELECT seal, seal_note FROM sessions WHERE pk=?"
+SET_SEAL = "UPDATE sessions SET seal=?, seal_note=? WHERE pk=?"
 COUNT_RECORDS = "SELECT COUNT(*) AS n FROM records WHERE session_pk=?"
 COUNT_EVENTS = "SELECT COUNT(*) AS n FROM events WHERE session_pk=?"
 SELECT_SESSIONS = "SELECT %s FROM sessions" % ", ".join(SESSION_COLUMNS)

@@ -26,9 +26,13 @@ from callcue.archive import (
     id_problem,
     open_for_cli,
 )
+from callcue.devcmd import add_keys_arg
 from callcue.devices import HostError, connect
 from callcue.firmware.protocol import CHUNK_MAX
 from callcue.firmware.sessionlog import FORMAT_VERSION
+from callcue.integrity import seal_result
+from callcue.keys import key_id
+from callcue.seal import BROKEN, NOT_SIGNED, WRONG_KEY
 
 EVENT_EXPORT_COLUMNS = ("start_s", "end_s", "interrupter")
 EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", "kind",
@@ -38,8 +42,9 @@ EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", "kind",
 def add_args(p):
     p.epilog = ("examples: callcue logs list --port /dev/ttyACM0\n"
                 "          callcue logs pull --port /dev/ttyACM0 --archive ~/callcue --delete\n"
-                "          callcue logs export --archive ~/callcue --format csv --out calls.csv")
-    sub = p.add_subparsers(dest="action", metavar="list|pull|export", required=True)
+                "          callcue logs export --archive ~/callcue --format csv --out calls.csv\n"
+                "          callcue logs verify --archive ~/callcue")
+    sub = p.add_subparsers(dest="action", metavar="list|pull|export|verify", required=True)
     ls = sub.add_parser("list", help="the sessions stored on the device")
     ls.add_argument("--json", action="store_true", help="print the list as JSON")
     pull = sub.add_parser("pull", help="pull every finished session into the archive")
@@ -49,6 +54,7 @@ def add_args(p):
                       help="delete each session from the device once its import is verified")
     pull.add_argument("--chunk", type=int, default=CHUNK_MAX, metavar="BYTES",
                       help=f"bytes per request, 1..{CHUNK_MAX} (default {CHUNK_MAX})")
+    add_keys_arg(pull)
     for q in (ls, pull):
         q.add_argument("--port", required=True, metavar="P",
                        help="serial port or URL of the dongle (see `callcue devices`)")
@@ -59,11 +65,19 @@ def add_args(p):
     ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
     ex.add_argument("--out", default="-", metavar="FILE",
                     help="output file ('-': stdout; parquet needs a file)")
+    ve = sub.add_parser("verify", help="check every archived session: its rows against its "
+                        "raw log, the log's seals against the device's key; exit 1 naming "
+                        "each one that differs or whose seal is broken")
+    ve.add_argument("--archive", required=True, metavar="DIR|URL",
+                    help="archive folder or postgresql:// URL (opened read-only)")
+    add_keys_arg(ve)
 
 
 def run(args):
     if args.action == "export":
         return export(args)
+    if args.action == "verify":
+        return verify_archive(args)
     if args.action == "list":
         with connect(args.port) as dev:
             sessions = dev.sessions()
@@ -82,10 +96,13 @@ def run(args):
         raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
     with connect(args.port) as dev:
         check_device(dev)   # before the archive is opened: a bad device creates nothing
+        from callcue.keys import KeyStore
+
+        store = KeyStore(args.keys)
         with open_for_cli(args.archive) as ar:
             sync_clock(dev, say=print)
             stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
-                             progress=_rich_progress())
+                             progress=_rich_progress(), keys=store)
     n = stats["records"] + stats["events"]
     rate = n / stats["seconds"] if stats["seconds"] > 0 else 0.0
     print("pulled %d session(s), %d bytes, %d records and %d talk-over events in %.2f s "
@@ -140,12 +157,21 @@ def _rich_progress():
     return progress
 
 
-def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
+def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, keys=None):
     """Pull every finished session of `dev` into archive `ar` (see the module doc).
     Returns counts and the transfer time. Device/serial errors propagate; the bytes
-    received so far stay in ar's partial/ folder for the next call to resume."""
+    received so far stay in ar's partial/ folder for the next call to resume. With
+    `keys` (a callcue.keys.KeyStore) holding the device's key, each pulled log's seals
+    are checked and the verdict archived with it; a broken seal, another key, or no
+    seal from a device that has a key is a warning line (the log is archived all the
+    same: it is the evidence)."""
     info = check_device(dev)
     device_id = info["device_id"]
+    known = keys.keys(device_id) if keys is not None else []
+    if info.get("key_set") and not any(key_id(k) == info.get("key_id") for k, _ in known):
+        say("warning: %s has key %s, which is not in the key store %s: its sessions are "
+            "archived unchecked" % (device_id, info.get("key_id"),
+                                    keys.folder if keys is not None else "(none given)"))
     stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
              "added": 0, "skipped": 0, "deleted": 0}
     for s in dev.sessions():
@@ -193,9 +219,15 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
             part.unlink(missing_ok=True)  # wrong bytes: the next pull starts over
             raise
         stats["seconds"] += time.monotonic() - t0
+        res = seal_result(data, known)
+        verdict = None if res is None else (res.status, res.message)
+        if res is not None and (res.status in (BROKEN, WRONG_KEY) or (
+                res.status == NOT_SIGNED and info.get("key_set"))):
+            say("session %d: warning: seal %s: %s" % (sid, res.status, res.message))
         try:
             pk, added = ar.import_session(
-                data, warn=lambda msg, sid=sid: say("session %d: warning: %s" % (sid, msg)))
+                data, warn=lambda msg, sid=sid: say("session %d: warning: %s" % (sid, msg)),
+                seal=verdict)
         except ArchiveError as e:
             raise HostError(ar.name, f"session {sid}: {e}") from None
         part.unlink(missing_ok=True)
@@ -205,8 +237,9 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None):
         stats["records"] += n
         stats["events"] += n_ev
         stats["added" if added else "skipped"] += 1
-        say("session %d: %d bytes, %d records, %d talk-over events %s" % (
-            sid, len(data), n, n_ev, "imported" if added else "already in the archive"))
+        say("session %d: %d bytes, %d records, %d talk-over events %s%s" % (
+            sid, len(data), n, n_ev, "imported" if added else "already in the archive",
+            "" if res is None else "; seal: " + res.status))
         if delete:
             if not ar.verify(pk, crc):
                 raise HostError(ar.name, f"session {sid}: the archived copy does not "
@@ -323,4 +356,37 @@ def _parquet(rows, out):
     table = pyarrow.table({c: [r[c] for r in rows] for c in EXPORT_COLUMNS})
     pyarrow.parquet.write_table(table, out)
     print("wrote %d rows (records and talk-over events) to %s" % (len(rows), out))
+    return 0
+
+
+def session_name(s):
+    return "%s session %d (archive row %d)" % (s["device_id"], s["session_id"], s["pk"])
+
+
+def verify_archive(args):
+    """`logs verify`: one line per session (its mark and why), then the tally; exit 1
+    naming every session whose rows or log are not the dongle's. Read-only."""
+    from callcue.integrity import NOT_SIGNED, VERIFIED, check_session
+    from callcue.keys import KeyStore
+
+    store = KeyStore(args.keys)
+    counts = {VERIFIED: 0, NOT_SIGNED: 0}
+    failed = []
+    with open_for_cli(args.archive, create=False) as ar:
+        try:
+            for s in ar.sessions():
+                c = check_session(ar, s, store)
+                print("%s: %s: %s" % (session_name(s), c.mark, c.note))
+                if c.failed:
+                    failed.append(session_name(s))
+                else:
+                    counts[c.mark] += 1
+        except ArchiveError as e:
+            raise HostError(ar.name, str(e)) from None
+    print("%d session(s): %d verified, %d not signed, %d not verified (keys: %s)" % (
+        counts[VERIFIED] + counts[NOT_SIGNED] + len(failed), counts[VERIFIED],
+        counts[NOT_SIGNED], len(failed), store.folder))
+    if failed:
+        print("callcue: not verified: %s" % "; ".join(failed), file=sys.stderr)
+        return 1
     return 0
