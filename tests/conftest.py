@@ -27,7 +27,8 @@ SLOW_FILES = {
     "test_host_stream.py", "test_realspeech.py", "test_seal.py",
 }
 SLOW_TESTS = (
-    "test_sessionlog.py::test_power_cuts", "test_sessionlog.py::test_flash_full",
+    "test_sessionlog.py::test_power_cuts_on", "test_sessionlog.py::test_power_cuts_at",
+    "test_sessionlog.py::test_flash_full", "test_sessionlog.py::test_flash_io_errors",
     "test_firmware.py::test_stream", "test_firmware.py::test_no_audio",
     "test_firmware.py::test_hostile", "test_verify.py::test_every_scenario",
     "test_verify.py::test_command", "test_verify.py::test_mono",

@@ -338,6 +338,25 @@ def test_power_cuts_at_every_write(micropython):
     assert f["removed"] >= 3 and f["records_checked"] > 10000
 
 
+def test_flash_io_errors_never_raise_lose_or_hide(micropython):
+    """Injected flash errors (the block device returns -EIO to LittleFS, as a driver
+    reports a failed program, erase or read), instead of power cuts: each write of the
+    app-style workload failing once, each read failing once, and a bad stretch of 8
+    writes from each point. The store never raises, every record whose commit returned
+    True is on flash after a reboot, nothing invalid is read back, what failed is
+    counted in dropped_records, and once the fault is over the next call is logged
+    whole."""
+    out = run_script(micropython, "sessionlog_ioerror.py", timeout=600)
+    lines = out.splitlines()
+    fails = [x for x in lines if x.startswith("FAIL")]
+    assert not fails, "\n".join(fails[:10])
+    f = fields(lines[-1])
+    assert lines[-1].startswith("ioerror ")
+    assert f["runs"] == 2 * f["writes"] + f["reads"] and f["writes"] >= 40
+    assert f["raised"] == f["lost"] == f["invalid"] == 0
+    assert f["not_resumed"] == f["uncounted"] == 0
+
+
 def test_power_cuts_while_config_and_key_are_written(micropython):
     """Exhaustive, for the writes outside the session logs: a parameter set, the
     learned rate, a calibration saved, a parameter back to its default, the key set
