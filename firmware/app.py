@@ -112,6 +112,7 @@ class App:
         self.end_due = False
         self.reconfig_due = False    # set_config: close the session, then a new engine
         self.chores_due = False
+        self.memory_errors = 0           # chores that found no heap (see chores())
         self.gc_frame = 0                # the engine's frame at the last collection
         # talk-overs not yet logged: (start_f, end_f, interrupter) triples
         self.events = array("i", bytes(12 * EVENTS_MAX))
@@ -259,7 +260,21 @@ class App:
         the records waiting in RAM. A config change (set_config) closes the open
         session here and only then starts the new engine, so one log never holds two
         engines' seconds (t_s starting again at 0). And collect the garbage at call
-        end or once GC_EVERY_S have passed, so that the GC never runs inside a frame."""
+        end or once GC_EVERY_S have passed, so that the GC never runs inside a frame.
+
+        A chore that finds no heap (MemoryError: a fragmented heap, or garbage not yet
+        collected) never stops the loop: it is counted (memory_errors), the garbage is
+        collected, and what the chore had not done yet is tried after the next frame."""
+        try:
+            self._chores()
+        except MemoryError:
+            self.memory_errors += 1
+            gc.collect()
+            self.gc_frame = self.engine.frame
+            self.chores_due = self.open_due or self.sync_due or self.end_due or \
+                self.reconfig_due
+
+    def _chores(self):
         if self.open_due:
             self.open_due = False
             eng = self.engine
@@ -283,8 +298,8 @@ class App:
                 self.session = -1
                 self._learn_rate()         # nothing when the config changed (call_learn)
             if reconfig:
-                self.reconfig_due = False
                 self._new_engine()
+                self.reconfig_due = False  # after: a MemoryError retries it (chores())
                 ended = True               # the old engine is garbage: collect it
         elif self.sync_due:
             self.sync_due = False
@@ -481,6 +496,7 @@ class App:
             "talkovers": self.talkovers_total,
             "events_logged": self.events_logged,
             "events_dropped": self.events_dropped,
+            "memory_errors": self.memory_errors,
             "capture_done": self.capture.done,
             "replay": self.replay_engine is not None,
             "replays_timed_out": self.replays_timed_out,

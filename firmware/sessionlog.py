@@ -91,6 +91,7 @@ _U8 = const(0xFF)
 
 _ENOENT = const(2)
 _EIO = const(5)
+_ENOMEM = const(12)
 _ENOSPC = const(28)
 _CHUNK = const(256)          # bytes per read in recover(), truncation and crc32()
 PENDING_MAX = const(64)      # records append(flush=False) can hold before a flush
@@ -762,6 +763,17 @@ class SessionLog:
     def start(self, start_time):
         """Open a new session file (header written and flushed) and return its id, or -1
         if no file could be made (its records are then dropped and counted)."""
+        try:
+            return self._start(start_time)
+        except MemoryError:
+            # no heap for the file's handle or name: as a file that cannot be made (the
+            # id it may have taken is skipped, never handed out twice)
+            self.last_errno = _ENOMEM
+            self._id = -2
+            self._seq = 0
+            return -1
+
+    def _start(self, start_time):
         if self._id >= 0:
             self.end()
         self._make_room()

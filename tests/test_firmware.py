@@ -483,6 +483,69 @@ def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
     assert d["gc_chores"] >= 1 and d["gc_frames"] == 0, d
 
 
+NOHEAP_SCRIPT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import micropython
+from firmware import hal_sim
+from firmware.app import App
+from firmware.config import Config
+from firmware.sessionlog import SessionLog
+
+root = hal_sim.mount_storage("ram", size=262144)
+clock = hal_sim.SimClock()
+cap = hal_sim.FileCapture(sys.argv[2], clock)
+config = Config(root + "/config.json").load()
+store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
+app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
+starved = int(sys.argv[3])        # the first chores find no heap at all
+chores = frames = 0
+reconfig = -1
+while cap.read(app.rep, app.cust):
+    app.step()
+    frames += 1
+    if frames == 2500:                # a config change: its chore starts a new engine
+        app.cmd_set_config({"params": {"vad_on_db": 10}})
+        reconfig = chores + 1
+    if app.chores_due:
+        chores += 1
+        if chores <= starved or chores == reconfig:
+            micropython.heap_lock()           # every allocation fails: MemoryError
+            try:
+                app.chores()
+            finally:
+                micropython.heap_unlock()
+        else:
+            app.chores()
+app.close()
+sessions = store.sessions()
+print("frames", frames, "chores", chores, "memory_errors", app.memory_errors,
+      "dropped", store.dropped_records, "sessions", len(sessions),
+      "records", sum(s[2] for s in sessions), "logged", app.records_logged,
+      "vad_on_db", app.engine.params.vad_on_db)
+'''
+
+
+def test_chores_without_heap_never_stop_the_loop(micropython, tmp_path):
+    """Allocation failure: the first chores after a frame run with no heap at all
+    (heap_lock: every allocation raises MemoryError), among them the session's opening,
+    and so does the chore that starts a new engine after a config change. The loop
+    never stops: each frame runs, a session file that could not be made is counted as
+    dropped records, the chore that raised is counted (memory_errors) and done after
+    the next frame, and once the heap is back the call is logged."""
+    pcm, _ = synth.render("rep-interrupts", seed=1, duration_s=40.0)
+    raw = tmp_path / "frames.raw"
+    simulator.write_frames(pcm[:, 0], pcm[:, 1], raw)
+    script = tmp_path / "noheap.py"
+    script.write_text(NOHEAP_SCRIPT)
+    w = mpyrun.run(micropython, script, mpyrun.ROOT, raw, 4).split()
+    d = {w[i]: int(w[i + 1]) for i in range(0, len(w), 2)}
+    assert d["frames"] == 4000, d                          # the loop went on
+    assert d["chores"] > 4 and d["dropped"] >= 1, d        # what failed is counted
+    assert d["sessions"] >= 1 and d["records"] >= 20 and d["logged"] >= 20, d
+    assert d["memory_errors"] == 1 and d["vad_on_db"] == 10, d    # done on the retry
+
+
 def test_no_audio_leaves_the_device(micropython, tmp_path):
     """Privacy by construction: neither the session logs nor the stream carry samples.
     Every 8-byte run of the input PCM (4 consecutive int16 samples of either channel)
