@@ -5,13 +5,16 @@ to: an edited, deleted, added or reordered row, or a blob that was edited or for
 caught by one or the other.
 
 check_session() gives a Check: `mark` is one of
-- VERIFIED: the rows are the log's and its seals verify (also unclosed, an unsealed tail
-  or recovered by the device: the note says so);
-- NOT_SIGNED: the rows are the log's, but nothing proves the log: no key known for the
-  device, or the log has no seal and the device had no key when it recorded it;
+- VERIFIED: the rows are the log's and its seals verify (also unclosed or recovered by
+  the device: the note says so);
+- NOT_SIGNED: the rows are the log's, but nothing proves the log (or its last records):
+  no key known for the device, the log has no seal and the device had no key when it
+  recorded it, or records after the last seal (an unsealed tail);
 - NOT_VERIFIED: the rows differ from the log, the log does not decode, a seal is broken
-  or under a key this host does not hold for the device, or the log has no seal though
-  it was sealed when pulled or the device had a key when it recorded it (seals stripped).
+  or under a key this host does not hold for the device, its seals read otherwise than
+  when it was pulled (segments cut off its end, a seal damaged), or the log has no seal
+  though it was sealed when pulled or the device had a key when it recorded it (seals
+  stripped).
 """
 
 from callcue import seal as hs
@@ -93,6 +96,11 @@ def check_session(ar, sess, store):
         return Check(NOT_SIGNED, "no key known for %s" % sess["device_id"])
     if res.status in (hs.BROKEN, hs.WRONG_KEY):
         return Check(NOT_VERIFIED, res.message, res)
+    if pulled is not None and pulled != res.status:
+        # e.g. sealed segments cut off the end (verified -> unclosed), a seal's CRC
+        # broken (-> unsealed tail): the log is not what was pulled
+        return Check(NOT_VERIFIED, "its seals read %s now, %s when it was pulled (%s)" % (
+            res.status, pulled, res.message), res)
     if res.status == hs.NOT_SIGNED:
         since = keys[0][1]
         if pulled not in (None, hs.NOT_SIGNED):
@@ -103,4 +111,6 @@ def check_session(ar, sess, store):
                          "started: seals stripped" % (
                              sess["device_id"], key_id(keys[0][0])), res)
         return Check(NOT_SIGNED, "recorded before %s had a key" % sess["device_id"], res)
+    if res.status == hs.UNSEALED_TAIL:   # those records are not proven: not "verified"
+        return Check(NOT_SIGNED, res.message, res)
     return Check(VERIFIED, res.message, res)
