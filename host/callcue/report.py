@@ -50,9 +50,13 @@ def add_args(p):
     p.add_argument("--summary", action="store_true",
                    help="one row per rep and per team (computed in the database), no plots")
     p.add_argument("--team", metavar="TEAM", help="with --summary: only this team's reps")
-    p.add_argument("--csv", metavar="FILE", help="with --summary: the rows as CSV too")
+    p.add_argument("--csv", metavar="FILE", help="the table's rows as CSV too (per call, with "
+                   "its mark: verified, not signed, not verified; or with --summary)")
     p.add_argument("--out", required=True, metavar="report.html", help="HTML file to write")
     p.add_argument("--pdf", metavar="report.pdf", help="also write the plots as a PDF")
+    from callcue.devcmd import add_keys_arg
+
+    add_keys_arg(p)
 
 
 # ------------------------------------------------------------------------ metrics
@@ -203,12 +207,29 @@ def _fmt(v, spec="%.2f"):
 _CSS = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
 font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#eee}img{max-width:100%;display:block;margin:.5em 0 1.5em}
-.note{color:#666;font-size:12px}"""
+.note{color:#666;font-size:12px}td.mark{text-align:left}.verified{color:#1a7f37}
+.not-signed{color:#666}.not-verified{color:#fff;background:#c62828;font-weight:bold}"""
+
+# the per-call CSV: the summary table's figures and the call's mark
+CALL_CSV = ("device_id", "session_id", "start_time", "seconds", "talk_ratio", "rep_s",
+            "customer_s", "talkovers", "talkovers_rep", "talkovers_customer",
+            "talkover_rep_s", "talkover_customer_s", "overlap_s", "longest_monologue_s",
+            "dead_air_s", "median_rate_sps", "median_pitch_sd_st", "overruns", "mark",
+            "mark_note")
 
 
-def build(ar, sessions, pdf=None):
+def _mark(check):
+    return '<td class="mark %s" title="%s">%s</td>' % (
+        check.mark.replace(" ", "-"), html.escape(check.note), html.escape(check.mark))
+
+
+def build(ar, sessions, pdf=None, store=None, csv_rows=None):
     """The report's HTML text for archive rows `sessions`; writes a PDF of the plots too
-    when `pdf` is a path."""
+    when `pdf` is a path. Each call is marked verified, not signed or not verified
+    (callcue.integrity, with the keys of `store`); `csv_rows`, a list, gets a dict per
+    call (CALL_CSV)."""
+    from callcue.integrity import check_session
+
     pages = None
     if pdf is not None:
         from matplotlib.backends.backend_pdf import PdfPages
@@ -219,6 +240,7 @@ def build(ar, sessions, pdf=None):
         recs = ar.records(s["pk"])
         events = ar.events(s["pk"]) if (s.get("log_format") or 1) >= 2 else None
         m = call_metrics(recs, events)
+        check = check_session(ar, s, store)
         m["talkovers_per_min"] = m["talkovers"] / (m["seconds"] / 60) if m["seconds"] else None
         start = (dt.datetime.fromtimestamp(s["start_time"]).strftime("%Y-%m-%d %H:%M:%S")
                  if s["start_time"] > 0 else "clock not set")
@@ -226,10 +248,10 @@ def build(ar, sessions, pdf=None):
         by_device.setdefault(s["device_id"], []).append((s, m))
         cph = m.get("cues_per_hour", {})
         table.append(
-            "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
+            "<tr><td>%s</td>%s<td>%d</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>"
             "<td>%s</td><td>%s</td>"
             "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-                html.escape(name), m["seconds"], _fmt(m.get("talk_ratio")),
+                html.escape(name), _mark(check), m["seconds"], _fmt(m.get("talk_ratio")),
                 _fmt(m.get("rep_s"), "%.0f") + " / " + _fmt(m.get("customer_s"), "%.0f"),
                 m.get("talkovers", 0),
                 _fmt(m.get("talkovers_rep"), "%d") + " / "
@@ -241,9 +263,16 @@ def build(ar, sessions, pdf=None):
                 _fmt(m.get("median_rate_sps")), _fmt(m.get("median_pitch_sd_st")),
                 ", ".join("%s %.0f" % (k, v) for k, v in cph.items() if v) or "-",
                 m.get("overruns", 0)))
+        if csv_rows is not None:
+            csv_rows.append({**{k: m.get(k) for k in CALL_CSV}, "device_id": s["device_id"],
+                             "session_id": s["session_id"], "start_time": s["start_time"],
+                             "mark": check.mark, "mark_note": check.note})
         if recs:
             fig = call_figure(recs, name, events)
-            calls.append(f"<h3>{html.escape(name)}</h3>\n"
+            calls.append(f"<h3>{html.escape(name)} "
+                         f'<span class="{check.mark.replace(" ", "-")}">'
+                         f"({html.escape(check.mark)})</span></h3>\n"
+                         f'<p class="note">{html.escape(check.note)}</p>\n'
                          f'<img alt="timeline of {html.escape(name)}" '
                          f'src="data:image/png;base64,{_png(fig)}">')
             if pages is not None:
@@ -260,7 +289,8 @@ def build(ar, sessions, pdf=None):
     if pages is not None:
         pages.close()
     made = time.strftime("%Y-%m-%d %H:%M")
-    head = ("<tr><th>call</th><th>s</th><th>rep talk ratio</th><th>talk s rep / cust</th>"
+    head = ("<tr><th>call</th><th>data</th><th>s</th><th>rep talk ratio</th>"
+            "<th>talk s rep / cust</th>"
             "<th>talk-overs</th><th>talk-overs by rep / cust</th>"
             "<th>talk-over s by rep / cust</th><th>overlap s</th>"
             "<th>longest rep monologue s</th>"
@@ -281,7 +311,12 @@ already was. Talk-over time runs from the first to the last overlapping frame. I
 timelines each talk-over is a span coloured by who interrupted (red: the rep, cyan: the
 customer); grey is any overlap, per second. Calls logged by firmware before talk-over
 events (log format 1) show "-" by interrupter and overlaps in one colour.
-Dead air: seconds where neither party spoke, between the call's first and last speech.</p>
+Dead air: seconds where neither party spoke, between the call's first and last speech.
+Data: <b>verified</b>, the figures are the dongle's own (the rows match its session log,
+whose seals verify under the device's key); <b>not signed</b>, the rows match the log but
+nothing proves the log (no key known for the device, or recorded before it had one);
+<b>not verified</b>, the rows differ from the log or its seal is broken: do not judge
+anyone by that call (`callcue logs verify` says why).</p>
 {"<h2>Trends</h2>" + "".join(trends) if trends else ""}
 <h2>Calls</h2>
 {"".join(calls)}
@@ -294,10 +329,11 @@ def run(args):
 
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
-    if not args.summary:
-        for opt in ("team", "csv"):
-            if getattr(args, opt):
-                raise HostError("--" + opt, "goes with --summary", code=2)
+    if not args.summary and args.team:
+        raise HostError("--team", "goes with --summary", code=2)
+    from callcue.keys import KeyStore
+
+    store = KeyStore(args.keys)
     with open_for_cli(args.archive, create=False) as ar:
         t0 = time.monotonic()
         try:
@@ -311,13 +347,22 @@ def run(args):
             if not sessions:
                 raise HostError(ar.name, "no archived calls match; check --session, "
                                 "--device, --since and --until (or pull logs first)")
-            text = build(ar, sessions, args.pdf)
+            rows = []
+            text = build(ar, sessions, args.pdf, store, rows)
         except ArchiveError as e:
             raise HostError(ar.name, str(e)) from None
+    if args.csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CALL_CSV)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: "" if v is None else v for k, v in r.items()})
+        _write(args.csv, buf.getvalue())
     _write(args.out, text)
     print("wrote %s: %d call(s) in %.1f s%s" % (
         args.out, len(sessions), time.monotonic() - t0,
-        f"; plots also in {args.pdf}" if args.pdf else ""))
+        f"; plots also in {args.pdf}" if args.pdf else "") + (
+        f"; CSV in {args.csv}" if args.csv else ""))
     return 0
 
 
