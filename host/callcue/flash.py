@@ -413,4 +413,6 @@ def _flash(args, mpremote, version):
           f"verified by sha256); /config.json {config}; clock set; reset "
           f"({time.monotonic() - t0:.1f} s). The RP2040's clock may not survive the reset: "
           "the next `callcue logs pull` (or `callcue device time set`) sets it again")
+    # the app answers the protocol only after this reset, so the key is a step of its own
+    print(f"to seal its session logs, give it a key (once): callcue device key --port {port}")
     return 0
