@@ -282,14 +282,15 @@ def test_logs_verify_catches_every_edit(keyed_call, callcue, tmp_path, name, how
 
 
 def test_logs_verify_on_postgresql(keyed_call, callcue, pg_server):
-    """The same check on a PostgreSQL archive: the pulled log imported with its verdict,
-    then a row edited there."""
+    """The same check on a PostgreSQL archive: the pulled call copied there with its
+    verdict (`archive copy`), then a row edited there."""
     from callcue.archive import Archive
     archive, store, _out, raw = keyed_call
     url = pg_server.create_database("keyed_verify")
-    with Archive(url) as ar:
-        pk, added = ar.import_session(raw, seal=("verified", "verified"))
-        assert added and ar.seal(pk) == ("verified", "verified")
+    r = callcue("archive", "copy", archive, url)
+    assert r.returncode == 0, r.stderr
+    with Archive(url, create=False) as ar:
+        assert ar.seal(1)[0] == "verified"
     r = callcue("logs", "verify", "--archive", url, "--keys", store)
     assert r.returncode == 0 and ": verified:" in r.stdout, r.stdout + r.stderr
     import psycopg

@@ -377,7 +377,12 @@ class Archive:
     def seal(self, pk):
         """(status, message) of session `pk`'s seals as checked when it was pulled, or
         (None, None): not checked (no key known then, or a schema-3 archive)."""
-        if "seal" not in self._db.columns("sessions"):
+        if getattr(self, "_has_seal", None) is None:
+            try:
+                self._has_seal = "seal" in self._db.columns("sessions")
+            except _db_errors() as e:
+                raise self._error(e) from None
+        if not self._has_seal:
             return None, None
         rows = self._q(sql.SESSION_SEAL, (pk,))
         return (rows[0]["seal"], rows[0]["seal_note"]) if rows else (None, None)
@@ -504,7 +509,8 @@ class Archive:
     def copy_from(self, src, say=None):
         """Copy every session, device and rep assignment of archive `src` into this one:
         each session re-imported from its raw log in its own transaction (so a copy cut
-        short resumes, and a session already here adds nothing), keeping its import time.
+        short resumes, and a session already here adds nothing), keeping its import time
+        and its seal verdict.
         Returns counts."""
         stats = {"sessions": 0, "added": 0, "skipped": 0}
         try:
@@ -523,8 +529,10 @@ class Archive:
             if not page:
                 return stats
             for row in page:
+                verdict = src.seal(row["pk"])    # the pull's seal verdict goes along
                 _, added = self.import_session(bytes(row["raw"]),
-                                               imported_at=row["imported_at"])
+                                               imported_at=row["imported_at"],
+                                               seal=verdict if verdict[0] else None)
                 stats["sessions"] += 1
                 stats["added" if added else "skipped"] += 1
                 last = row["pk"]
