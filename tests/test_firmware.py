@@ -667,9 +667,11 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
     """Two sessions on the dongle's flash, damaged while it was off: one bit flipped in
     record 20 of 71, and one in the header of another. At boot the dongle drops record
     20 alone and keeps the other session under a rebuilt header; `info` counts both,
-    and the host pulls the rest, intact."""
+    and the host pulls the rest, intact, saying what was lost."""
     from array import array
 
+    from callcue import logs
+    from callcue.archive import Archive
     from callcue.firmware import sessionlog as sl
 
     flash = tmp_path / "flash"
@@ -702,4 +704,12 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
         assert hdr2["start_time"] == 0 and len(recs2) == 71
         _wait_done(dev)
         assert [s["id"] for s in dev.sessions()] == [1, 2, 3]
+        # logs pull says what the device lost before it pulls what is left
+        said = []
+        with Archive(tmp_path / "archive") as ar:
+            stats = logs.pull_all(dev, ar, say=said.append)
+        warnings = [x for x in said if x.startswith("warning: cc-sim-0001: ")]
+        assert any("dropped 1 damaged records" in x for x in warnings), said
+        assert any("rebuilt 1 corrupt session headers" in x for x in warnings), said
+        assert stats["pulled"] == 3 and stats["records"] >= 70 + 71, stats
         dev.reboot()

@@ -172,6 +172,8 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
         say("warning: %s has key %s, which is not in the key store %s: its sessions are "
             "archived unchecked" % (device_id, info.get("key_id"),
                                     keys.folder if keys is not None else "(none given)"))
+    for line in device_losses(info):
+        say("warning: %s: %s" % (device_id, line))
     stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
              "added": 0, "skipped": 0, "deleted": 0}
     for s in dev.sessions():
@@ -255,6 +257,32 @@ def _part_error(part, e):
     file, not as the device going away (the port's errors are OSErrors too)."""
     return HostError(str(part), f"cannot write ({e.strerror or e}); free some space or fix "
                      "the folder's permissions, then pull again (it resumes)")
+
+
+# what the device lost since it booted, from its `info` counters (PROTOCOL.md): a pull
+# says so, because the sessions it brings in are then not the whole of what was said
+LOSSES = (
+    ("recovery_records_dropped", "recovery at boot dropped %d damaged records"),
+    ("recovery_sessions_dropped", "recovery at boot deleted %d sessions with no valid "
+     "record left"),
+    ("recovery_headers_rebuilt", "recovery at boot rebuilt %d corrupt session headers "
+     "(their start time and calibration are unknown)"),
+    ("call_records_removed", "a full flash removed %d records of calls in progress "
+     "(their oldest minutes)"),
+    ("sessions_removed_for_space", "a full flash removed %d sessions nobody had pulled"),
+    ("records_dropped", "%d records could not be written to flash"),
+    ("memory_errors", "%d chores found no memory (records may be missing)"),
+)
+
+
+def device_losses(info):
+    """One line per non-zero loss counter in a device's `info`."""
+    out = []
+    for name, text in LOSSES:
+        n = info.get(name)
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            out.append(text % n)
+    return out
 
 
 def check_device(dev):
