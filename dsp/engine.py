@@ -73,7 +73,7 @@ class Engine:
         self.dead = DeadAir(p)
         self.pitch = Pitch(p, k)
         self.spread = PitchSpread(p, k)
-        self.syl = Syllables(p)
+        self.syl = Syllables(p, self.k)
         self.rate = RollingRate(p)
         self.cues = Cues(p)
         self.record = array("i", bytes(4 * len(RECORD_FIELDS)))
