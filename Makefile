@@ -35,12 +35,15 @@ run: setup
 	$(BIN)/callcue analyze $(DEMO)/call.wav --json $(DEMO)/call.json
 	@echo "session logs: $(DEMO)/logs/   host analysis of the same call: $(DEMO)/call.json"
 
+# test files run in parallel, one file per worker (a file's tests share its fixtures)
+PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # the quick loop for daily work: everything but the slow tests (tests/conftest.py)
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
 # memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json};
