@@ -414,10 +414,12 @@ def test_audio_the_capture_never_delivered_is_counted(micropython):
     assert rows["one-long-stall"][1] > 100 and rows["twenty-minutes"][1] == 120
 
 
-COMMIT_SCRIPT = r'''
+# the simulated board and its app on a RAM LittleFS, frames from the file argv[2]
+SIM_APP = r'''
 import gc
 import sys
 sys.path.insert(0, sys.argv[1])
+import micropython
 from firmware import hal_sim
 from firmware.app import SYNC_MAX_S, App
 from firmware.config import Config
@@ -429,6 +431,9 @@ cap = hal_sim.FileCapture(sys.argv[2], clock)
 config = Config(root + "/config.json").load()
 store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
 app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
+'''
+
+COMMIT_SCRIPT = SIM_APP + r'''
 quiet = commits = after_quiet = most = 0
 gc_frames = gc_chores = 0
 junk = None
@@ -483,21 +488,7 @@ def test_session_log_commits_after_quiet_seconds(micropython, tmp_path):
     assert d["gc_chores"] >= 1 and d["gc_frames"] == 0, d
 
 
-NOHEAP_SCRIPT = r'''
-import sys
-sys.path.insert(0, sys.argv[1])
-import micropython
-from firmware import hal_sim
-from firmware.app import App
-from firmware.config import Config
-from firmware.sessionlog import SessionLog
-
-root = hal_sim.mount_storage("ram", size=262144)
-clock = hal_sim.SimClock()
-cap = hal_sim.FileCapture(sys.argv[2], clock)
-config = Config(root + "/config.json").load()
-store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
-app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
+NOHEAP_SCRIPT = SIM_APP + r'''
 starved = int(sys.argv[3])        # the first chores find no heap at all
 chores = frames = 0
 reconfig = -1
