@@ -21,6 +21,7 @@ from callcue.device import Device, DeviceError
 from callcue.firmware import protocol as P
 
 from . import synthlogs
+from . import test_protocol as protocol_tests
 from .mpyrun import ROOT, run
 from .test_host_logs import _one_line_error
 
@@ -129,29 +130,12 @@ def test_link_never_sends_a_line_over_the_limit(micropython):
 # ------------------------------------------------------------------ the host's client
 
 
-class FakePort:
-    """A pyserial-like port with scripted input (all of it waiting at once)."""
-
-    def __init__(self, incoming=b""):
-        self.timeout = None
-        self.incoming = bytearray(incoming)
-        self.written = bytearray()
+class FakePort(protocol_tests.FakePort):
+    """test_protocol's scripted port, with all of its input waiting at once."""
 
     @property
     def in_waiting(self):
         return min(len(self.incoming), 4096)
-
-    def write(self, data):
-        self.written += data
-        return len(data)
-
-    def read(self, n):
-        data = bytes(self.incoming[:n])
-        del self.incoming[:n]
-        return data
-
-    def close(self):
-        pass
 
 
 def test_client_overlong_reply_fails_at_once_and_the_link_goes_on():
