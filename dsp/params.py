@@ -1,9 +1,9 @@
 """Every threshold of the engine: a named integer with a default, a range and a meaning.
 
-The table is the single source: the engine, `callcue info`, the report and the
-float reference all read it. Units are in the names (_db, _dbfs, _ms, _s, _csps =
-syllables per second x 100, _cents = semitones x 100, _pct). Calibration
-overrides these values per unit or per rep.
+The table is the single source: the engine, `callcue params`, the dongle's
+config, the report and the float reference all read it. Units are in the names
+(_db, _dbfs, _ms, _s, _csps = syllables per second x 100, _cents = semitones x 100,
+_pct). Calibration overrides these values per unit or per rep.
 """
 
 # (name, default, min, max, meaning)

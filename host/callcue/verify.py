@@ -98,7 +98,8 @@ TOLERANCES = {
         "talk-over is confirmed on must be identical; the figure is the lower of the two"),
     "talkover.agree": Tolerance(">=", 100.0, "%",
         "events matched by interrupter and start within 100 ms: activity agrees to a "
-        "frame, far from the 400 ms minimum; every measured event matched"),
+        "frame, far from the talk-over minimum (talkover_min_ms, 300 ms); every "
+        "measured event matched"),
     "dead_air.agree_engine": Tolerance(">=", 100.0, "%",
         "the engine's activity in, the same counting: any difference is a logic bug"),
     "dead_air.agree": Tolerance(">=", 99.0, "%",
