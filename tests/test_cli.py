@@ -418,3 +418,79 @@ def test_params_lists_every_parameter(callcue):
         assert line.split()[:3] == [name, str(default), "%d..%d" % (lo, hi)]
     rows = json.loads(callcue("params", "--json").stdout)
     assert [r["name"] for r in rows] == [row[0] for row in TABLE]
+
+
+# -------------------------------------------------------------- the command's rough edges
+
+
+HEAVY = ("numpy", "scipy", "matplotlib", "soundfile", "pyarrow", "psycopg", "rich")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], []], ids=["help", "version",
+                                                                        "none"])
+def test_top_level_imports_nothing_heavy(argv):
+    """`callcue --help`, `--version` (and a bare `callcue`, which says what is missing)
+    build the subcommand table without the modules behind it: no numpy, scipy,
+    matplotlib, ... (pyserial is light and registered by the package for sim:// URLs)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys\n"
+            "from callcue.cli import main\n"
+            "try:\n"
+            f"    main({argv!r})\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "sys.stderr.write(json.dumps(sorted(sys.modules)))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    modules = json.loads(r.stderr.splitlines()[-1])
+    assert "callcue.cli" in modules
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    assert heavy == [], heavy
+    if argv == ["--help"]:
+        assert "analyze" in r.stdout and "logs" in r.stdout
+    if argv == ["--version"]:
+        assert r.stdout.startswith("callcue ")
+
+
+def test_a_subcommand_still_builds_its_own_arguments(callcue):
+    for argv, word in ((["sim", "--help"], "--records"), (["logs", "export", "--help"],
+                                                          "parquet (needs pyarrow)")):
+        r = callcue(*argv)
+        assert r.returncode == 0 and word in r.stdout, r.stderr
+
+
+def test_analyze_json_as_a_flag(callcue, tmp_path, base_call):
+    """`--json` alone prints the analysis JSON on stdout as elsewhere in callcue, before or
+    after CALL.wav; --json FILE and --json - still work; a WAV is never written over."""
+    wav, doc = base_call
+    for argv in ((wav, "--json"), ("--json", wav)):
+        r = callcue("analyze", *argv)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == doc
+    other = tmp_path / "other.wav"
+    other.write_bytes(wav.read_bytes())
+    r = callcue("analyze", "--json", other, wav)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--json" in r.stderr
+    assert other.read_bytes() == wav.read_bytes()
+
+
+def test_verify_takes_the_two_sides_as_analyze_does(callcue, tmp_path, base_call):
+    """`verify mono.wav` suggests --customer: verify takes it (and --rep) like analyze,
+    and gives the same figures as for the stereo file."""
+    wav, _ = base_call
+    x, rate = sf.read(str(wav), dtype="int16")
+    a, b = tmp_path / "rep.wav", tmp_path / "cust.wav"
+    sf.write(str(a), x[:, 0], rate, subtype="PCM_16")
+    sf.write(str(b), x[:, 1], rate, subtype="PCM_16")
+    r = callcue("verify", a)
+    assert r.returncode == 2 and "--customer B.wav" in r.stderr
+    stereo = json.loads(callcue("verify", wav, "--json").stdout)
+    for argv in ((a, "--customer", b), ("--rep", a, "--customer", b)):
+        r = callcue("verify", *argv, "--json")
+        assert r.returncode in (0, 1), r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["checks"] == stereo["checks"] and doc["ok"] == stereo["ok"]
+    r = callcue("verify", wav, wav, "--customer", b)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--customer" in r.stderr

@@ -38,3 +38,62 @@ def test_flash_dry_run_lists_the_plan(callcue, mpy_cross, repo_root):
     assert "sim.mpy" not in out and "hal_sim" not in out and "sim_repl" not in out
     for step in ("sha256sum", "rtc --set", "+ reset", "write if absent /config.json"):
         assert step in out
+
+
+def test_logs_export_format_is_described(callcue):
+    r = callcue("logs", "export", "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "csv (default), jsonl" in text and "parquet (needs pyarrow)" in text
+
+
+def test_logs_list_takes_a_port_or_an_archive(callcue):
+    r = callcue("logs", "list")
+    assert r.returncode == 2 and "one of the arguments --port --archive" in r.stderr
+
+
+# an `info` reply as the firmware sends it (firmware/app.py cmd_info), after `callcue
+# calibrate` stored its three steps (cal_save) and set the couplings it implied
+CALIBRATED_INFO = {
+    "device_id": "cc-0042", "firmware": "0.1.0", "protocol": 1, "log_format": 2,
+    "calibration": {
+        "silence": {"step": "silence", "frames": 500, "used_frames": 500,
+                    "rep_floor_db_q8": -15616, "customer_floor_db_q8": -15488},
+        "rep": {"step": "rep", "frames": 500, "used_frames": 420,
+                "rep_floor_db_q8": -15616, "customer_floor_db_q8": -15488,
+                "rep_level_db_q8": -6400, "customer_level_db_q8": -11008,
+                "difference_db_q8": 4608},
+        "customer": {"step": "customer", "frames": 500, "used_frames": 400,
+                     "rep_floor_db_q8": -15616, "customer_floor_db_q8": -15488,
+                     "rep_level_db_q8": -13824, "customer_level_db_q8": -6144,
+                     "difference_db_q8": -7680}},
+    "config_status": "ok", "cal_hash": 123456, "params": {"sidetone_loss_db": 18,
+                                                          "echo_loss_db": 30},
+    "free_bytes": 14_000_000, "total_bytes": 15_728_640, "uptime_s": 3725, "time": None,
+    "overruns": 0, "frames": 372500, "session": 7, "records_logged": 3600,
+    "key_set": True, "key_id": "1a2b3c4d", "capture_done": False, "stream": "off",
+}
+
+
+def test_device_info_reads_as_words(capsys):
+    from callcue.devcmd import show_info
+
+    show_info(CALIBRATED_INFO)
+    out = capsys.readouterr().out
+    shown = dict(line.split(None, 1) for line in out.splitlines()
+                 if not line.startswith(("  ", "counters", "sealing key")))
+    assert shown["clock"] == "clock not set (`callcue device time set`)"
+    assert shown["calibration"] == ("measured: silence, rep, customer; noise floor rep "
+                                    "-61.0 dB, customer -60.5 dB; set: sidetone 18 dB, "
+                                    "echo 30 dB loss")
+    assert shown["overrides"] == "echo_loss_db=30, sidetone_loss_db=18"
+    assert shown["uptime"] == "1:02:05" and shown["recording"] == "session 7"
+    assert shown["storage"] == "13.4 MB free of 15.0 MB"
+    assert "sealing key                  key 1a2b3c4d" in out
+    assert "  records_logged             3600" in out and "None" not in out
+    # a clock set: local time; a device's odd words cannot draw on the terminal
+    show_info({**CALIBRATED_INFO, "time": 1_800_000_000, "calibration": None,
+               "device_id": "cc\x1b[2J"})
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "'cc\\x1b[2J'" in out
+    assert "not calibrated" in out and "clock not set" not in out

@@ -3,10 +3,12 @@ over a pseudo-terminal: an interrupted pull resumes, a second pull adds nothing,
 deletes only what the archive verifiably holds, and errors are one line naming the port."""
 
 import csv
+import datetime as dt
 import json
 import os
 import sqlite3
 import time
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -57,11 +59,35 @@ def test_devices_and_device_commands(dongle, callcue):
     info = json.loads(r.stdout)
     assert info["device_id"] == "cc-sim-0001" and info["capture_done"]
 
+    # for people: the clock as a local time, the calibration in words, every counter
+    r = callcue("device", "info", "--port", dongle.port)
+    assert r.returncode == 0, r.stderr
+    shown = dict(line.split(None, 1) for line in r.stdout.splitlines()
+                 if not line.startswith(("  ", "counters", "sealing key")))
+    assert shown["device"] == "cc-sim-0001"
+    clock = dt.datetime.strptime(shown["clock"], "%Y-%m-%d %H:%M:%S %z")
+    assert abs(clock.timestamp() - info["time"]) <= 5
+    assert shown["calibration"].startswith("not calibrated")
+    assert "\ntime " not in r.stdout and "None" not in r.stdout
+    for key in ("overruns", "records_logged", "talkovers"):
+        assert "  %-26s %d" % (key, info[key]) in r.stdout
+
     r = callcue("device", "config", "set", "fast_on_csps=520", "--port", dongle.port, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["params"] == {"fast_on_csps": 520}
     r = callcue("device", "config", "get", "--port", dongle.port, "--json")
     assert json.loads(r.stdout)["effective"]["fast_on_csps"] == 520
+    # one parameter a line, in the engine's order, the default beside an override
+    from callcue.dsp.params import TABLE
+
+    r = callcue("device", "config", "get", "--port", dongle.port)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:len(TABLE)]] == [row[0] for row in TABLE]
+    assert lines[[row[0] for row in TABLE].index("fast_on_csps")].split() == [
+        "fast_on_csps", "520", "(5.20", "syl/s;", "default", "550)"]
+    assert lines[0].split() == ["vad_on_db", "9"]
+    assert "1 override(s) stored; calibration: not calibrated" in r.stdout
     r = callcue("device", "config", "set", "fast_on_csps=default", "--port", dongle.port,
                 "--json")
     assert json.loads(r.stdout)["params"] == {}
@@ -120,7 +146,7 @@ class FlakyPort:
         return self.port.write(data)
 
 
-def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
+def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue, monkeypatch):
     from callcue import logs
 
     port = dongle.port
@@ -174,29 +200,8 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
     assert [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in ("devices", "sessions", "records", "events")] == counts
 
-    # 4. exports
-    out = tmp_path / "calls.csv"
-    r = callcue("logs", "export", "--archive", archive, "--format", "csv", "--out", out)
-    assert r.returncode == 0, r.stderr
-    rows = list(csv.DictReader(out.open()))
-    assert len(rows) == total_records and rows[0]["device_id"] == "cc-sim-0001"
-    talk = [x for x in rows if x["kind"] == "talkover"]
-    assert len(talk) == counts[3] and {x["interrupter"] for x in talk} <= {"rep", "customer"}
-    assert all(float(x["end_s"]) > float(x["start_s"]) and x["rep_active_ms"] == ""
-               for x in talk)
-    assert len([x for x in rows if x["kind"] == "second"]) == counts[2]
-    r = callcue("logs", "export", "--archive", archive, "--format", "jsonl")
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == total_records and {x["session_id"] for x in lines} == {
-        s["id"] for s in on_device}
-    r = callcue("logs", "export", "--archive", archive, "--format", "parquet", "--out",
-                tmp_path / "calls.parquet")
-    try:
-        import pyarrow  # noqa: F401
-        assert r.returncode == 0, r.stderr
-    except ImportError:
-        _one_line_error(r, "pyarrow")
+    # 4. exports, in people's units, checked against the archived device-unit rows
+    _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records)
 
     # 5. --delete: the device deletes what the archive verifiably holds; nothing is left
     r = callcue("logs", "pull", "--port", port, "--archive", archive, "--delete")
@@ -207,6 +212,125 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue):
     assert [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in ("devices", "sessions", "records", "events")] == counts
     db.close()
+
+
+TZ = "Europe/Paris"    # not this machine's UTC: the times must be local, with the offset
+
+
+def _expected_rows(db, rep=None):
+    """What `logs export` must write, computed here from the archived device-unit rows:
+    syllables/s, Hz, semitones, cue names, local times, None where the device had -1."""
+    from zoneinfo import ZoneInfo
+
+    def local(unix):
+        return dt.datetime.fromtimestamp(unix, ZoneInfo(TZ)).isoformat(timespec="seconds")
+
+    cues = ("none", "talkover", "fast", "flat", "dead_air")
+    out = []
+    for pk, dev, sid, start in db.execute("SELECT pk, device_id, session_id, start_time "
+                                          "FROM sessions ORDER BY start_time, pk"):
+        recs = db.execute("SELECT seq, t_s, rep_active_ms, customer_active_ms, overlap_ms, "
+                          "syllables, rate_csps, pitch_cents, pitch_sd_cents, cue, talkovers "
+                          "FROM records WHERE session_pk=? ORDER BY seq", (pk,)).fetchall()
+        t0 = recs[0][1]
+        base = {"device": dev, "session": sid, "rep": rep, "t_s": None,
+                "rep_talk_ms": None, "customer_talk_ms": None, "overlap_ms": None,
+                "syllables": None, "rate_syl_s": None, "pitch_hz": None,
+                "pitch_sd_st": None, "cue": None, "talkovers": None, "start_s": None,
+                "end_s": None, "interrupter": None}
+        rows = []
+        for seq, t, rep_ms, cust_ms, both, syl, rate, cents, sd, cue, n_to in recs:
+            rows.append((seq, {**base, "kind": "second", "time": local(start + t - t0),
+                               "t_s": t, "rep_talk_ms": rep_ms, "customer_talk_ms": cust_ms,
+                               "overlap_ms": both, "syllables": syl,
+                               "rate_syl_s": rate / 100 if rate >= 0 else None,
+                               "pitch_hz": round(55 * 2 ** (cents / 1200), 1)
+                               if cents >= 0 else None,
+                               "pitch_sd_st": sd / 100 if sd >= 0 else None,
+                               "cue": cues[cue], "talkovers": n_to}))
+        for seq, a, b, who in db.execute("SELECT seq, start_f, end_f, interrupter FROM "
+                                         "events WHERE session_pk=?", (pk,)):
+            rows.append((seq, {**base, "kind": "talkover", "time": local(
+                start + a // 100 - t0), "t_s": a // 100, "start_s": a / 100,
+                "end_s": b / 100, "interrupter": ("rep", "customer")[who]}))
+        out += [row for _, row in sorted(rows, key=lambda x: x[0])]
+    return out
+
+
+def _csv_cell(v):
+    return "" if v is None else str(v)
+
+
+def _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records):
+    from callcue import human
+
+    monkeypatch.setenv("TZ", TZ)
+    want = _expected_rows(db)
+    assert len(want) == total_records
+    seconds = [x for x in want if x["kind"] == "second"]
+    # the call has what a supervisor looks at: a rate, a pitch, a spread, a cue, talk-overs
+    assert any(x["rate_syl_s"] for x in seconds) and any(x["pitch_hz"] for x in seconds)
+    assert any(x["pitch_sd_st"] for x in seconds) and {x["cue"] for x in seconds} > {"none"}
+    assert any(x["rate_syl_s"] is None for x in seconds)    # before a rate is defined
+    assert {x["interrupter"] for x in want if x["kind"] == "talkover"} <= {"rep", "customer"}
+
+    out = tmp_path / "calls.csv"
+    r = callcue("logs", "export", "--archive", archive, "--out", out)   # csv by default
+    assert r.returncode == 0, r.stderr
+    assert "wrote %d rows" % total_records in r.stdout
+    with out.open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == human.NAMES
+        rows = list(reader)
+    assert rows == [{k: _csv_cell(v) for k, v in x.items()} for x in want]
+    assert not any(name in rows[0] for name in ("rate_csps", "pitch_sd_cents", "unix_time"))
+
+    r = callcue("logs", "export", "--archive", archive, "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == want
+
+    # a rep assigned to the dongle shows in every row of its calls from then on
+    r = callcue("archive", "assign", "cc-sim-0001", "ana", "--since", "2000-01-01",
+                "--archive", archive)
+    assert r.returncode == 0, r.stderr
+    r = callcue("logs", "export", "--archive", archive, "--format", "jsonl")
+    assert [json.loads(line) for line in r.stdout.splitlines()] == _expected_rows(db, "ana")
+
+    r = callcue("logs", "export", "--archive", archive, "--format", "parquet", "--out",
+                tmp_path / "calls.parquet")
+    try:
+        import pyarrow.parquet
+    except ImportError:
+        _one_line_error(r, "pyarrow")
+    else:
+        assert r.returncode == 0, r.stderr
+        table = pyarrow.parquet.read_table(tmp_path / "calls.parquet")
+        assert tuple(table.column_names) == human.NAMES
+        assert table.to_pylist() == _expected_rows(db, "ana")
+
+    # logs list --archive: one line per session, with the report's mark
+    keys = tmp_path / "no-keys"
+    r = callcue("logs", "list", "--archive", archive, "--keys", keys)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["device", "rep", "session", "start", "duration", "records",
+                                "mark"]
+    sessions = db.execute("SELECT session_id, start_time, n_records, pk FROM sessions "
+                          "ORDER BY start_time, pk").fetchall()
+    assert len(lines) == 1 + len(sessions)
+    for line, (sid, start, n, pk) in zip(lines[1:], sessions):
+        n_ev = db.execute("SELECT COUNT(*) FROM events WHERE session_pk=?",
+                          (pk,)).fetchone()[0]
+        local = dt.datetime.fromtimestamp(start, ZoneInfo(TZ)).isoformat(timespec="seconds")
+        assert line.split() == ["cc-sim-0001", "ana", str(sid), local,
+                                "%d:%02d" % divmod(n, 60), str(n + n_ev), "not", "signed"]
+    r = callcue("logs", "list", "--archive", archive, "--keys", keys, "--json")
+    listed = json.loads(r.stdout)
+    assert [(x["session"], x["duration_s"], x["mark"]) for x in listed] == [
+        (sid, n, "not signed") for sid, _, n, _ in sessions]
+    _one_line_error(callcue("logs", "list", "--archive", tmp_path / "nothing"), "logs pull")
+    r = callcue("logs", "list", "--archive", archive, "--port", "/dev/null")
+    assert r.returncode == 2 and "not allowed with" in r.stderr
 
 
 # The archive schema before talk-over events (schema version 0), as callcue wrote it.

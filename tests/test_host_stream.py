@@ -2,11 +2,14 @@
 CSV and JSON lines, survives the device going away and coming back, and exits cleanly."""
 
 import csv
+import datetime as dt
 import json
 import signal
 import subprocess
 import sys
 import time
+
+from callcue import human
 
 from .host_sim import PtySim, write_call
 
@@ -14,18 +17,39 @@ from .host_sim import PtySim, write_call
 def test_stream_records_csv_and_jsonl(micropython, tmp_path, callcue):
     wav = write_call(tmp_path / "call.wav", seconds=20.0)
     sim = PtySim(wav, "--speed", "5", "--loop")
+    t0 = time.time()
     try:
-        r = callcue("stream", "--port", sim.port, "--seconds", "6", "--csv",
+        r = callcue("stream", "--port", sim.port, "--seconds", "10", "--csv",
                     tmp_path / "s.csv", "--jsonl", tmp_path / "s.jsonl", timeout=60)
     finally:
         sim.close()
     assert r.returncode == 0, r.stderr
     recs = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
-    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
-    assert len(recs) == len(rows) == 6
-    assert [int(row["t_s"]) for row in rows] == [rec["t_s"] for rec in recs]
-    assert all(b["t_s"] == a["t_s"] + 1 for a, b in zip(recs, recs[1:]))
-    assert "rate" in r.stdout and "cue" in r.stdout and "recorded 6 records" in r.stdout
+    with (tmp_path / "s.csv").open(newline="") as f:
+        reader = csv.DictReader(f)
+        # the columns of `logs export`: one set, in people's units
+        assert tuple(reader.fieldnames) == human.NAMES
+        rows = list(reader)
+    assert rows == [{k: "" if v is None else str(v) for k, v in rec.items()} for rec in recs]
+    secs = [rec for rec in recs if rec["kind"] == "second"]
+    assert len(secs) == 10
+    assert all(b["t_s"] == a["t_s"] + 1 for a, b in zip(secs, secs[1:]))
+    for rec in secs:
+        assert rec["device"] == "cc-sim-0001" and rec["session"] is None
+        assert rec["cue"] in ("none", "talkover", "fast", "flat", "dead_air")
+        assert rec["rate_syl_s"] is None or 0 < rec["rate_syl_s"] < 15
+        assert rec["pitch_hz"] is None or 55 <= rec["pitch_hz"] <= 500
+        assert rec["pitch_sd_st"] is None or 0 <= rec["pitch_sd_st"] <= 12
+        assert 0 <= rec["overlap_ms"] <= min(rec["rep_talk_ms"], rec["customer_talk_ms"])
+        # this host's local time the second began: now-ish, with the UTC offset
+        when = dt.datetime.fromisoformat(rec["time"])
+        assert when.utcoffset() is not None and abs(when.timestamp() - t0) < 120
+    assert any(rec["pitch_hz"] for rec in secs), secs
+    for rec in recs:
+        if rec["kind"] == "talkover":
+            assert rec["interrupter"] in ("rep", "customer") and rec["end_s"] > rec["start_s"]
+            assert rec["rate_syl_s"] is None and rec["cue"] is None
+    assert "rate" in r.stdout and "cue" in r.stdout and "recorded 10 records" in r.stdout
 
 
 def test_stream_survives_replug_and_ctrl_c(micropython, tmp_path):

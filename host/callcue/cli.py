@@ -103,8 +103,11 @@ def args_analyze(p):
     )
     p.add_argument(
         "--json",
+        nargs="?",
+        const="-",
         metavar="OUT",
-        help="write the analysis JSON (schema callcue.analysis/1) to OUT, or '-' for stdout",
+        help="the analysis JSON (schema callcue.analysis/1): alone (or '-'), on stdout "
+        "instead of the summary; with OUT, written to OUT after the summary",
     )
     p.add_argument("--rep", metavar="A.wav", help="the rep's channel as a mono WAV")
     p.add_argument("--customer", metavar="B.wav", help="the customer's channel as a mono WAV")
@@ -119,6 +122,12 @@ def args_analyze(p):
 
 def do_analyze(args):
     """Run the DSP engine over a call; print a summary and/or write the analysis JSON."""
+    if args.json is not None and args.json.lower().endswith((".wav", ".wave")):
+        # `analyze --json CALL.wav`: argparse gave the call to --json; never write over it
+        if args.call is not None or args.rep is not None:
+            return fail("--json", f"{args.json} is a WAV, not where to write the JSON; "
+                        "give --json OUT.json, or --json alone for stdout")
+        args.call, args.json = args.json, "-"
     if args.call is not None and args.rep is not None:
         return fail("analyze", "give either CALL.wav or --rep A.wav --customer B.wav, not both")
     rep_path = args.call if args.call is not None else args.rep
@@ -216,6 +225,11 @@ def args_verify(p):
         metavar="CALL.wav",
         help="stereo WAV(s): channel 0 = rep (headset mic), channel 1 = customer (earpiece)",
     )
+    p.add_argument("--rep", metavar="A.wav", help="the rep's channel as a mono WAV (with "
+                   "--customer), as in `analyze`")
+    p.add_argument("--customer", metavar="B.wav",
+                   help="the customer's channel as a mono WAV; CALL.wav (or --rep) is then "
+                   "the rep's")
     p.add_argument("--json", action="store_true",
                    help="print the figures as JSON (schema callcue.verify/1) instead: one "
                    "object, or {schema, calls: [...]} for several calls")
@@ -232,8 +246,16 @@ def do_verify(args):
     activity, talk-over events, dead air, pitch, syllables, rolling rate and pitch SD,
     cues. Each figure has a documented tolerance (callcue/verify.py); the exit code is 1
     when any is exceeded, 2 for input that cannot be read."""
+    if args.rep is not None:
+        if args.calls:
+            return fail("verify", "give either CALL.wav or --rep A.wav --customer B.wav, "
+                        "not both")
+        args.calls = [args.rep]
     if not args.calls:
-        return fail("verify", "give one or more CALL.wav")
+        return fail("verify", "give one or more CALL.wav, or --rep A.wav --customer B.wav")
+    if args.customer is not None and len(args.calls) > 1:
+        return fail("--customer", "goes with one call: the rep's mono WAV and the "
+                    "customer's")
 
     from callcue import verify, wavio
 
@@ -244,7 +266,7 @@ def do_verify(args):
     calls = []
     for path in args.calls:
         try:
-            rep, cust, _info = wavio.read_call(path)
+            rep, cust, _info = wavio.read_call(path, args.customer)
         except wavio.InputError as e:
             return fail(e.path, e.reason)
         calls.append((path, rep, cust))
@@ -252,7 +274,8 @@ def do_verify(args):
     docs = []
     all_ok = True
     for k, (path, rep, cust) in enumerate(calls):
-        name = os.path.basename(path)
+        name = os.path.basename(path) + (
+            f" + {os.path.basename(args.customer)}" if args.customer else "")
         seconds = max(rep.size, cust.size) / wavio.DSP_RATE_HZ
         result = verify.verify_pcm(rep, cust, params)
         all_ok &= result.ok
@@ -404,7 +427,13 @@ COMMANDS = (
 )
 
 
-def build_parser():
+ALL = object()
+
+
+def build_parser(command=ALL):
+    """The argument parser; with `command` (a name, or None for none) only that
+    subcommand's arguments are built: building them imports its module (sim's pulls in
+    numpy and scipy), which `callcue --help` and `--version` need not pay for."""
     parser = argparse.ArgumentParser(
         prog="callcue",
         description="callcue host tools: measure live-call habits (talk-over, speaking "
@@ -414,13 +443,26 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, add_args, handler in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=handler.__doc__)
-        add_args(p)
+        if command is ALL or command == name:
+            add_args(p)
         p.set_defaults(handler=handler)
     return parser
 
 
+def command_of(argv):
+    """The subcommand `argv` names: its first word that is not an option (the top level
+    has only --help and --version, which take no value), or None."""
+    for word in argv:
+        if word == "--":
+            break
+        if not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = build_parser(command_of(argv)).parse_args(argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

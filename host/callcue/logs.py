@@ -10,22 +10,19 @@ ask the device to delete it (the device deletes only if the crc32 we send matche
 
 export: one row per per-second record (`kind` "second") and one per talk-over event
 (`kind` "talkover", with `start_s`, `end_s` on the records' `t_s` clock and `interrupter`
-"rep" or "customer"), in log order; a column that does not apply to a row is empty.
+"rep" or "customer"), in log order, in the units and columns of callcue.human (the same
+as `callcue stream --csv`); a column that does not apply to a row is empty.
+
+list --archive: one line per archived session (device, rep, session, start, duration,
+records, and the report's mark: verified, not signed, not verified).
 """
 
-import csv
 import json
 import os
 import sys
 import time
 
-from callcue.archive import (
-    INTERRUPTERS,
-    RECORD_COLUMNS,
-    ArchiveError,
-    id_problem,
-    open_for_cli,
-)
+from callcue.archive import ArchiveError, id_problem, open_for_cli
 from callcue.devcmd import add_keys_arg
 from callcue.devices import HostError, connect
 from callcue.firmware.protocol import CHUNK_MAX
@@ -34,19 +31,24 @@ from callcue.integrity import seal_result
 from callcue.keys import key_id
 from callcue.seal import BROKEN, NOT_SIGNED, WRONG_KEY
 
-EVENT_EXPORT_COLUMNS = ("start_s", "end_s", "interrupter")
-EXPORT_COLUMNS = ("device_id", "session_id", "start_time", "unix_time", "kind",
-                  *RECORD_COLUMNS, *EVENT_EXPORT_COLUMNS)
-
 
 def add_args(p):
     p.epilog = ("examples: callcue logs list --port /dev/ttyACM0\n"
+                "          callcue logs list --archive ~/callcue\n"
                 "          callcue logs pull --port /dev/ttyACM0 --archive ~/callcue --delete\n"
                 "          callcue logs export --archive ~/callcue --format csv --out calls.csv\n"
                 "          callcue logs verify --archive ~/callcue")
     sub = p.add_subparsers(dest="action", metavar="list|pull|export|verify", required=True)
-    ls = sub.add_parser("list", help="the sessions stored on the device")
+    ls = sub.add_parser("list", help="the sessions stored on the device (--port) or in "
+                        "an archive (--archive)")
+    where = ls.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", metavar="P",
+                       help="serial port or URL of the dongle (see `callcue devices`)")
+    where.add_argument("--archive", metavar="DIR|URL",
+                       help="archive folder or postgresql:// URL (opened read-only): one "
+                       "line per archived session with its mark")
     ls.add_argument("--json", action="store_true", help="print the list as JSON")
+    add_keys_arg(ls)
     pull = sub.add_parser("pull", help="pull every finished session into the archive")
     pull.add_argument("--archive", required=True, metavar="DIR|URL",
                       help="archive folder (created if missing) or postgresql:// URL")
@@ -54,15 +56,20 @@ def add_args(p):
                       help="delete each session from the device once its import is verified")
     pull.add_argument("--chunk", type=int, default=CHUNK_MAX, metavar="BYTES",
                       help=f"bytes per request, 1..{CHUNK_MAX} (default {CHUNK_MAX})")
+    pull.add_argument("--rep", metavar="NAME",
+                      help="the rep who wears this dongle: its calls are theirs from the "
+                      "first pulled call on (as `callcue archive assign`)")
+    pull.add_argument("--team", metavar="TEAM", help="the rep's team (with --rep)")
     add_keys_arg(pull)
-    for q in (ls, pull):
-        q.add_argument("--port", required=True, metavar="P",
-                       help="serial port or URL of the dongle (see `callcue devices`)")
+    pull.add_argument("--port", required=True, metavar="P",
+                      help="serial port or URL of the dongle (see `callcue devices`)")
     ex = sub.add_parser("export", help="the archive's per-second records and talk-over "
                         "events for spreadsheets (column `kind`: second or talkover)")
     ex.add_argument("--archive", required=True, metavar="DIR|URL",
                     help="archive folder or postgresql:// URL")
-    ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
+    ex.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv",
+                    help="csv (default), jsonl (one JSON object a line) or parquet (needs "
+                    "pyarrow); the same columns as `callcue stream --csv`")
     ex.add_argument("--out", default="-", metavar="FILE",
                     help="output file ('-': stdout; parquet needs a file)")
     ve = sub.add_parser("verify", help="check every archived session: its rows against its "
@@ -78,6 +85,8 @@ def run(args):
         return export(args)
     if args.action == "verify":
         return verify_archive(args)
+    if args.action == "list" and args.archive is not None:
+        return list_archive(args)
     if args.action == "list":
         with connect(args.port) as dev:
             sessions = dev.sessions()
@@ -94,8 +103,12 @@ def run(args):
         return 0
     if not 1 <= args.chunk <= CHUNK_MAX:
         raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
+    if args.team is not None and not args.rep:
+        raise HostError("--team", "goes with --rep NAME (the rep's team)", code=2)
+    if args.rep is not None and not args.rep.strip():
+        raise HostError("--rep", "give the rep's name", code=2)
     with connect(args.port) as dev:
-        check_device(dev)   # before the archive is opened: a bad device creates nothing
+        info = check_device(dev)  # before the archive is opened: a bad device creates nothing
         from callcue.keys import KeyStore
 
         store = KeyStore(args.keys)
@@ -103,6 +116,9 @@ def run(args):
             sync_clock(dev, say=print)
             stats = pull_all(dev, ar, chunk=args.chunk, delete=args.delete, say=print,
                              progress=_rich_progress(), keys=store)
+            if args.rep:
+                assign_rep(ar, info["device_id"], args.rep.strip(), args.team, stats,
+                           say=print)
     n = stats["records"] + stats["events"]
     rate = n / stats["seconds"] if stats["seconds"] > 0 else 0.0
     print("pulled %d session(s), %d bytes, %d records and %d talk-over events in %.2f s "
@@ -112,6 +128,26 @@ def run(args):
               stats["seconds"], rate, stats["added"], stats["skipped"], stats["deleted"],
               ar.name))
     return 0
+
+
+def assign_rep(ar, device_id, rep, team, stats, say=print):
+    """Record that `rep` wears `device_id`, as `callcue archive assign` does, from the
+    start of the first finished call on the device (from now if it has none); when the
+    device is already that rep's then, nothing new (only the team is updated)."""
+    starts = [t for t in stats["starts"] if t > 0]
+    since = min(starts) if starts else (0 if stats["starts"] else int(time.time()))
+    try:
+        current = [a for a in ar.assignments()
+                   if a["device_id"] == device_id and a["since"] <= since]
+        if current and current[-1]["rep_id"] == rep:
+            since = current[-1]["since"]          # already theirs: keep that start
+        ar.assign(device_id, rep, since, team)
+        team = next((r["team"] for r in ar.reps() if r["rep_id"] == rep), None)
+    except ArchiveError as e:
+        raise HostError(ar.name, str(e)) from None
+    say("%s: %s's calls%s (team %s)" % (
+        device_id, rep, " from %s" % time.strftime("%Y-%m-%d %H:%M", time.localtime(since))
+        if since > 0 else "", team or "-"))
 
 
 CLOCK_SLACK_S = 2
@@ -175,14 +211,16 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
     for line in device_losses(info):
         say("warning: %s: %s" % (device_id, line))
     stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
-             "added": 0, "skipped": 0, "deleted": 0}
+             "added": 0, "skipped": 0, "deleted": 0, "sessions": [], "starts": []}
     for s in dev.sessions():
         sid = s["id"]
         st = dev.stat_session(sid)
         size, crc = st["bytes"], st["crc32"]
         if st["open"]:
-            say("session %d: still recording; pull it after the call ends" % sid)
+            say("session %d: still recording; pull it after the call ends%s" % (
+                sid, _live_sim_hint(dev)))
             continue
+        stats["starts"].append(s["start"])
         old = ar.find(device_id, sid, s["start"], crc) if s["start"] >= 0 else None
         if old is not None:
             stats["skipped"] += 1
@@ -239,6 +277,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
         stats["records"] += n
         stats["events"] += n_ev
         stats["added" if added else "skipped"] += 1
+        stats["sessions"].append({"id": sid, "pk": pk, "start": s["start"], "added": added})
         say("session %d: %d bytes, %d records, %d talk-over events %s%s" % (
             sid, len(data), n, n_ev, "imported" if added else "already in the archive",
             "" if res is None else "; seal: " + res.status))
@@ -250,6 +289,17 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
             stats["deleted"] += 1
             say("session %d: deleted from the device" % sid)
     return stats
+
+
+def _live_sim_hint(dev):
+    """What to do instead, when the port is a live call on the virtual dongle (sim://
+    CALL.wav plays its call while the port is open, so a pull finds it recording)."""
+    name = dev_name(dev)
+    if not name.startswith("sim://") or os.path.isdir(name[6:].split("?", 1)[0]):
+        return ""
+    return ("; sim://CALL.wav plays its call while the port is open: play calls into a "
+            "dongle folder first (callcue sim CALL.wav --dongle DIR), then pull with "
+            "--port sim://DIR")
 
 
 def _part_error(part, e):
@@ -310,68 +360,79 @@ def _head(dev, sid):
     return protocol.chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
 
 
+def rep_at(assignments, device_id, start_time):
+    """The rep who wore `device_id` at `start_time` (the latest assignment from then or
+    before, as the report finds it), or None when the archive does not know."""
+    rep = None
+    for a in assignments:     # ordered by device, then since
+        if a["device_id"] == device_id and a["since"] <= start_time:
+            rep = a["rep_id"]
+    return rep
+
+
 def export_rows(ar):
-    """Every session's per-second records and talk-over events as rows of EXPORT_COLUMNS,
-    in log (seq) order; unix_time of an event is when it started."""
-    blank = dict.fromkeys(EXPORT_COLUMNS)
+    """Every session's per-second records and talk-over events as rows of
+    callcue.human.NAMES, in log (seq) order. A second's time is the session's start plus
+    its offset from the first record; a talk-over's, when it began."""
+    from callcue import human
+
+    assignments = ar.assignments()
     for s in ar.sessions():
         recs = ar.records(s["pk"])
         t0 = recs[0]["t_s"] if recs else 0
-        rows = []
-        for r in recs:
-            rows.append({**blank, "kind": "second",
-                         "unix_time": s["start_time"] + r["t_s"] - t0, **r})
-        for e in ar.events(s["pk"]):
-            start_s, end_s = e["start_f"] / 100, e["end_f"] / 100
-            rows.append({**blank, "kind": "talkover", "seq": e["seq"],
-                         "unix_time": round(s["start_time"] + start_s - t0, 2),
-                         "start_s": start_s, "end_s": end_s,
-                         "interrupter": INTERRUPTERS[e["interrupter"]]
-                         if 0 <= e["interrupter"] < len(INTERRUPTERS) else e["interrupter"]})
-        rows.sort(key=lambda row: row["seq"])
-        for row in rows:
-            row.update(device_id=s["device_id"], session_id=s["session_id"],
-                       start_time=s["start_time"])
+        start = s["start_time"] if s["start_time"] > 0 else None
+
+        def when(t_s, start=start, t0=t0):
+            return None if start is None else start + int(t_s) - t0
+
+        ctx = {"device": s["device_id"], "session": s["session_id"],
+               "rep": rep_at(assignments, s["device_id"], s["start_time"])}
+        rows = [(r["seq"], human.second_row(r, when(r["t_s"]), **ctx)) for r in recs]
+        rows += [(e["seq"], human.talkover_row(e, when(e["start_f"] // 100), **ctx))
+                 for e in ar.events(s["pk"])]
+        rows.sort(key=lambda row: row[0])
+        for _, row in rows:
             yield row
 
 
 def export(args):
+    from callcue import human
+
     with open_for_cli(args.archive, create=False) as ar:
         rows = export_rows(ar)
         if args.format == "parquet":
-            return _parquet(rows, args.out)
+            return _parquet(rows, args.out, ar)
         # a file is written beside its place and renamed when whole: a failure (the
         # database going away half-way) leaves no half-written export
         tmp = None if args.out == "-" else "%s.%d.tmp" % (args.out, os.getpid())
-        out = sys.stdout if tmp is None else open(tmp, "w", newline="")  # noqa: SIM115
         try:
-            n = 0
-            if args.format == "csv":
-                w = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-                w.writeheader()
-                for row in rows:
-                    w.writerow(row)
-                    n += 1
-            else:
-                for row in rows:
-                    out.write(json.dumps(row) + "\n")
-                    n += 1
+            out = sys.stdout if tmp is None else open(tmp, "w", newline="")  # noqa: SIM115
+        except OSError as e:
+            raise HostError(args.out, e.strerror or str(e), code=2) from None
+        try:
+            w = human.RowWriter(out, args.format)
+            for row in rows:
+                w.write(row)
         except BaseException as e:
             if tmp is not None:
                 out.close()
                 os.unlink(tmp)
             if isinstance(e, ArchiveError):
                 raise HostError(ar.name, str(e)) from None
+            if isinstance(e, OSError) and tmp is not None:
+                raise HostError(args.out, e.strerror or str(e), code=2) from None
             raise
         if tmp is not None:
             out.close()
             os.replace(tmp, args.out)
     if args.out != "-":
-        print("wrote %d rows (records and talk-over events) to %s" % (n, args.out))
+        print("wrote %d rows (records and talk-over events) to %s" % (w.n, args.out))
     return 0
 
 
-def _parquet(rows, out):
+def _parquet(rows, out, ar):
+    from callcue import human
+
     if out == "-":
         raise HostError("--out", "parquet is binary: give --out FILE.parquet", code=2)
     try:
@@ -380,10 +441,66 @@ def _parquet(rows, out):
     except ImportError:
         raise HostError("--format parquet", "needs pyarrow: pip install 'callcue[parquet]' "
                         "(or use --format csv / jsonl)") from None
-    rows = list(rows)
-    table = pyarrow.table({c: [r[c] for r in rows] for c in EXPORT_COLUMNS})
-    pyarrow.parquet.write_table(table, out)
+    try:
+        rows = list(rows)
+    except ArchiveError as e:
+        raise HostError(ar.name, str(e)) from None
+    table = pyarrow.Table.from_pylist(rows, schema=human.parquet_schema())
+    tmp = "%s.%d.tmp" % (out, os.getpid())
+    try:
+        pyarrow.parquet.write_table(table, tmp)
+        os.replace(tmp, out)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise HostError(out, e.strerror or str(e), code=2) from None
     print("wrote %d rows (records and talk-over events) to %s" % (len(rows), out))
+    return 0
+
+
+def _duration(seconds):
+    h, rest = divmod(int(seconds), 3600)
+    return "%d:%02d:%02d" % (h, *divmod(rest, 60)) if h else "%d:%02d" % divmod(rest, 60)
+
+
+def list_archive(args):
+    """`logs list --archive`: one line per archived session, oldest first: device, rep,
+    session, start (local), duration (one record a second), records (seconds and
+    talk-overs) and the mark `report` gives it. Read-only."""
+    from callcue import human
+    from callcue.integrity import check_session
+    from callcue.keys import KeyStore
+
+    store = KeyStore(args.keys)
+    out = []
+    with open_for_cli(args.archive, create=False) as ar:
+        try:
+            assignments = ar.assignments()
+            for s in ar.sessions():
+                n, n_ev = ar.stored_counts(s["pk"])
+                check = check_session(ar, s, store)
+                out.append({"device": s["device_id"],
+                            "rep": rep_at(assignments, s["device_id"], s["start_time"]),
+                            "session": s["session_id"], "start": human.local_iso(
+                                s["start_time"]), "duration_s": n, "records": n + n_ev,
+                            "talkovers": n_ev, "mark": check.mark, "mark_note": check.note})
+        except ArchiveError as e:
+            raise HostError(ar.name, str(e)) from None
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    if not out:
+        print("no sessions in the archive %s" % ar.name)
+        return 0
+    wdev = max(len("device"), *(len(r["device"]) for r in out))
+    wrep = max(len("rep"), *(len(r["rep"] or "-") for r in out))
+    print("%-*s  %-*s  %7s  %-25s  %8s  %7s  %s" % (
+        wdev, "device", wrep, "rep", "session", "start", "duration", "records", "mark"))
+    for r in out:
+        print("%-*s  %-*s  %7d  %-25s  %8s  %7d  %s" % (
+            wdev, r["device"], wrep, r["rep"] or "-", r["session"],
+            r["start"] or "clock not set", _duration(r["duration_s"]), r["records"],
+            r["mark"]))
     return 0
 
 

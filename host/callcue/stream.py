@@ -1,5 +1,7 @@
 """`callcue stream`: a live dashboard of the dongle's per-second records (rich), optionally
-recorded to CSV / JSON lines.
+recorded to CSV / JSON lines in the columns and units of `callcue logs export`
+(callcue.human): one row per second and one per talk-over, each second stamped with this
+host's local time when it began (it arrives as it ends).
 
 The device sends one `REC` line per second and an `EVT talkover` line per finished
 talk-over (with its interrupter) while streaming. If the port goes away (unplug, reset)
@@ -8,15 +10,11 @@ streaming and exits cleanly (exit 0). On a non-terminal it prints one line per s
 """
 
 import contextlib
-import csv
-import json
 import time
 
+from callcue import human
 from callcue.devices import HostError, open_device
 
-CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
-FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
-          "rate_csps", "pitch_cents", "pitch_sd_cents", "cue", "overruns", "talkovers")
 QUIET_S = 3.0      # no stream line for this long: check the device still answers
 
 
@@ -25,8 +23,9 @@ def add_args(p):
                 "          callcue stream --port /dev/ttyACM0 --jsonl call.jsonl --seconds 600")
     p.add_argument("--port", required=True, metavar="P",
                    help="serial port or URL of the dongle (see `callcue devices`)")
-    p.add_argument("--csv", metavar="FILE", help="also write every record to a CSV file")
-    p.add_argument("--jsonl", metavar="FILE", help="also write every record as JSON lines")
+    p.add_argument("--csv", metavar="FILE", help="also write every second and talk-over "
+                   "to a CSV file (the columns of `callcue logs export`)")
+    p.add_argument("--jsonl", metavar="FILE", help="the same rows as JSON lines")
     p.add_argument("--seconds", type=int, metavar="N", help="stop after N records")
     p.add_argument("--give-up", type=float, default=None, metavar="S",
                    help="when the device is gone, stop after S seconds (default: wait on)")
@@ -48,14 +47,13 @@ class Tally:
         r = self.last
         if r is None:
             return "waiting for records... " + self.status
-        rate = "%.2f" % (r["rate_csps"] / 100) if r["rate_csps"] >= 0 else "-"
-        sd = "%.2f" % (r["pitch_sd_cents"] / 100) if r["pitch_sd_cents"] >= 0 else "-"
+        rate, sd = _num(human.rate_syl_s(r.get("rate_csps"))), \
+            _num(human.semitones(r.get("pitch_sd_cents")))
         return ("t=%5ds rep %4dms cust %4dms overlap %4dms | talk-overs rep %d cust %d | "
                 "rate %s syl/s | pitch SD %s st | cue %-8s | overruns %d" % (
                     r["t_s"], r["rep_active_ms"], r["customer_active_ms"], r["overlap_ms"],
                     self.talkovers["rep"], self.talkovers["customer"], rate, sd,
-                    CUE_NAMES[r["cue"]] if 0 <= r["cue"] < len(CUE_NAMES) else r["cue"],
-                    r.get("overruns", 0)))
+                    human.cue_name(r.get("cue")), r.get("overruns", 0)))
 
     def table(self, port):
         from rich.table import Table
@@ -72,12 +70,14 @@ class Tally:
         t.add_row("overlap ms", str(r.get("overlap_ms", "-")))
         t.add_row("talk-overs", "rep %d, customer %d" % (
             self.talkovers["rep"], self.talkovers["customer"]))
-        rate = r.get("rate_csps", -1)
-        sd = r.get("pitch_sd_cents", -1)
-        t.add_row("speaking rate", "%.2f syl/s" % (rate / 100) if rate >= 0 else "-")
-        t.add_row("pitch SD", "%.2f st" % (sd / 100) if sd >= 0 else "-")
-        cue = r.get("cue", 0)
-        t.add_row("cue", "[bold red]%s[/]" % CUE_NAMES[cue] if cue else "none")
+        rate = human.rate_syl_s(r.get("rate_csps"))
+        sd = human.semitones(r.get("pitch_sd_cents"))
+        hz = human.pitch_hz(r.get("pitch_cents"))
+        t.add_row("speaking rate", "%.2f syl/s" % rate if rate is not None else "-")
+        t.add_row("pitch", "%.0f Hz" % hz if hz is not None else "-")
+        t.add_row("pitch SD", "%.2f st" % sd if sd is not None else "-")
+        cue = human.cue_name(r.get("cue", 0)) or "none"
+        t.add_row("cue", "[bold red]%s[/]" % cue if cue != "none" else "none")
         t.add_row("overruns", str(r.get("overruns", 0)))
         t.add_row("records", "%d (t=%s s)" % (self.records, r.get("t_s", "-")))
         if self.status:
@@ -85,29 +85,29 @@ class Tally:
         return t
 
 
+def _num(x):
+    return "-" if x is None else "%.2f" % x
+
+
 class Sinks:
+    """The --csv and --jsonl files: rows of callcue.human.NAMES, flushed as they come."""
+
     def __init__(self, csv_path, jsonl_path):
-        self.files = []
-        self.csv = self.jsonl = None
+        self.files, self.writers = [], []
         try:
-            if csv_path:
-                f = open(csv_path, "w", newline="")  # noqa: SIM115
-                self.files.append(f)
-                self.csv = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
-                self.csv.writeheader()
-            if jsonl_path:
-                self.jsonl = open(jsonl_path, "w")  # noqa: SIM115
-                self.files.append(self.jsonl)
+            for path, fmt in ((csv_path, "csv"), (jsonl_path, "jsonl")):
+                if path:
+                    f = open(path, "w", newline="")  # noqa: SIM115 - closed by close()
+                    self.files.append(f)
+                    self.writers.append(human.RowWriter(f, fmt))
         except OSError as e:
             self.close()
             raise HostError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
                             code=2) from None
 
-    def write(self, rec):
-        if self.csv is not None:
-            self.csv.writerow(rec)
-        if self.jsonl is not None:
-            self.jsonl.write(json.dumps(rec) + "\n")
+    def write(self, row):
+        for w in self.writers:
+            w.write(row)
         for f in self.files:
             f.flush()
 
@@ -125,6 +125,9 @@ def _session(port, tally, sinks, show, limit, opened):
     dev = open_device(port, timeout=2.0)
     opened()
     try:
+        device_id = dev.info().get("device_id")
+        ctx = {"device": device_id if isinstance(device_id, str) else None}
+        clock = None    # (t_s, host time that second began): places talk-overs in time
         dev.stream("on")
         while True:
             got = False
@@ -132,10 +135,19 @@ def _session(port, tally, sinks, show, limit, opened):
                 got = True
                 if kind == "EVT":
                     tally.add_event(payload)
+                    if payload.get("ev") == "talkover":
+                        start_f = payload.get("start_f")
+                        when = None if clock is None or not isinstance(start_f, int) \
+                            else clock[1] + start_f // 100 - clock[0]
+                        sinks.write(human.talkover_row(payload, when, **ctx))
                 elif kind == "REC":
                     tally.records += 1
                     tally.last = payload
-                    sinks.write(payload)
+                    # the record arrives as its second ends
+                    began = int(time.time()) - 1
+                    if isinstance(payload.get("t_s"), int):
+                        clock = (payload["t_s"], began)
+                    sinks.write(human.second_row(payload, began, **ctx))
                     show()
                     if limit is not None and tally.records >= limit:
                         with contextlib.suppress(Exception):
