@@ -38,6 +38,8 @@ every input with bytes that are not a REPL; `--mpy 6.2` reports another .mpy ver
 Exits when stdin closes (its host went away). Never copied to the device (flash.SIM_ONLY).
 """
 
+import io
+import select
 import sys
 import time
 
@@ -47,14 +49,25 @@ _REAL_SYS = sys
 _RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 _WINDOW = 256                  # raw-paste window, MICROPY_REPL_STDIN_BUFFER_MAX on rp2
 _ARCH_ARMV6M = 4               # MP_NATIVE_ARCH_ARMV6M, bits 10.. of sys.implementation._mpy
+_STREAM_POLL = 3               # MP_STREAM_POLL: select.poll asks a Python stream this
+_EINVAL = 22
+_FRAME = 80                    # samples per 10 ms frame (dsp.engine.FRAME)
+# frames the capture may fall behind before it loses audio: the rp2 HAL's I2S buffer
+# (100 ms) and frame ring (80 ms)
+_SLACK_FRAMES = 18
+_BOARD = None                  # the Board, for the stand-ins the flashed app builds
 
 
 class HardReset(BaseException):
-    """machine.reset(): unwinds the running code back to the REPL loop."""
+    """machine.reset() (or the watchdog): unwinds the running code back to the boot."""
 
 
 class SoftReset(BaseException):
     """machine.soft_reset() (and sys.exit, as on the device)."""
+
+
+class HostGone(BaseException):
+    """stdin closed while the flashed app runs: the board's host went away."""
 
 
 class Implementation:
@@ -93,10 +106,13 @@ class RTC:
     base_s = 1609459200        # 2021-01-01 00:00:00 UTC, shared by every RTC() instance
     ticks0 = time.ticks_ms()
 
+    @staticmethod
+    def seconds():
+        return RTC.base_s + time.ticks_diff(time.ticks_ms(), RTC.ticks0) // 1000
+
     def datetime(self, dt=None):
         if dt is None:
-            t = RTC.base_s + time.ticks_diff(time.ticks_ms(), RTC.ticks0) // 1000
-            g = time.gmtime(t)
+            g = time.gmtime(RTC.seconds())
             return (g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0)
         y, mo, d, _wd, h, mi, s = dt[:7]
         RTC.base_s = _epoch_s(y, mo, d, h, mi, s)
@@ -115,10 +131,23 @@ def _epoch_s(y, mo, d, h, mi, s):
     return days * 86400 + h * 3600 + mi * 60 + s
 
 
+class WDT:
+    """The RP2040's watchdog: once made it cannot be stopped, only fed; unfed for its
+    timeout (or --app-wdt MS), the board resets. Only a hard reset disarms it."""
+
+    def __init__(self, id=0, timeout=5000):
+        _BOARD.wdt_ms = _BOARD.app_wdt_ms or timeout
+        self.feed()
+
+    def feed(self):
+        _BOARD.wdt_due = time.ticks_add(time.ticks_ms(), _BOARD.wdt_ms)
+
+
 class Machine:
-    """The part of `machine` that mpremote and callcue flash use."""
+    """The part of `machine` that mpremote, callcue flash and the board's HAL use."""
 
     RTC = RTC
+    WDT = WDT
 
     def __init__(self, uid):
         self._uid = uid
@@ -145,6 +174,126 @@ class Machine:
         pass
 
 
+# ------------------------------------------------------- the board's hardware, for /main.py
+# The flashed main.py builds its app from firmware.hal_rp2 (I2S capture, NeoPixel, RTC,
+# watchdog). The image's hal_rp2.mpy is Thumb code for the RP2040's peripherals, which this
+# board has not, so `firmware.hal_rp2` is this board's own HAL (RP2040HAL); every other
+# module main.py imports comes from the image.
+
+
+class SilentCapture:
+    """hal_rp2.I2SCapture on a board with no I2S (a dongle on USB with no call): silent
+    frames, 100 a second in real time, so the app's loop runs and feeds its watchdog as on
+    the device. Frames the loop falls too far behind on are lost and counted, as there."""
+
+    def __init__(self):
+        self.overruns = 0
+        self.done = False
+        self.t0 = time.ticks_ms()
+        self.delivered = 0
+
+    def read(self, rep, cust):
+        late = time.ticks_diff(time.ticks_ms(), self.t0) - 10 * self.delivered
+        due = late // 10
+        if due <= 0:
+            # the CPU waits for the frame's DMA interrupt (the link is polled meanwhile)
+            time.sleep_ms(min(10 - late, 10))
+            return False
+        if due > _SLACK_FRAMES:
+            self.overruns += due - _SLACK_FRAMES
+            self.delivered += due - _SLACK_FRAMES
+        for i in range(_FRAME):
+            rep[i] = 0
+            cust[i] = 0
+        self.delivered += 1
+        return True
+
+
+class CueLED:
+    """hal_rp2.NeoPixelLED: keeps the cue shown (no LED to light)."""
+
+    def __init__(self, brightness_pct=25):
+        self.cue = 0
+        self.changes = 0
+
+    def show(self, cue):
+        if cue != self.cue:
+            self.cue = cue
+            self.changes += 1
+
+
+class RTCClock:
+    """hal_rp2.RTCClock on this board's RTC (machine.RTC, set by `mpremote rtc --set` or
+    the app's set_time): 0 until set, as after the RP2040's power-up."""
+
+    def __init__(self):
+        self.t0 = time.ticks_ms()
+
+    def now(self):
+        t = RTC.seconds()
+        return t if t >= 1704067200 else 0     # hal_rp2._CLOCK_VALID_FROM
+
+    def set_time(self, t):
+        y, mo, d, h, mi, s, wd, _ = time.gmtime(t)
+        RTC().datetime((y, mo, d, wd, h, mi, s, 0))
+
+    def uptime_s(self):
+        return time.ticks_diff(time.ticks_ms(), self.t0) // 1000
+
+
+class RP2040HAL:
+    """What `from firmware import hal_rp2` gives the flashed main.py on this board."""
+
+    I2SCapture = SilentCapture
+    NeoPixelLED = CueLED
+    RTCClock = RTCClock
+
+    @staticmethod
+    def watchdog(timeout_ms=4000):
+        return WDT(timeout=timeout_ms)
+
+
+class AppStdin(io.IOBase):
+    """sys.stdin as the running app sees it: the USB CDC REPL's, which turns Ctrl-C
+    (0x03) into KeyboardInterrupt before the app can read it (micropython.kbd_intr(3)), so
+    mpremote and callcue flash can always break in. select.poll asks it through ioctl."""
+
+    def __init__(self, board):
+        self.board = board
+
+    def ioctl(self, req, arg):
+        if req == _STREAM_POLL:
+            for _obj, ev in self.board.inpoll.ipoll(0):
+                if ev & select.POLLIN:
+                    return arg & select.POLLIN
+                raise HostGone()            # hung up: nothing more will come
+            return 0
+        return 0 if req == 4 else -_EINVAL      # 4: close; no file descriptor to give
+
+    def readinto(self, buf):
+        n = 0
+        while n < len(buf) and (n == 0 or self.ioctl(_STREAM_POLL, select.POLLIN)):
+            c = self.board.inp.read(1)
+            if not c:
+                raise HostGone()
+            if c[0] == 3:
+                raise KeyboardInterrupt()
+            buf[n] = c[0]
+            n += 1
+        return n
+
+
+def _foreign_native(path):
+    """Whether the .mpy at path holds native code for a CPU other than this one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    arch = head[2] >> 2 if len(head) == 4 else 0
+    return arch != 0 and arch != _REAL_SYS.implementation._mpy >> 10
+
+
 class Board:
     def __init__(self, opts):
         self.inp = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
@@ -155,14 +304,24 @@ class Board:
         self.impl = Implementation(int(major), int(minor))
         uid = _opt(opts, "--unique-id", "e6614103e7452d2f")
         self.machine = Machine(bytes(int(uid[i:i + 2], 16) for i in range(0, len(uid), 2)))
+        self.inpoll = select.poll()
+        self.inpoll.register(self.inp, select.POLLIN)
         self.globals = None
         self.raw = False
         self.app = False
-        self.wdt_due = None
+        self.wdt_ms = None          # the watchdog's timeout once something arms it
+        self.wdt_due = None         # ticks_ms at which it bites, unless fed
         self.app_wdt_ms = int(_opt(opts, "--app-wdt", "0"))
+        global _BOARD
+        _BOARD = self
         mount_root(_opt(opts, "--storage", "ram"), int(_opt(opts, "--size", "1408")) * 1024)
-        sys.modules["sys"] = BoardSys(self.impl)
+        self.sys = BoardSys(self.impl)
+        sys.modules["sys"] = self.sys
         sys.modules["machine"] = self.machine
+        # what a reset leaves in sys.modules: no callcue module (this board's own dsp and
+        # firmware came from the host; the flashed app imports the image's)
+        self.modules = {k: v for k, v in sys.modules.items()
+                        if not k.startswith(("dsp", "firmware"))}
         import builtins
         builtins.print = _cooked_print
         self.fresh_globals()
@@ -173,6 +332,12 @@ class Board:
         self.out.write(data)
 
     def getc(self):
+        while self.wdt_due is not None:         # armed and nobody feeds it: it bites
+            left = time.ticks_diff(self.wdt_due, time.ticks_ms())
+            if left <= 0:
+                raise HardReset()
+            if self.inpoll.poll(left):
+                break
         c = self.inp.read(1)
         if not c:
             raise EOFError
@@ -186,10 +351,16 @@ class Board:
                    b"information.\r\n" % (v[0], v[1], v[2], self.impl._machine.encode()))
 
     def fresh_globals(self):
+        """The heap starts over (soft or hard reset): new globals, no module imported."""
         self.globals = {"__name__": "__main__"}
+        sys.modules.clear()
+        sys.modules.update(self.modules)
 
     def soft_reset(self, prefix=b""):
+        """As the device: the raw REPL comes back as it was; the friendly REPL runs
+        /main.py first (pyexec_mode_kind is the friendly REPL's)."""
         import gc
+        import os
 
         self.fresh_globals()
         gc.collect()            # as gc_sweep_all() on the device: finalisers close files
@@ -197,6 +368,8 @@ class Board:
         self.write(prefix + b"MPY: soft reboot\r\n")
         if self.raw:
             self.write(_RAW_BANNER)
+        elif "main.py" in os.listdir("/"):
+            self.app = True
         else:
             self.banner()
 
@@ -216,12 +389,14 @@ class Board:
                 self.hard_reset()
 
     def boot(self):
-        """Power-on or hard reset: the friendly REPL, or /main.py if --app-wdt is given."""
+        """Power-on or hard reset (the watchdog disarmed): /main.py if there is one, then
+        the friendly REPL."""
         import os
 
+        self.wdt_ms = None
         self.wdt_due = None
         self.raw = False
-        self.app = bool(self.app_wdt_ms) and "main.py" in os.listdir("/")
+        self.app = "main.py" in os.listdir("/")
         if not self.app:
             self.banner()
             self.write(b">>> ")
@@ -232,17 +407,52 @@ class Board:
         self.boot()
 
     def run_app(self):
-        """/main.py running (the callcue app, stood in for): it takes the link's bytes and
-        feeds the watchdog it armed (--app-wdt ms) until Ctrl-C stops it; from then on
-        nobody feeds the watchdog, and the board resets when it bites."""
-        while self.getc() != 3:
-            pass
+        """/main.py, as the device runs it at boot (pyexec_file, in the REPL's globals):
+        the flashed callcue app, from the image, on this board's HAL (RP2040HAL), until
+        it ends: Ctrl-C from the host (AppStdin), an exception, or its `reboot`. Then
+        the friendly REPL; the watchdog the app armed, no longer fed, resets the board
+        when it bites (getc), and the app starts again."""
         self.app = False
-        self.wdt_due = time.ticks_add(time.ticks_ms(), self.app_wdt_ms)
-        self.write(b'Traceback (most recent call last):\r\n  File "main.py", line 14, in '
-                   b"<module>\r\nKeyboardInterrupt: \r\n")
+        soft = False
+        err = None
+        self.board_modules()
+        try:
+            with open("main.py") as f:
+                code = compile(f.read(), "main.py", "exec")
+            self.sys.stdin = AppStdin(self)
+            exec(code, self.globals)
+        except (HardReset, HostGone):
+            raise
+        except (SoftReset, SystemExit):
+            soft = True
+        except BaseException as e:          # noqa: BLE001 - printed, as pyexec does
+            err = e
+        finally:
+            try:
+                del self.sys.stdin          # the REPL reads the link itself (getc)
+            except AttributeError:
+                pass
+        if soft:
+            self.soft_reset()
+            return
+        if err is not None:
+            self.traceback(err)
         self.banner()
         self.write(b">>> ")
+
+    def board_modules(self):
+        """Put this board's hardware where main.py imports it (firmware.hal_rp2), and
+        the image's plain kernels where dsp.kernels_viper is, when the image's
+        kernels_viper.mpy is native code for another CPU (the RP2040's Thumb): the
+        engine's kernels are bit-identical twins, the same choice kernels.select makes
+        where viper is missing."""
+        sys.modules["firmware.hal_rp2"] = RP2040HAL
+        if _foreign_native("dsp/kernels_viper.mpy"):
+            try:
+                __import__("dsp.kernels")
+                sys.modules["dsp.kernels_viper"] = sys.modules["dsp.kernels"]
+            except Exception:       # noqa: BLE001 - main.py's own import will say why
+                pass
 
     def friendly_repl(self):
         line = bytearray()
@@ -277,6 +487,8 @@ class Board:
                 continue
             else:
                 continue
+            if self.app:                            # soft reset: /main.py runs first
+                return
             self.write(b">>> ")
 
     def raw_repl(self):
@@ -441,7 +653,7 @@ def main(argv):
     board = Board(argv[1:])
     try:
         board.run()
-    except (EOFError, KeyboardInterrupt):  # the host went away, or Ctrl-C in its terminal
+    except (EOFError, HostGone, KeyboardInterrupt):  # the host went away, or Ctrl-C
         pass
     hal_sim.sync_storage()
     return 0

@@ -153,19 +153,41 @@ def plan(port, mpremote, mpy_cross, build, mpy_version, device_id, reset_config)
     return steps, copies
 
 
+def check_url(port):
+    """HostError for a pyserial URL: mpremote (and a board's REPL) need a serial port."""
+    if port.startswith("sim://"):
+        raise HostError(port, "a sim:// URL is the virtual dongle, already running the "
+                        "firmware: there is nothing to flash. To try flashing, start "
+                        "`callcue sim --repl` and flash the pty it prints")
+    if "://" in port:
+        raise HostError(port, "flash needs the board's serial port (/dev/ttyACM*), not a "
+                        "URL: list ports with `mpremote connect list`")
+
+
+def dry_run_lines(port, steps, reset_config, mpy_cross, version):
+    """The --dry-run listing: a header counting the numbered steps, then the steps, from
+    one list (opening the port first: it is a step of its own, without a command)."""
+    shown = [(f"open {port}; Ctrl-C, Ctrl-A: MicroPython's raw REPL must answer within "
+              f"{_CHECK_S:.0f} s", None), *steps]
+    lines = [f"callcue flash --dry-run: {len(shown)} steps for {port} "
+             f"(.mpy v{version[0]}.{version[1]} from {mpy_cross}; the board is asked first)"]
+    for i, (what, argv) in enumerate(shown, 1):
+        lines.append(f"{i:3d}. {what}")
+        if argv is not None:
+            lines.append(f"     {_show(argv, reset_config)}")
+    return lines
+
+
 def run(args):
+    check_url(args.port)
     mpremote = _tool("mpremote", "mpremote")
     mpy_cross = _tool("mpy-cross", "mpy-cross")
     version = local_mpy_version(mpy_cross)
     steps, copies = plan(args.port, mpremote, mpy_cross, args.build, version, args.device_id,
                          args.reset_config)
     if args.dry_run:
-        print(f"callcue flash --dry-run: {len(steps)} steps for {args.port} "
-              f"(.mpy v{version[0]}.{version[1]} from {mpy_cross}; the board is asked first)")
-        print(f"  0. open {args.port}; Ctrl-C, Ctrl-A: MicroPython's raw REPL must answer "
-              f"within {_CHECK_S:.0f} s")
-        for i, (what, argv) in enumerate(steps, 1):
-            print(f"{i:3d}. {what}\n     {_show(argv, args.reset_config)}")
+        print("\n".join(dry_run_lines(args.port, steps, args.reset_config, mpy_cross,
+                                     version)))
         return 0
     return _flash(args, mpremote, version)
 
