@@ -12,7 +12,7 @@ sim --repl` bridges it to a pseudo-terminal): MicroPython's friendly and raw REP
 byte as pyexec.c speaks them (below), code run with `exec` in globals that persist until a
 soft reset, a LittleFS filesystem mounted at / (an image file written through block by
 block, so it survives the process; or RAM), and stand-ins for what mpremote's commands
-import: `machine` (unique_id, RTC, reset, soft_reset) and a `sys` that reports the
+import: `machine` (unique_id, RTC, WDT, reset, soft_reset) and a `sys` that reports the
 board's `platform` ("rp2") and `implementation._mpy` (the .mpy version and the armv6m
 architecture, as the RP2040 build reports them).
 
@@ -25,17 +25,28 @@ architecture, as the RP2040 build reports them).
 | `\\x05A\\x01` (raw-paste) | `R\\x01` + window (u16 LE) and flow control, or `R\\x00`   |
 | Ctrl-B (raw REPL)         | `\\r\\n` + friendly banner, `>>> `                         |
 | Ctrl-C                    | clears the line (friendly: `\\r\\n>>> `)                   |
-| Ctrl-D (friendly, empty)  | `\\r\\nMPY: soft reboot\\r\\n` + friendly banner           |
+| Ctrl-C (/main.py running) | traceback (KeyboardInterrupt), friendly banner, `>>> `     |
+| Ctrl-D (friendly, empty)  | `\\r\\nMPY: soft reboot\\r\\n`, /main.py, friendly banner  |
 
 print() output is "cooked" as on the device (each \\n sent as \\r\\n).
-`machine.reset()` writes nothing more (a real board drops off USB), keeps the RTC, and
-comes back in the friendly REPL without running /main.py, unless `--app-wdt MS`: then a
-/main.py present at boot stands for the callcue app, which arms the RP2040's watchdog
-(it cannot be disarmed): the app swallows the link's bytes until Ctrl-C stops it, and MS
-ms later the board resets (silently, mid-session); a hard reset before that disarms it.
-After either, /main.py runs again if it is still there. `--not-micropython` answers
-every input with bytes that are not a REPL; `--mpy 6.2` reports another .mpy version.
-Exits when stdin closes (its host went away). Never copied to the device (flash.SIM_ONLY).
+
+Boot, as an RP2040's: at power-up, on `machine.reset()` (which writes nothing more: a real
+board drops off USB; the RTC keeps running) and on a soft reset from the friendly REPL,
+/main.py runs if the filesystem has one, then the friendly REPL. After `callcue flash`
+that is the callcue app, from the image: every dsp and firmware module it imports is the
+image's .mpy, except what this CPU (the unix port's, not Thumb) cannot run: the
+peripherals in firmware/hal_rp2.mpy are this board's own (RP2040HAL: no I2S, so silent
+audio at 100 frames a second, as from a dongle on USB with no call; the LED's cue kept;
+the RTC above; machine.WDT), and dsp/kernels_viper.mpy's Thumb kernels are the image's
+bit-identical plain ones (kernels.py). The app talks the callcue protocol on the link.
+Ctrl-C from the host interrupts it (AppStdin: the USB REPL's kbd_intr), printing the
+traceback and the friendly REPL as the device does. The watchdog the app arms cannot be
+disarmed: unfed (the app stopped, or ended by `reboot`), it resets the board after its
+timeout (or `--app-wdt MS`'s), silently, mid-session if one is open, and
+the app starts again; only a hard reset before that disarms it.
+`--not-micropython` answers every input with bytes that are not a REPL; `--mpy 6.2`
+reports another .mpy version. Exits when stdin closes (its host went away), the app
+running or not. Never copied to the device (flash.SIM_ONLY).
 """
 
 import io

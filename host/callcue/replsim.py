@@ -1,5 +1,7 @@
 """The simulated MicroPython board for `callcue flash`: stock MicroPython's REPL as mpremote
-sees it on an RP2040, with nothing of callcue on it (`callcue sim --repl`).
+sees it on an RP2040, with nothing of callcue on it until flashed (`callcue sim --repl`).
+Once flashed, it boots the image's /main.py on every reset, as an RP2040 does: the callcue
+app answers the protocol on the same pty (firmware/sim_repl.py says how).
 
 `SimBoard(storage)` starts `micropython firmware/sim_repl.py` (the REPL on its stdio, a
 LittleFS filesystem at /, stand-ins for `machine` and the board's `sys.implementation`);
