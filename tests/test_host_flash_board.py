@@ -7,6 +7,7 @@ MicroPython's own VfsLfs2 and every file is checked against the compiled .mpy. A
 flash's last reset the board runs the flashed /main.py from its image, as an RP2040 does,
 and the host tools talk the callcue protocol to it on the same pty."""
 
+import calendar
 import datetime
 import hashlib
 import json
@@ -189,7 +190,8 @@ def test_flashed_board_boots_the_app_from_its_image(board, callcue, tmp_path, mp
     info = _json(callcue, "device", "info", "--port", sim.port)
     assert info["device_id"] == DEFAULT_UID_ID and info["firmware"] == "0.1.0"
     assert info["capture_done"] is False and info["session"] is None
-    assert abs(info["time"] - time.time()) < 10         # the RTC flash set, kept by the reset
+    # the RTC flash set (`rtc --set` writes local time) and the reset kept
+    assert abs(info["time"] - calendar.timegm(time.localtime())) < 10
     assert _json(callcue, "logs", "list", "--port", sim.port) == []
     r = callcue("device", "config", "set", "--port", sim.port, "sidetone_loss_db=17",
                 timeout=60)
