@@ -47,7 +47,7 @@ def db_rms(x):
 def test_scenario_names_in_order():
     assert list(synth.SCENARIOS) == [
         "turn-taking", "rep-interrupts", "customer-interrupts", "backchannels", "fast-rep",
-        "slow-rep", "flat-rep", "expressive-rep", "dead-air", "noisy-line",
+        "slow-rep", "flat-rep", "expressive-rep", "dead-air", "noisy-line", "calibration",
     ]
     assert all(isinstance(d, str) and d for d in synth.SCENARIOS.values())
 
@@ -60,10 +60,38 @@ def test_unknown_scenario_lists_valid_names(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("kwargs", [{"duration_s": 5.0}, {"rate_hz": 4000}])
-def test_bad_duration_or_rate(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs,says", [
+    ({"duration_s": 5.0}, "20-3600 s"), ({"duration_s": 3601.0}, "20-3600 s"),
+    ({"rate_hz": 4000}, "8000-96000 Hz"),
+    ({"duration_s": 601.0, "rate_hz": 96000}, "at 96000 Hz at most 600 s")])
+def test_bad_duration_or_rate(kwargs, says):
+    with pytest.raises(ValueError, match=says):
         synth.render("turn-taking", **kwargs)
+
+
+def test_an_hour_is_allowed():
+    # rendering it takes about 22 s and 2.2 GB (synth.MAX_SAMPLES): only the limits here
+    synth._check("turn-taking", 3600.0, 8000)
+    synth._check("turn-taking", 3600.0, 16000)
+    with pytest.raises(ValueError, match="at 16001 Hz at most 3,599 s"):
+        synth._check("turn-taking", 3600.0, 16001)
+
+
+def test_cli_seed_defaults_to_1_and_limits_are_stated(tmp_path):
+    from .conftest import run_callcue
+
+    proc = run_callcue("synth", "--help")
+    text = " ".join(proc.stdout.split())
+    assert "(default 1)" in text and "20-3600" in text and "57,600,000 samples" in text
+    wav = tmp_path / "c.wav"
+    proc = run_callcue("synth", wav, "--scenario", "dead-air", "--duration", "20")
+    assert proc.returncode == 0, proc.stderr
+    data, _ = soundfile.read(wav, dtype="int16")
+    assert np.array_equal(data, synth.render("dead-air", 1, 20.0)[0])
+    assert json.loads((tmp_path / "c.truth.json").read_text())["seed"] == 1
+    proc = run_callcue("synth", wav, "--scenario", "dead-air", "--duration", "5000")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "the duration must be 20-3600 s" in proc.stderr
 
 
 def test_deterministic():
@@ -98,7 +126,7 @@ def test_scenario_renders_and_truth_is_consistent(scenario):
     assert list(truth) == [
         "schema", "scenario", "seed", "rate_hz", "duration_s", "mix", "rep", "customer",
         "overlaps", "dead_air", "expected_cues",
-    ]
+    ] + (["calibration"] if scenario == "calibration" else [])
     assert (truth["schema"], truth["scenario"], truth["seed"]) == ("callcue.truth/1", scenario, 0)
     assert (truth["rate_hz"], truth["duration_s"]) == (FS, 60.0)
     for who in ("rep", "customer"):
@@ -118,6 +146,29 @@ def test_scenario_renders_and_truth_is_consistent(scenario):
         assert 60 <= track[:, 1].min() and track[:, 1].max() <= 400
     cues = truth["expected_cues"]
     assert sorted(cues["present"] + cues["absent"]) == ["dead_air", "fast", "flat", "talkover"]
+
+
+@pytest.mark.parametrize("duration_s", [60.0, 36.0])
+def test_calibration_sections(duration_s):
+    """Silence, then only the rep, then only the customer, each section as the truth says,
+    and each party with more than `seconds` (the longest calibrate --seconds) of speech
+    in its own section, also counting from the section's start plus `seconds` + 1 s (a
+    step that started late)."""
+    pcm, truth = call("calibration", 1, duration_s)
+    cal = truth["calibration"]
+    assert cal["seconds"] == int(duration_s // 12)
+    steps = {s["step"]: (s["start_s"], s["end_s"]) for s in cal["steps"]}
+    assert list(steps) == ["silence", "rep", "customer"]
+    assert steps["silence"][0] == 0 and steps["customer"][1] == duration_s
+    assert steps["silence"][1] == steps["rep"][0] and steps["rep"][1] == steps["customer"][0]
+    for who in ("rep", "customer"):
+        a, b = steps[who]
+        ivals = truth[who]["intervals"]
+        assert ivals and all(a < s and e < b for s, e in ivals), (who, ivals)
+        assert truth[who]["speaking_s"] > 1.5 * cal["seconds"], truth[who]["speaking_s"]
+    assert truth["overlaps"] == [] and truth["dead_air"] == []
+    quiet = pcm[: round(steps["silence"][1] * FS)]
+    assert db_rms(quiet / 32768) < -60                     # only the noise floor
 
 
 @pytest.mark.parametrize("scenario", list(synth.SCENARIOS))

@@ -43,12 +43,25 @@ def params_from_args(items):
 # ---------------------------------------------------------------------------- synth
 
 
+SYNTH_SEED = 1
+
+
 def args_synth(p):
+    from callcue.synth import MAX_DURATION_S, MAX_SAMPLES, MIN_DURATION_S
+
+    p.epilog = ("example: callcue synth call.wav --scenario rep-interrupts\n"
+                "         callcue synth cal.wav --scenario calibration && "
+                "callcue calibrate --port sim://cal.wav --yes")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("out", nargs="?", metavar="OUT.wav", help="stereo WAV to write")
     p.add_argument("--scenario", metavar="NAME", help="scenario to render (see --list)")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed: same seed, same file")
-    p.add_argument("--duration", type=float, metavar="S", help="length in seconds")
-    p.add_argument("--rate", type=int, metavar="HZ", help="sample rate of the WAV")
+    p.add_argument("--seed", type=int, default=SYNTH_SEED, metavar="N",
+                   help=f"random seed: same seed, same file (default {SYNTH_SEED})")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help=f"length in seconds, {MIN_DURATION_S:g}-{MAX_DURATION_S:g} "
+                   f"(default 60; at most {MAX_SAMPLES:,} samples: above 16 kHz, less)")
+    p.add_argument("--rate", type=int, metavar="HZ",
+                   help="sample rate of the WAV, 8000-96000 (default 8000)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
 
 
@@ -62,8 +75,8 @@ def do_synth(args):
         for name, description in scenarios:
             print(f"{name:<{width}}  {description}")
         return EXIT_OK
-    if args.out is None or args.scenario is None or args.seed is None:
-        return fail("synth", "give OUT.wav --scenario NAME --seed N (or --list)")
+    if args.out is None or args.scenario is None:
+        return fail("synth", "give OUT.wav --scenario NAME [--seed N] (or --list)")
     names = [name for name, _ in scenarios]
     if args.scenario not in names:
         return fail(

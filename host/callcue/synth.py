@@ -55,6 +55,14 @@ Noise floors are about -65 dBFS (white on the mic, pink and band-limited on
 the line). The noisy-line scenario sets the noise relative to active speech:
 20 dB below the rep on ch0, 12 dB below the customer on ch1.
 
+*Calibration.* The ``calibration`` scenario is not a conversation but the three
+steps of ``callcue calibrate``: silence (the first 20 % of the file), the rep alone
+(the next 40 %), the customer alone (the last 40 %), with the same voices, couplings
+and noise as a call. Its truth adds ``calibration``: the steps' start and end times
+and ``seconds``, the longest ``calibrate --seconds`` the sections suit (a twelfth of
+the duration: 5 at the default 60 s), provided calibrate starts within the first
+``seconds`` + 1 s of the file (the virtual dongle plays it from its start).
+
 *Determinism.* Everything comes from ``np.random.SeedSequence(seed)``: one
 child stream for the voices, one for the call plan, one for rendering, one for
 noise. The same (scenario, seed, duration, rate) gives bit-identical output
@@ -94,6 +102,8 @@ SCENARIOS: dict[str, str] = {
     "expressive-rep": "rep long turns with a lively voice (F0 SD ~4 semitones)",
     "dead-air": "turn-taking with 8-10 s silences (2 per minute, at least 1)",
     "noisy-line": "turn-taking with 2 rep talk-overs per minute on a noisy line (SNR 20/12 dB)",
+    "calibration": "`callcue calibrate`'s three steps: silence (first 20 %), the rep alone "
+                   "(next 40 %), the customer alone (last 40 %); the truth has the step times",
 }
 
 # Expected cues with the engine defaults: talkover = both speaking >= 0.4 s,
@@ -113,12 +123,25 @@ _PRESENT: dict[str, tuple[str, ...]] = {
     "expressive-rep": (),
     "dead-air": ("dead_air",),
     "noisy-line": ("talkover",),
+    "calibration": (),
 }
 
 MIN_DURATION_S = 20.0
-MAX_DURATION_S = 600.0
+MAX_DURATION_S = 3600.0
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 96000
+# Rendering holds about 72 bytes per output sample at its peak (float64 tracks of both
+# talkers, their F0, the noise filters): MAX_SAMPLES (an hour at 16 kHz, 600 s at 96 kHz)
+# is about 4 GB. An hour at 8 kHz took 22 s and 2.2 GB of RAM (render, one core).
+MAX_SAMPLES = 57_600_000
+
+# The calibration scenario: silence, the rep alone, the customer alone, as shares of the
+# call. At the default 60 s the sections are 12/24/24 s: `callcue calibrate` with its
+# default --seconds 5, started within the first 6 s of the file, measures the silence
+# inside the first section, and each party has well over 5 s of speech in its own (the
+# rep and customer steps count only that party's speech frames, so the step waits for
+# its section). Scale --duration with --seconds: 12 x seconds keeps that margin.
+CAL_SECTIONS = (("silence", 0.2), ("rep", 0.4), ("customer", 0.4))
 
 # Vowel formants in Hz (adult male); female voices scale them by 1.12.
 _VOWELS = (
@@ -216,6 +239,7 @@ class Scenario:
     backchannels: bool = False
     dead_air: bool = False
     noisy: bool = False
+    calibration: bool = False  # solo sections (CAL_SECTIONS), not a conversation
 
 
 def _scenario(name: str) -> Scenario:
@@ -233,6 +257,7 @@ def _scenario(name: str) -> Scenario:
         "expressive-rep": Scenario(rep_sd=(3.8, 4.2), **long_rep),
         "dead-air": Scenario(dead_air=True),
         "noisy-line": Scenario(interrupter=REP, interrupt_spacing="twice", noisy=True),
+        "calibration": Scenario(calibration=True),
     }
     return table[name]
 
@@ -395,10 +420,23 @@ class _Timeline:
             t = start + rng.uniform(2.0, 4.0)
 
 
+def _cal_sections(duration: float) -> list[tuple[str, float, float]]:
+    """(step, start s, end s) of the calibration scenario's sections."""
+    out, t = [], 0.0
+    for step, share in CAL_SECTIONS:
+        out.append((step, round(t, 4), round(t + share * duration, 4)))
+        t += share * duration
+    return out
+
+
 def _build_timeline(sc: Scenario, voices: dict[str, Voice], rng: np.random.Generator,
                     duration: float) -> dict[str, list[Phrase]]:
     """Alternate turns, realising the planned events (talk-overs, dead air) on the way."""
     tl = _Timeline(rng, sc, voices)
+    if sc.calibration:
+        for (who, a, b) in _cal_sections(duration)[1:]:
+            tl.turn(who, a + rng.uniform(0.2, 0.4), b - a - 0.8)
+        return tl.phrases
     events = _plan_events(sc, rng, duration)
     end = duration - 0.3
     t = rng.uniform(0.3, 0.8)
@@ -645,16 +683,20 @@ def _mix(rng: np.random.Generator, sc: Scenario, voices: dict[str, Voice],
         mix.rep_snr_db, mix.customer_snr_db = 20.0, 12.0
         mic_floor = voices[REP].level_dbfs - mix.rep_snr_db
         line_floor = voices[CUSTOMER].level_dbfs - mix.customer_snr_db
-    rep = _talker_track(speech[REP], phrases[REP], voices[REP].level_dbfs, fs)
-    customer = _talker_track(_telephone_band(speech[CUSTOMER], fs), phrases[CUSTOMER],
+    # each track is dropped (speech.pop, del) once mixed: an hour holds 28.8 M samples
+    rep = _talker_track(speech.pop(REP), phrases[REP], voices[REP].level_dbfs, fs)
+    customer = _talker_track(_telephone_band(speech.pop(CUSTOMER), fs), phrases[CUSTOMER],
                              voices[CUSTOMER].level_dbfs, fs)
     n = len(rep)
     delay = round(mix.echo_delay_s * fs)
-    echo = np.concatenate([np.zeros(delay), customer[: n - delay]])
     out = np.empty((n, 2))
-    out[:, 0] = rep + echo * 10.0 ** (-mix.echo_loss_db / 20.0)
+    out[:, 0] = rep
+    out[delay:, 0] += customer[: n - delay] * 10.0 ** (-mix.echo_loss_db / 20.0)
+    out[:, 1] = customer
+    del customer
+    out[:, 1] += rep * 10.0 ** (-mix.sidetone_loss_db / 20.0)
+    del rep
     out[:, 0] += _noise(rng, n, mic_floor, False, fs)
-    out[:, 1] = customer + rep * 10.0 ** (-mix.sidetone_loss_db / 20.0)
     out[:, 1] += _noise(rng, n, line_floor, True, fs)
     peak = float(np.max(np.abs(out))) if n else 0.0
     if peak > 0.98:  # never seen: _talker_track keeps each talker below -3 dBFS
@@ -740,6 +782,14 @@ def _truth(name: str, seed: int, duration: float, fs: int, phrases: dict, f0: di
     def db(x):
         return None if x is None else _r(x)
 
+    extra = {}
+    if _scenario(name).calibration:
+        # the steps in the file, and the longest `calibrate --seconds` they suit
+        extra["calibration"] = {
+            "steps": [{"step": step, "start_s": a, "end_s": b}
+                      for step, a, b in _cal_sections(duration)],
+            "seconds": int(duration // 12),
+        }
     return {
         "schema": SCHEMA,
         "scenario": name,
@@ -757,6 +807,7 @@ def _truth(name: str, seed: int, duration: float, fs: int, phrases: dict, f0: di
         "overlaps": _overlaps(rep_iv, cust_iv, fs),
         "dead_air": _dead_air(rep_iv, cust_iv, fs),
         "expected_cues": {"present": present, "absent": [c for c in _CUES if c not in present]},
+        **extra,
     }
 
 
@@ -768,11 +819,15 @@ def _check(scenario: str, duration_s: float, rate_hz: int) -> None:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     if not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
-        raise ValueError(f"duration_s must be {MIN_DURATION_S:g}-{MAX_DURATION_S:g} s, "
+        raise ValueError(f"the duration must be {MIN_DURATION_S:g}-{MAX_DURATION_S:g} s, "
                          f"got {duration_s!r}")
     if int(rate_hz) != rate_hz or not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
-        raise ValueError(f"rate_hz must be an integer {MIN_RATE_HZ}-{MAX_RATE_HZ}, "
+        raise ValueError(f"the rate must be an integer {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz, "
                          f"got {rate_hz!r}")
+    if duration_s * rate_hz > MAX_SAMPLES:
+        raise ValueError(f"{duration_s:g} s at {rate_hz} Hz is more than {MAX_SAMPLES:,} "
+                         f"samples (memory): at {rate_hz} Hz at most "
+                         f"{MAX_SAMPLES // rate_hz:,} s")
 
 
 def render(scenario: str, seed: int = 0, duration_s: float = 60.0, rate_hz: int = 8000, *,
@@ -783,8 +838,8 @@ def render(scenario: str, seed: int = 0, duration_s: float = 60.0, rate_hz: int 
 
     ``sidetone_loss_db`` defaults to a seeded value in 12-24 dB; ``echo_loss_db`` to 30 dB.
     Overriding either leaves every other random choice of the call unchanged.
-    Raises ValueError for an unknown scenario, a duration outside 20-600 s or a rate
-    outside 8000-96000 Hz.
+    Raises ValueError for an unknown scenario, a duration outside 20-3600 s, a rate
+    outside 8000-96000 Hz or more than MAX_SAMPLES samples (an hour at 16 kHz).
     """
     _check(scenario, duration_s, rate_hz)
     fs = int(rate_hz)
