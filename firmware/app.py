@@ -74,6 +74,13 @@ GC_EVERY_S = 60
 # replay_end would (a host that died mid-replay must not leave the dongle deaf): live
 # coaching and logging resume. PROTOCOL.md, replay_end.
 REPLAY_IDLE_MS = 10000
+# Calibration (see _calibrate_frame): the rep and customer steps histogram, in CAL_BINS
+# bins of 2 dB from 0 dB up, how far the other channel sits below the speaker's, over
+# the frames where the other channel is at least CAL_ABOVE_FLOOR_Q8 (10 dB) above its
+# noise floor: a leak (sidetone, echo) keeps that distance steady, the other party
+# speaking makes it shrink, and a leak within 10 dB of the noise would read too loud.
+CAL_BINS = 32
+CAL_ABOVE_FLOOR_Q8 = 10 << 8
 
 
 class App:
@@ -124,12 +131,20 @@ class App:
         self.call_rep0 = 0
         self.call_syl0 = 0
         self.call_learn = False
-        self.cal_step = None
-        self.cal_left = 0
-        self.cal_sum = array("i", bytes(16))   # rep level, cust level, frames, speech frames
+        self.cal_step = None         # the step being measured, None when none runs
+        self.cal_last = None         # the step measured last
+        self.cal_left = 0            # frames asked
+        # rep level, cust level (dB Q8 sums over the used frames), frames, used frames,
+        # frames in which the VAD calls the rep / the customer speaking
+        self.cal_sum = array("i", bytes(24))
         # energy sums of the used frames as (sum, shift) per channel: sum << shift
         self.cal_pow = array("i", bytes(16))
+        self.cal_hist = array("i", bytes(4 * CAL_BINS))
+        self.cal_floor = array("i", bytes(8))  # both noise floors when the step ended
+        # the last step's reply: {} before one ends; None: ended, built when asked for
+        # (out of the frame: the frame allocates nothing)
         self.cal_result = {}
+        self.cal_done = {}           # finished steps' replies not yet kept (cal_save)
         self.reboot_requested = False
         # simulated board only: a function telling that the host has gone (stdin closed),
         # so a virtual dongle never outlives the tool that started it
@@ -397,35 +412,72 @@ class App:
     # ------------------------------------------------------------------ calibration
 
     def _calibrate_frame(self):
-        """One frame of a calibration step. silence: every frame; rep / customer: only
-        frames where that party is speaking, until `seconds` of them (or six times that
-        of audio, so a step nobody speaks in still ends). The levels are dB Q8; their
-        mean difference is the coupling: sidetone (rep step) or echo (customer step).
-        The frames' energies are summed too, so the host can take the coupling as a
-        power ratio with the silence step's noise subtracted (a leak near the noise
-        floor reads too loud in mean dB)."""
+        """One frame of a calibration step; integers into preallocated arrays only.
+
+        silence: `seconds` of audio; its noise (levels, energies) is taken over the frames
+        in which neither party is active (hangover included), so a cough does not pass
+        for noise; the VAD's speech frames are counted so the host can refuse a step that
+        was not silent. rep / customer: only frames where that party is speaking, until
+        `seconds` of them (or six times that of audio, so a step nobody speaks in still
+        ends). The levels are dB Q8; their mean difference is the coupling: sidetone (rep
+        step) or echo (customer step). The frames' energies are summed too, so the host
+        can take the coupling as a power ratio with the silence step's noise subtracted
+        (a leak near the noise floor reads too loud in mean dB), and the distance between
+        the channels goes into cal_hist (CAL_BINS): the host tells a steady leak from the
+        other party speaking by it. The reply is built when asked for (_cal_reply)."""
         eng = self.engine
         s = self.cal_sum
         step = self.cal_step
+        rs = eng.rep_speech
+        cs = eng.cust_speech
+        s[4] += rs
+        s[5] += cs
+        lr = eng.level_rep
+        lc = eng.level_cust
         if step == "silence":
-            use = 1
+            use = not (eng.rep_active or eng.cust_active)
+            other = 0
         elif step == "rep":
-            use = eng.vad_rep.speech
+            use = rs
+            d = lr - lc                                 # sidetone: immediate
+            other = lc - eng.vad_cust.floor_q8() >= CAL_ABOVE_FLOOR_Q8
         else:
-            use = eng.vad_cust.speech
+            use = cs
+            d = lc - lr
+            other = lr - eng.vad_rep.floor_q8() >= CAL_ABOVE_FLOOR_Q8
         if use:
-            s[0] += eng.level_rep
-            s[1] += eng.level_cust
+            s[0] += lr
+            s[1] += lc
             s[3] += 1
             self._add_energy(0, eng.energy_rep)
             self._add_energy(2, eng.energy_cust)
+            if other:
+                b = d >> 9                              # 2 dB bins (Q8)
+                if b < 0:
+                    b = 0
+                elif b >= CAL_BINS:
+                    b = CAL_BINS - 1
+                self.cal_hist[b] += 1
         s[2] += 1
-        if s[3] >= self.cal_left or s[2] >= 6 * self.cal_left:
+        if (s[2] if step == "silence" else s[3]) >= self.cal_left \
+                or s[2] >= 6 * self.cal_left:
+            self.cal_floor[0] = eng.vad_rep.floor_q8()
+            self.cal_floor[1] = eng.vad_cust.floor_q8()
+            self.cal_last = step
+            self.cal_result = None
+            self.cal_step = None
+
+    def _cal_reply(self):
+        """The last step's result (PROTOCOL.md, `calibration`), built once after it ends."""
+        if self.cal_result is None:
+            s = self.cal_sum
             n = s[3]
             w = self.cal_pow
-            res = {"step": step, "frames": s[2], "used_frames": n,
-                   "rep_floor_db_q8": eng.vad_rep.floor_q8(),
-                   "customer_floor_db_q8": eng.vad_cust.floor_q8()}
+            res = {"step": self.cal_last, "frames": s[2], "used_frames": n,
+                   "asked_frames": self.cal_left,
+                   "rep_speech_frames": s[4], "customer_speech_frames": s[5],
+                   "rep_floor_db_q8": self.cal_floor[0],
+                   "customer_floor_db_q8": self.cal_floor[1]}
             if n:
                 res["rep_level_db_q8"] = s[0] // n
                 res["customer_level_db_q8"] = s[1] // n
@@ -434,8 +486,11 @@ class App:
                 # mean frame energy = sum * 2**shift / used_frames (kernels.energy units)
                 res["rep_energy"] = [w[0], w[1]]
                 res["customer_energy"] = [w[2], w[3]]
+            if self.cal_last != "silence":
+                res["diff_hist"] = list(self.cal_hist)
             self.cal_result = res
-            self.cal_step = None
+            self.cal_done[self.cal_last] = res
+        return self.cal_result
 
     def _add_energy(self, i, e):
         """cal_pow[i] += e >> cal_pow[i + 1], halving the sum (and raising the shift) to
@@ -558,24 +613,34 @@ class App:
     def cmd_calibrate(self, args):
         if self.replay_engine is not None:     # it measures the live capture, paused now
             raise protocol.ProtocolError(protocol.BUSY, "replay running; replay_end first")
-        self.cal_step = args["step"]
         self.call_learn = False
+        if self.cal_step is None:
+            self._cal_reply()              # the step that ended: kept for cal_save
         self.cal_left = args["seconds"] * 100
-        for i in range(4):
-            self.cal_sum[i] = 0
-            self.cal_pow[i] = 0
+        for a in (self.cal_sum, self.cal_pow, self.cal_hist):
+            for i in range(len(a)):
+                a[i] = 0
         self.cal_result = {}
+        self.cal_step = args["step"]       # last: the frame reads the arrays from now
         return {"step": self.cal_step, "frames": self.cal_left}
 
     def cmd_calibration(self, args):
-        return {"running": self.cal_step is not None, "result": self.cal_result}
+        running = self.cal_step is not None
+        return {"running": running, "result": {} if running else self._cal_reply()}
 
     def cmd_cal_save(self, args):
-        if self.cal_step is not None or not self.cal_result:
+        """Keep every step finished since the last cal_save (the latest of each), so a
+        host can measure all three, check them, and only then keep them."""
+        if self.cal_step is not None:
+            raise protocol.ProtocolError(protocol.BUSY, "calibration running; poll "
+                                         "`calibration` until it ends")
+        self._cal_reply()
+        if not self.cal_done:
             raise protocol.ProtocolError(protocol.BUSY, "no finished measurement to save")
         cal = dict(self.config.calibration)
-        cal[self.cal_result["step"]] = self.cal_result
-        self.config.set_calibration(cal)
+        cal.update(self.cal_done)
+        self.config.set_calibration(cal)   # OSError (STORAGE): nothing changed, kept
+        self.cal_done = {}
         return {"calibration": cal}
 
     def cmd_replay_start(self, args):
