@@ -2,10 +2,16 @@
 
 - FileCapture: frame pairs from a frame-planar raw file (per 10 ms: 80 rep int16 then
   80 customer int16, little-endian; `callcue sim` writes it from a WAV), as fast as
-  possible or paced in real time, optionally looping.
+  possible or paced at N times real time, optionally looping. Paced by the file, not
+  the wall clock: a host too busy to keep the pace slows the call down (counted in
+  `lag_ms`) instead of losing audio; `drop_late=True` loses it as the device would
+  (`overruns`), for tests of that path.
+- IdleCapture: no call at all (a dongle plugged in to be read).
 - LedRecorder: records the cue timeline and can draw it in a terminal.
-- SimClock: seconds since the epoch as set by the host, advanced by audio time.
-- storage: a LittleFS image in RAM or in a host file, or a host folder.
+- SimClock: seconds since the epoch as set by the host, advanced by audio time;
+  TicksClock: advanced by the host's clock (no audio plays).
+- storage: a LittleFS image in RAM or in a host file (written through, like flash), or a
+  host folder.
 - the serial link is stdin/stdout (the host bridges it to a pseudo-terminal).
 """
 
@@ -44,17 +50,57 @@ class SimClock:
         return self.frames // 100
 
 
+class TicksClock(SimClock):
+    """The clock of a board with no audio playing: it runs with the host's monotonic
+    clock (0 until set, like SimClock)."""
+
+    def __init__(self):
+        super().__init__()
+        self.t0 = time.ticks_ms()
+
+    def uptime_s(self):
+        return time.ticks_diff(time.ticks_ms(), self.t0) // 1000
+
+    def now(self):
+        return self.base + self.uptime_s() if self.is_set else 0
+
+    def set_time(self, t):
+        self.base = t - self.uptime_s()
+        self.is_set = True
+
+
+class IdleCapture:
+    """No call: the capture has nothing to give (App.run returns at once; serve answers
+    the link)."""
+
+    done = True
+    overruns = 0
+    lag_ms = 0
+    speed = 0
+    delivered = 0
+
+    def read(self, rep, cust):
+        return False
+
+    def close(self):
+        pass
+
+
 class FileCapture:
-    def __init__(self, path, clock, speed=0, loop=False):
+    def __init__(self, path, clock, speed=0, loop=False, drop_late=False):
         self.path = path
         self.clock = clock
         self.speed = speed          # 0: as fast as possible; 1: real time; 10: ten times
         self.loop = loop
+        # a real board loses the audio its loop was too late for; a simulated one, whose
+        # "board" is a busy host, slows the call down instead (unless told to drop)
+        self.drop_late = drop_late
         self.f = open(path, "rb")
         self.done = False
         self.overruns = 0
+        self.lag_ms = 0             # how far the pace slipped because the host was late
         self.delivered = 0
-        self.t0 = time.ticks_ms()
+        self.t0 = None              # the pace starts with the first read (after boot)
 
     def read(self, rep, cust):
         """Fill rep and cust with the next frame pair; False if none is due yet or the
@@ -62,15 +108,29 @@ class FileCapture:
         if self.done:
             return False
         if self.speed:
+            if self.t0 is None:
+                self.t0 = time.ticks_ms()
             due = time.ticks_diff(time.ticks_ms(), self.t0) * self.speed // 10 - self.delivered
             if due <= 0:
                 return False
-            while due > _RING_FRAMES:        # fell behind: the ring would have overflowed
-                if not self._next(rep, cust):
-                    return False
-                self.overruns += 1
-                due -= 1
+            if due > _RING_FRAMES:           # fell behind: the ring would have overflowed
+                if not self.drop_late:       # move the pace on: late, nothing lost
+                    slip = (due - _RING_FRAMES) * 10 // self.speed
+                    self.t0 = time.ticks_add(self.t0, slip)
+                    self.lag_ms += slip
+                    return self._next(rep, cust)
+                while due > _RING_FRAMES:
+                    if not self._next(rep, cust):
+                        return False
+                    self.overruns += 1
+                    due -= 1
         return self._next(rep, cust)
+
+    def stop_pacing(self):
+        """Play the rest as fast as possible, and only once (the host has gone: finish
+        the call so that the flash keeps it whole)."""
+        self.speed = 0
+        self.loop = False
 
     def _next(self, rep, cust):
         if self.f.readinto(rep) != _FRAME_BYTES or self.f.readinto(cust) != _FRAME_BYTES:
@@ -176,30 +236,34 @@ class RAMBlockDev:
         return 0
 
 
+FLASH_SIZE = 1408 * 1024      # a new image file: the Pico's MicroPython filesystem
+
+
 def mount_storage(spec, mount_point="/flash", size=1 << 20):
     """Storage for the session logs and config: returns the folder to use.
 
-    spec: "ram" (a fresh LittleFS in memory), "IMAGE.lfs" (a LittleFS image in a host
-    file, created if missing, written back by `sync_storage`), or a host folder."""
+    spec: "ram" (a fresh LittleFS of `size` bytes in memory), "IMAGE.lfs" (a LittleFS
+    image in a host file, created if missing (FLASH_SIZE), written through block by
+    block: what the firmware writes survives however the process ends, like a board's
+    flash), or a host folder. An image file that holds no LittleFS raises OSError: it is
+    never formatted over."""
     import os
 
     import vfs
-    if spec == "ram" or spec.endswith(".lfs"):
-        data = None
-        if spec != "ram":
-            try:
-                with open(spec, "rb") as f:
-                    data = bytearray(f.read())
-            except OSError:
-                data = None
-        fresh = data is None
-        if fresh:
-            data = bytearray(b"\xff" * size)
-        bdev = RAMBlockDev(data)
-        if fresh:
-            vfs.VfsLfs2.mkfs(bdev, progsize=256)
+    if spec == "ram":
+        bdev = RAMBlockDev(bytearray(b"\xff" * size))
+        vfs.VfsLfs2.mkfs(bdev, progsize=256)
         vfs.mount(vfs.VfsLfs2(bdev, progsize=256), mount_point)
         _MOUNTED.append((spec, bdev))
+        return mount_point
+    if spec.endswith(".lfs"):
+        bdev, fresh = FileBlockDev.open(spec, FLASH_SIZE)
+        if fresh:
+            vfs.VfsLfs2.mkfs(bdev, progsize=256)
+        try:
+            vfs.mount(vfs.VfsLfs2(bdev, progsize=256), mount_point)
+        except OSError:
+            raise OSError("%s: not a LittleFS image" % spec) from None
         return mount_point
     try:
         os.mkdir(spec)
@@ -212,11 +276,8 @@ _MOUNTED = []
 
 
 def sync_storage():
-    """Write file-backed LittleFS images back to their host files."""
-    for spec, bdev in _MOUNTED:
-        if spec != "ram":
-            with open(spec, "wb") as f:
-                f.write(bdev.data)
+    """Nothing left to write: images are written through (kept for the callers that
+    mark the moments a board would have its flash consistent)."""
 
 
 class FileBlockDev:

@@ -329,11 +329,13 @@ def args_sim(p):
 
 
 def do_sim(args):
-    """Run a call through the virtual dongle: the real firmware under MicroPython's unix
-    port on a simulated board. Serves its serial link on a pseudo-terminal (or use
-    `--port sim://CALL.wav` anywhere), or writes the records it logged (--records), or
-    pulls its session logs like a supervisor (--pull). With --repl, a bare simulated
-    RP2040 running stock MicroPython instead, to flash (`callcue flash --port PTY`)."""
+    """Run calls through the virtual dongle: the real firmware under MicroPython's unix
+    port on a simulated board. Plays calls into a dongle kept in a folder (--dongle DIR;
+    then `--port sim://DIR` anywhere, like a real dongle plugged in), or serves a live
+    call's serial link on a pseudo-terminal (or `--port sim://CALL.wav`), or writes the
+    records it logged (--records), or pulls its sessions into an archive like a
+    supervisor (--pull ARCH). With --repl, a bare simulated RP2040 running stock
+    MicroPython instead, to flash (`callcue flash --port PTY`)."""
     from callcue import sim_cmd
 
     args.speed = sim_cmd.default_speed(args)

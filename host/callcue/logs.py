@@ -210,6 +210,9 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
                                     keys.folder if keys is not None else "(none given)"))
     for line in device_losses(info):
         say("warning: %s: %s" % (device_id, line))
+    if _live_sim_hint(dev) and not info.get("capture_done", True):
+        say("%s: its call is still playing: a session recording now is not pulled%s" % (
+            dev_name(dev), _live_sim_hint(dev)))
     stats = {"pulled": 0, "bytes": 0, "records": 0, "events": 0, "seconds": 0.0,
              "added": 0, "skipped": 0, "deleted": 0, "sessions": [], "starts": []}
     for s in dev.sessions():

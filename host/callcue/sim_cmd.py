@@ -1,13 +1,24 @@
-"""`callcue sim`: run a call through the virtual dongle (the real firmware on the simulated
-board under MicroPython's unix port).
+"""`callcue sim`: the virtual dongle (the real firmware on the simulated board under
+MicroPython's unix port).
 
-Three ways to use it:
-- serve (default): the firmware's serial link on a pseudo-terminal whose path is printed;
-  every `--port` also accepts `sim://CALL.wav` directly;
+- `--dongle DIR`: play one or more calls into a virtual dongle kept in the folder DIR
+  (made on first use; its id, its flash and its clock live there), one after another,
+  each a separate session with its own start on the dongle's clock, as fast as the host
+  can; one line per call. Several folders, several dongles: a team. Then plug it in:
+  `--port sim://DIR` anywhere (or `callcue sim --dongle DIR` for a pty) boots the
+  firmware on that flash with no call playing; `callcue logs pull --port sim://DIR
+  --archive ARCH --rep NAME` archives its calls, and it keeps what it is told (config,
+  clock, key, deletions) in DIR.
+- serve (default): a live call, the firmware's serial link on a pseudo-terminal whose
+  path is printed (every `--port` also accepts `sim://CALL.wav` directly);
 - `--records OUT.jsonl`: play the call through and write the per-second records the
   firmware logged (the contract's `seconds` fields), to compare with `callcue analyze`;
-- `--pull DIR`: play the call (LED drawn live with --led), then pull its session logs
-  over the serial protocol like a supervisor would, and summarise them.
+- `--pull ARCH`: play the call (LED drawn live with --led), then pull its sessions over
+  the serial protocol into the archive ARCH (ARCH/callcue.sqlite, as `logs pull`) and
+  summarise them: `callcue report --archive ARCH` reads it.
+
+A paced call (--speed N) never loses audio because the host is busy: the virtual dongle
+slows down instead, and says by how much.
 
 `--repl` serves something else: a simulated board running stock MicroPython (its REPL, as
 mpremote sees an RP2040; a LittleFS filesystem in RAM or in --storage IMAGE.lfs), with
@@ -15,43 +26,156 @@ nothing of callcue on it yet, for `callcue flash --port PTY` and mpremote.
 """
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 from callcue import simulator, wavio
+from callcue.devices import HostError
 from callcue.dsp.cues import CUE_NAMES
 
 
 def run(args, fail):
     if args.repl:
         return _repl(args, fail)
-    if args.call is None:
-        return fail("sim", "give CALL.wav (or --repl for a bare MicroPython board)")
-    wav = args.call
+    calls = args.calls
+    why = _conflict(args)
+    if why is not None:
+        return fail(*why)
     try:
+        if args.dongle:
+            return _dongle(args, fail)
         if args.records:
             return _records(args, fail)
         if args.pull:
             return _pull(args, fail)
-        dongle = simulator.VirtualDongle(wav, storage=args.storage or "ram", speed=args.speed,
-                                         loop=args.loop, led=args.led, stay=True)
+        storage, kw = _storage(args.storage)
+        dongle = simulator.VirtualDongle(calls[0], storage=storage, speed=args.speed,
+                                         loop=args.loop, led=args.led, stay=True,
+                                         device_id=args.id, **kw)
     except wavio.InputError as e:
         return fail(e.path, e.reason)
     except simulator.SimError as e:
-        return fail("sim", str(e))
+        return fail(*_what_reason(e))
+    except HostError as e:
+        return fail(e.what, e.reason)
+    return _serve(dongle, "virtual dongle")
+
+
+def _what_reason(e):
+    """A SimError's "WHAT: reason" as fail()'s two parts."""
+    what, sep, reason = str(e).partition(": ")
+    return (what, reason) if sep else ("sim", str(e))
+
+
+def _conflict(args):
+    """(option, reason) when the options cannot go together, else None: nothing asked
+    for is ever silently ignored."""
+    calls = args.calls
+    modes = [name for name, on in (("--records", args.records), ("--pull", args.pull))
+             if on]
+    if args.dongle:
+        for name, on in (("--records", args.records), ("--pull", args.pull),
+                         ("--storage", args.storage), ("--loop", args.loop)):
+            if on:
+                return name, ("cannot combine with --dongle (the dongle folder is the "
+                              "storage; pull it with: callcue logs pull --port "
+                              "sim://%s --archive ARCH)" % args.dongle)
+        if not calls and (args.start or args.gap):
+            return "--start" if args.start else "--gap", "give the calls to play (CALL.wav ...)"
+        return None
+    for name, on in (("--start", args.start), ("--gap", args.gap)):
+        if on:
+            return name, "only with --dongle DIR (the calls played into a dongle folder)"
+    if not calls:
+        return "sim", "give CALL.wav, or --dongle DIR (or --repl for a bare MicroPython board)"
+    if len(calls) > 1:
+        return "sim", ("several calls go into a dongle folder: add --dongle DIR (then "
+                       "--port sim://DIR)")
+    if len(modes) > 1:
+        return modes[1], "cannot combine with %s" % modes[0]
+    if args.records and args.storage:
+        return "--storage", ("--records plays into a fresh flash and reads only that call; "
+                             "to keep calls on a flash use --dongle DIR")
+    if args.records and args.loop:
+        return "--loop", "--records plays the call once"
+    return None
+
+
+def _storage(spec):
+    """(storage, VirtualDongle keywords) for --storage: a dongle folder means its flash,
+    its id and its lock."""
+    if spec and simulator.is_dongle(spec):
+        d = simulator.Dongle.open(spec)
+        return d.flash, {"device_id": d.device_id, "lock": d.lock()}
+    if spec and spec.endswith(".lfs") and os.path.exists(spec) \
+            and not simulator.is_littlefs(spec):
+        raise simulator.SimError("%s: not a LittleFS image" % spec)
+    return spec or "ram", {}
+
+
+def _serve(dongle, what):
     try:
-        dongle.serve_pty(lambda path: print("virtual dongle on %s (Ctrl-C stops it)" % path,
+        dongle.serve_pty(lambda path: print("%s on %s (Ctrl-C stops it)" % (what, path),
                                             flush=True))
     except KeyboardInterrupt:
         pass
     finally:
         dongle.close()
     return 0
+
+
+def _dongle(args, fail):
+    """Play the calls into the dongle folder, or, with none, plug it in on a pty."""
+    start = _parse_start(args.start) if args.start else None
+    gap = 120
+    if args.gap:
+        try:
+            gap = simulator.parse_duration(args.gap)
+        except ValueError:
+            return fail("--gap", "%r is not a duration like 90s, 5m, 2h or 1d" % args.gap)
+    if not args.calls:
+        if args.id:
+            return fail("--id", "names a new dongle: give the calls to play into it")
+        folder = simulator.Dongle.open(args.dongle)
+        return _serve(folder.plug_in(), "virtual dongle %s (%s), plugged in," % (
+            folder.device_id, args.dongle))
+    for wav in args.calls:           # every call readable before the folder is made
+        wavio.read_call(wav)
+    dongle = simulator.Dongle.open(args.dongle, create=True, device_id=args.id)
+    t0 = time.monotonic()
+    results = simulator.play_calls(dongle, args.calls, start=start, gap=gap,
+                                   speed=args.speed, led=args.led,
+                                   say=lambda line: print(line, flush=True))
+    sessions = sum(len(r["sessions"]) for r in results)
+    print("%s: %d call(s) played in %.1f s, %d session(s) on its flash, %d overruns; "
+          "pull them with: callcue logs pull --port sim://%s --archive ARCH" % (
+              dongle.device_id, len(results), time.monotonic() - t0, sessions,
+              sum(r["overruns"] for r in results), args.dongle))
+    return 0
+
+
+def _parse_start(text):
+    """Local time YYYY-MM-DDTHH:MM (or a space for the T; a date alone: 09:00) as unix
+    seconds; HostError otherwise."""
+    t = text.strip()
+    try:
+        if len(t) == 10:
+            when = dt.datetime.strptime(t, "%Y-%m-%d").replace(hour=9)
+        else:
+            when = dt.datetime.strptime(t.replace(" ", "T"), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise HostError("--start", "%r is not YYYY-MM-DDTHH:MM (local time)" % text,
+                        code=2) from None
+    if not 2020 <= when.year <= 2099:
+        raise HostError("--start", "%r is outside 2020-2099" % text, code=2)
+    return int(when.timestamp())
 
 
 def _repl(args, fail):
@@ -79,13 +203,13 @@ def _repl(args, fail):
 def _records(args, fail):
     storage = tempfile.mkdtemp(prefix="callcue-flash-")
     try:
-        dongle = simulator.VirtualDongle(args.call, storage=storage, speed=args.speed,
+        dongle = simulator.VirtualDongle(args.calls[0], storage=storage, speed=args.speed,
                                          led=args.led, link=False)
         out, err = dongle.proc.communicate(b"")
-        if dongle.proc.returncode != 0:
-            return fail("sim", "firmware stopped: %s" % (err or b"").decode(errors="replace")
-                        .strip().splitlines()[-1:])
         dongle.close()
+        if dongle.proc.returncode != 0:
+            tail = (err or b"").decode(errors="replace").strip().splitlines()[-1:]
+            return fail("sim", "firmware stopped: %s" % (tail[0] if tail else "no output"))
         lines = [json.dumps(simulator.contract_second(rec))
                  for _, recs in simulator.session_records(storage) for rec in recs]
     finally:
@@ -99,35 +223,53 @@ def _records(args, fail):
     return 0
 
 
-def _pull(args, fail):
-    from callcue.archive import id_problem
-    from callcue.device import Device
-    from callcue.firmware.protocol import crc32
-    from callcue.firmware.sessionlog import decode_session
+def sim_url(wav, speed=1, storage=None, led=False, device_id=None):
+    """The sim:// URL of a live call (paths quoted)."""
+    q = {"speed": str(speed)}
+    if storage:
+        q["storage"] = str(storage)
+    if device_id:
+        q["id"] = device_id
+    url = "sim://%s?%s" % (urllib.parse.quote(str(Path(wav).resolve())),
+                           urllib.parse.urlencode(q))
+    return url + "&led" if led else url
 
-    url = "sim://%s?speed=%d%s" % (Path(args.call).resolve(), args.speed,
-                                  "&led" if args.led else "")
-    out_dir = Path(args.pull)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with Device.open(url) as dev:
+
+def _pull(args, fail):
+    """Play the call on a live virtual dongle, wait for it to end, then pull its sessions
+    into the archive as `logs pull --delete` does, and summarise each."""
+    from callcue.archive import ArchiveError, open_for_cli
+    from callcue.devices import connect
+    from callcue.firmware.sessionlog import decode_session
+    from callcue.logs import pull_all
+
+    wav = args.calls[0]
+    wavio.read_call(wav)          # a bad WAV: its one line, before anything is made
+    url = sim_url(wav, args.speed, args.storage, args.led, args.id)
+    with connect(url, timeout=10) as dev:
         info = dev.info()
-        why = id_problem(info["device_id"])   # it names the files written below
-        if why is not None:
-            return fail(url, why)
-        print("virtual dongle %s, firmware %s: playing %s" % (
-            info["device_id"], info["firmware"], args.call), flush=True)
-        while not dev.info()["capture_done"]:
+        print("virtual dongle %s, firmware %s: playing %s%s" % (
+            info["device_id"], info["firmware"], wav,
+            " at %dx real time" % args.speed if args.speed else ""), flush=True)
+        while not info["capture_done"]:
             time.sleep(0.2)
-        for s in dev.sessions():
-            data = dev.pull_session(s["id"])
-            path = out_dir / ("%s-s%06d.log" % (info["device_id"], s["id"]))
-            path.write_bytes(data)
-            header, recs = decode_session(data)
-            dev.delete_session(s["id"], crc32(data))
-            print("pulled session %d: %d bytes, %d records -> %s" % (
-                s["id"], len(data), len(recs), path), flush=True)
-            print(_summary(header, recs), flush=True)
+            info = dev.info()
+        lag = (info.get("sim") or {}).get("lag_ms") or 0
+        if lag >= 100:
+            print("the host was too busy for --speed %d: the call took %.1f s longer (the "
+                  "virtual dongle slowed down; no audio lost)" % (args.speed, lag / 1000),
+                  flush=True)
+        with open_for_cli(args.pull) as ar:
+            stats = pull_all(dev, ar, delete=True, say=lambda line: print(line, flush=True))
+            try:
+                for s in stats["sessions"]:
+                    print(_summary(*decode_session(ar.raw(s["pk"]))), flush=True)
+            except ArchiveError as e:
+                raise HostError(ar.name, str(e)) from None
+            name = ar.name
         dev.reboot()
+    print("archived %d session(s) into %s: callcue report --archive %s --out report.html" % (
+        stats["pulled"], name, args.pull))
     return 0
 
 
@@ -156,24 +298,55 @@ def _summary(header, recs):
 
 
 def add_args(p):
-    p.epilog = ("examples: callcue sim call.wav --led\n"
-                "          callcue sim --repl --storage board.lfs   "
+    p.usage = ("callcue sim CALL.wav [CALL.wav ...] --dongle DIR [--id ID] [--start T] "
+               "[--gap G]\n       callcue sim --dongle DIR\n"
+               "       callcue sim CALL.wav [--speed N] [--led] [--storage S] "
+               "[--records OUT.jsonl | --pull ARCH]\n"
+               "       callcue sim --repl [--storage IMAGE.lfs] ...")
+    p.epilog = ("examples:\n"
+                "  a team of virtual dongles, pulled like real ones:\n"
+                "    callcue sim a1.wav a2.wav --dongle d1 --id cc-0001 "
+                "--start 2026-11-02T09:00 --gap 1d\n"
+                "    callcue logs pull --port sim://d1 --archive arch --rep 'Ana Silva' "
+                "--team north\n"
+                "  a live call:  callcue sim call.wav --led            "
+                "(or --port sim://call.wav)\n"
+                "  play, pull, summarise:  callcue sim call.wav --led --pull arch\n"
+                "  a bare board:  callcue sim --repl --storage board.lfs   "
                 "(then: callcue flash --port PTY)")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("call", nargs="?", metavar="CALL.wav",
-                   help="the call to play (stereo WAV, as analyze)")
+    p.add_argument("calls", nargs="*", metavar="CALL.wav",
+                   help="the call(s) to play (stereo WAV, as analyze); several with --dongle")
+    d = p.add_argument_group("a virtual dongle kept in a folder (a team: one folder each)")
+    d.add_argument("--dongle", metavar="DIR",
+                   help="play the calls into the dongle whose flash lives in DIR (made on "
+                   "first use), one after another, each its own session, as fast as the "
+                   "host can; one line per call. Without calls: plug it in on a pty. "
+                   "Anywhere else: --port sim://DIR")
+    d.add_argument("--id", metavar="ID",
+                   help="the id of a new dongle (default: cc-sim-XXXXXX, random; kept in "
+                   "DIR; 1-16 of A-Z a-z 0-9 . _ -)")
+    d.add_argument("--start", metavar="YYYY-MM-DDTHH:MM",
+                   help="when the first call starts, local time (a date alone: 09:00); "
+                   "default: the calls end about now, after the dongle's last one")
+    d.add_argument("--gap", metavar="DURATION",
+                   help="between one call's end and the next one's start: 90s, 5m, 2h, "
+                   "1d (default 2m; 1d spreads the calls over days)")
     p.add_argument("--speed", type=int, default=None, metavar="N",
                    help="pace the capture at N times real time (0: as fast as possible; "
-                   "default: 1 when serving, 0 with --records, 10 with --pull)")
+                   "default: 1 when serving, 10 with --pull, else 0). A host too busy for "
+                   "the pace slows the call down (and says so) instead of losing audio")
     p.add_argument("--realtime", action="store_true", help="same as --speed 1")
     p.add_argument("--storage", metavar="DIR|IMAGE.lfs",
-                   help="where the firmware keeps logs and config (default: LittleFS in RAM)")
+                   help="where the firmware keeps logs and config (default: LittleFS in "
+                   "RAM); a dongle folder means its flash")
     p.add_argument("--loop", action="store_true", help="play the call again and again")
     p.add_argument("--led", action="store_true", help="draw the cue LED in the terminal")
     p.add_argument("--records", metavar="OUT.jsonl",
                    help="play the call through and write the records the firmware logged")
-    p.add_argument("--pull", metavar="DIR",
-                   help="play the call, then pull its session logs into DIR and summarise")
+    p.add_argument("--pull", metavar="ARCH",
+                   help="play the call, then pull its sessions into the archive ARCH "
+                   "(ARCH/callcue.sqlite, as logs pull) and summarise them")
     g = p.add_argument_group("a bare MicroPython board instead (--repl), for callcue flash")
     g.add_argument("--repl", action="store_true",
                    help="serve a simulated RP2040 running stock MicroPython (its REPL, as "
@@ -196,7 +369,9 @@ def default_speed(args):
         return 1
     if args.speed is not None:
         return args.speed
-    return 0 if args.records else 10 if args.pull else 1
+    if args.dongle or args.records:
+        return 0
+    return 10 if args.pull else 1
 
 
 def main_for_tests(argv):  # pragma: no cover - convenience
