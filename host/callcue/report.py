@@ -227,8 +227,8 @@ def call_sentence(m):
     parts = ["the rep talked %s of the time" % pct(m["talk_ratio"])]
     n = m["talkovers"]
     if "talkovers_rep" in m:
-        parts.append("started %d of %d talk-over%s" % (m["talkovers_rep"], n, "s" * (n != 1))
-                     if n else "no talk-overs")
+        parts.append("no talk-overs" if not n else "started %s of %d talk-over%s" % (
+            m["talkovers_rep"] or "none", n, "s" * (n != 1)))
     else:
         parts.append("%d talk-over%s (who started them is not logged)" % (n, "s" * (n != 1)))
     if m.get("median_rate_sps") is not None:
