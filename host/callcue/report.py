@@ -604,7 +604,7 @@ def _head(cols):
 
 
 def team_table_html(rows, total, band):
-    cols = [("rep", "l"), ("calls", ""), ("talk time (m:ss)", "")] + [
+    cols = [("rep", "l"), ("calls", ""), ("talk time", "")] + [
         (h, "") for _, h, _, _ in TEAM_FIGURES] + [("data", "l")]
 
     def figures(r, mark):
@@ -687,7 +687,7 @@ def _calls_table(calls):
     cols = [("call", "l"), ("rep", "l"), ("start", "l"), ("length (m:ss)", ""),
             ("rep talk", ""), ("talk-overs by rep / customer", ""),
             ("longest monologue (m:ss)", ""), ("response (s, median)", ""),
-            ("dead air (m:ss)", ""), ("rate (syl/s)", ""), ("pitch spread (st)", ""),
+            ("dead air (m:ss)", ""), ("rate (syl/s)", ""), ("pitch spread (semitones)", ""),
             ("cues", "l"), ("data", "l"), ("data quality", "l")]
     rows = []
     for c in calls:
@@ -912,7 +912,7 @@ def build(ar, sessions, pdf=None, store=None, csv_rows=None, team_rows=None,
 <p class="lede">{len(calls)} call(s){" (" + ", ".join(extra) + ")" if extra else ""} by
 {n_reps} rep(s){span}. Rates per hour count only calls with at least {MIN_TALK_S} s of
 talk; \u25B2/\u25BC marks a rep far outside the team band (the middle half of its reps).
-Click a heading to sort. Made {made}.</p>
+Click a heading to sort. Times are local ({time.strftime("%Z, UTC%z")}); made {made}.</p>
 {"".join(teams_html)}
 <h2>Trends by date</h2>
 {"".join(trends)}
