@@ -912,7 +912,7 @@ def build(ar, sessions, pdf=None, store=None, csv_rows=None, team_rows=None,
 <p class="lede">{len(calls)} call(s){" (" + ", ".join(extra) + ")" if extra else ""} by
 {n_reps} rep(s){span}. Rates per hour count only calls with at least {MIN_TALK_S} s of
 talk; \u25B2/\u25BC marks a rep far outside the team band (the middle half of its reps).
-Click a heading to sort. Times are local ({time.strftime("%Z, UTC%z")}); made {made}.</p>
+Click a heading to sort. Times are local ({_zone()}); made {made}.</p>
 {"".join(teams_html)}
 <h2>Trends by date</h2>
 {"".join(trends)}
@@ -923,6 +923,14 @@ Click a heading to sort. Times are local ({time.strftime("%Z, UTC%z")}); made {m
 {_JS}
 </body></html>
 """
+
+
+def _zone():
+    """This computer's time zone as 'CET, UTC+01:00' (or 'UTC')."""
+    name, off = time.strftime("%Z"), time.strftime("%z")
+    if off in ("+0000", "-0000", ""):
+        return "UTC"
+    return "%s, UTC%s:%s" % (name, off[:3], off[3:])
 
 
 def _select(ar, args, since, until):
@@ -1028,7 +1036,7 @@ def _write(path, text):
 # the CSV (column names, machine units: a ratio, hours, seconds)
 SUMMARY_COLUMNS = (
     ("team", "team", "%s"), ("rep", "rep", "%s"), ("calls", "calls", "%d"),
-    ("talk_hours", "call time (h:mm:ss)", lambda h: mmss(h * 3600)),
+    ("talk_hours", "call time", lambda h: mmss(h * 3600)),
     ("talk_ratio", "rep talk (% of talk)", pct),
     ("talkovers_per_hour", "talk-overs / h", "%.1f"),
     ("talkovers_rep_per_hour", "started by the rep / h", "%.1f"),
