@@ -121,6 +121,14 @@ def _storage(spec):
 
 
 def _serve(dongle, what):
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # terminated like Ctrl-C: close() still runs (a call on a lasting flash is finished,
+    # the dongle folder's lock is let go)
+    signal.signal(signal.SIGTERM, stop)
     try:
         dongle.serve_pty(lambda path: print("%s on %s (Ctrl-C stops it)" % (what, path),
                                             flush=True))
@@ -298,6 +306,10 @@ def _summary(header, recs):
 
 
 def add_args(p):
+    import inspect
+
+    if p.description:
+        p.description = inspect.cleandoc(p.description)
     p.usage = ("callcue sim CALL.wav [CALL.wav ...] --dongle DIR [--id ID] [--start T] "
                "[--gap G]\n       callcue sim --dongle DIR\n"
                "       callcue sim CALL.wav [--speed N] [--led] [--storage S] "
