@@ -157,6 +157,7 @@ def test_calibration_sections(duration_s):
     pcm, truth = call("calibration", 1, duration_s)
     cal = truth["calibration"]
     assert cal["seconds"] == int(duration_s // 12)
+    assert cal["start_within_s"] == pytest.approx(0.2 * duration_s - cal["seconds"])
     steps = {s["step"]: (s["start_s"], s["end_s"]) for s in cal["steps"]}
     assert list(steps) == ["silence", "rep", "customer"]
     assert steps["silence"][0] == 0 and steps["customer"][1] == duration_s

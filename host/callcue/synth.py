@@ -57,11 +57,13 @@ the line). The noisy-line scenario sets the noise relative to active speech:
 
 *Calibration.* The ``calibration`` scenario is not a conversation but the three
 steps of ``callcue calibrate``: silence (the first 20 % of the file), the rep alone
-(the next 40 %), the customer alone (the last 40 %), with the same voices, couplings
-and noise as a call. Its truth adds ``calibration``: the steps' start and end times
-and ``seconds``, the longest ``calibrate --seconds`` the sections suit (a twelfth of
-the duration: 5 at the default 60 s), provided calibrate starts within the first
-``seconds`` + 1 s of the file (the virtual dongle plays it from its start).
+(the next 30 %), the customer alone (the last 50 %), with the same voices, couplings
+and noise as a call. Its truth adds ``calibration``: the steps' start and end times;
+``seconds``, the ``calibrate --seconds`` it is made for (a twelfth of the duration: 5
+at the default 60 s); ``start_within_s``, how soon after the file starts (the virtual
+dongle plays it from its start) calibrate must start its silence step with it (7 s).
+Other --seconds line up too: at 60 s, 3-8 when calibrate starts within 4 s. See
+CAL_SECTIONS.
 
 *Determinism.* Everything comes from ``np.random.SeedSequence(seed)``: one
 child stream for the voices, one for the call plan, one for rendering, one for
@@ -136,12 +138,14 @@ MAX_RATE_HZ = 96000
 MAX_SAMPLES = 57_600_000
 
 # The calibration scenario: silence, the rep alone, the customer alone, as shares of the
-# call. At the default 60 s the sections are 12/24/24 s: `callcue calibrate` with its
-# default --seconds 5, started within the first 6 s of the file, measures the silence
-# inside the first section, and each party has well over 5 s of speech in its own (the
-# rep and customer steps count only that party's speech frames, so the step waits for
-# its section). Scale --duration with --seconds: 12 x seconds keeps that margin.
-CAL_SECTIONS = (("silence", 0.2), ("rep", 0.4), ("customer", 0.4))
+# call; at the default 60 s, 12/18/30 s. `callcue calibrate --yes` runs its steps back
+# to back: the silence step (`seconds` of audio) must end inside the first section, so
+# calibrate must start within its length minus `seconds`; the rep and customer steps
+# count only their party's speech frames, so each waits for its own section, but gives
+# up after six times `seconds` of audio: the customer step, which starts once the rep
+# has spoken `seconds`, must reach the customer section by then. At 60 s, --seconds 3-8
+# line up (5, the default, with 7 s to start in); the truth says which (_cal_truth).
+CAL_SECTIONS = (("silence", 0.2), ("rep", 0.3), ("customer", 0.5))
 
 # Vowel formants in Hz (adult male); female voices scale them by 1.12.
 _VOWELS = (
@@ -427,6 +431,21 @@ def _cal_sections(duration: float) -> list[tuple[str, float, float]]:
         out.append((step, round(t, 4), round(t + share * duration, 4)))
         t += share * duration
     return out
+
+
+def _cal_truth(duration: float) -> dict:
+    """The calibration scenario's steps, the `calibrate --seconds` the file is made for
+    (a twelfth of it: 5 at 60 s; the customer step, starting once the rep has spoken
+    that long, about 1.4 times it into the rep's 30 %, reaches its section within six
+    times it), and how soon after the file starts calibrate must start with it (the
+    silence step, that long, ends inside the first 20 %). See CAL_SECTIONS."""
+    steps = _cal_sections(duration)
+    seconds = int(duration // 12)
+    return {
+        "steps": [{"step": step, "start_s": a, "end_s": b} for step, a, b in steps],
+        "seconds": seconds,
+        "start_within_s": _r(steps[0][2] - seconds),
+    }
 
 
 def _build_timeline(sc: Scenario, voices: dict[str, Voice], rng: np.random.Generator,
@@ -784,12 +803,7 @@ def _truth(name: str, seed: int, duration: float, fs: int, phrases: dict, f0: di
 
     extra = {}
     if _scenario(name).calibration:
-        # the steps in the file, and the longest `calibrate --seconds` they suit
-        extra["calibration"] = {
-            "steps": [{"step": step, "start_s": a, "end_s": b}
-                      for step, a, b in _cal_sections(duration)],
-            "seconds": int(duration // 12),
-        }
+        extra["calibration"] = _cal_truth(duration)
     return {
         "schema": SCHEMA,
         "scenario": name,
