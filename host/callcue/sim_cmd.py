@@ -43,6 +43,12 @@ from callcue.dsp.cues import CUE_NAMES
 
 def run(args, fail):
     if args.repl:
+        extra = [name for name, on in (("CALL.wav", args.calls), ("--dongle", args.dongle),
+                                       ("--records", args.records), ("--pull", args.pull),
+                                       ("--id", args.id)) if on]
+        if extra:
+            return fail("--repl", "serves a bare MicroPython board: %s cannot go with it"
+                        % extra[0])
         return _repl(args, fail)
     calls = args.calls
     why = _conflict(args)
@@ -103,8 +109,10 @@ def _conflict(args):
     if args.records and args.storage:
         return "--storage", ("--records plays into a fresh flash and reads only that call; "
                              "to keep calls on a flash use --dongle DIR")
-    if args.records and args.loop:
-        return "--loop", "--records plays the call once"
+    if (args.records or args.pull) and args.loop:
+        return "--loop", "%s plays the call once" % modes[0]
+    if args.records and args.id:
+        return "--id", "--records plays into a fresh flash that is not kept"
     return None
 
 
