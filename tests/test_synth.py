@@ -82,7 +82,10 @@ def test_cli_seed_defaults_to_1_and_limits_are_stated(tmp_path):
 
     proc = run_callcue("synth", "--help")
     text = " ".join(proc.stdout.split())
-    assert "(default 1)" in text and "20-3600" in text and "57,600,000 samples" in text
+    assert "(default 1)" in text and "57,600,000 samples" in text
+    assert f"{synth.MIN_DURATION_S:g}-{synth.MAX_DURATION_S:g}" == "20-3600"   # as cli.py
+    assert "20-3600" in text
+    assert synth.MAX_SAMPLES == 57_600_000
     wav = tmp_path / "c.wav"
     proc = run_callcue("synth", wav, "--scenario", "dead-air", "--duration", "20")
     assert proc.returncode == 0, proc.stderr

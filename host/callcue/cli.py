@@ -47,8 +47,9 @@ SYNTH_SEED = 1
 
 
 def args_synth(p):
-    from callcue.synth import MAX_DURATION_S, MAX_SAMPLES, MIN_DURATION_S
-
+    # synth.MIN_DURATION_S, MAX_DURATION_S and MAX_SAMPLES, written out: importing synth
+    # (numpy, scipy) would slow every callcue command (tests/test_synth.py checks them)
+    MIN_DURATION_S, MAX_DURATION_S, MAX_SAMPLES = 20, 3600, 57_600_000
     p.epilog = ("example: callcue synth call.wav --scenario rep-interrupts\n"
                 "         callcue synth cal.wav --scenario calibration && "
                 "callcue calibrate --port sim://cal.wav --yes")
