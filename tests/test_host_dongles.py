@@ -214,6 +214,9 @@ def test_bad_input_is_one_line(calls, tmp_path):
     _one_line_error(run_callcue("sim", calls["b"], "--records", tmp_path / "r.jsonl",
                                 "--storage", tmp_path / "s"), "--storage")
     _one_line_error(run_callcue("sim", calls["a"], calls["b"]), "--dongle")
+    _one_line_error(run_callcue("sim", calls["a"], "--loop", "--pull", tmp_path / "a"),
+                    "--loop")
+    _one_line_error(run_callcue("sim", "--repl", "--dongle", d), "--repl")
     _one_line_error(run_callcue("sim", calls["a"], "--dongle", d, "--storage", plain),
                     "--storage")
     _one_line_error(run_callcue("sim", calls["a"], "--start", "2026-11-02"), "--start")
@@ -260,7 +263,7 @@ def test_a_busy_host_slows_the_call_down_never_drops(micropython, tmp_path):
     assert (n, delivered, overruns) == (500, 500, 0) and lag >= 4 * 40
     n, delivered, overruns, lag = map(int, mpyrun.run(micropython, script, mpyrun.ROOT, raw,
                                                       "drop").split())
-    assert overruns >= 4 * 40 and n + overruns == delivered == 500 and lag == 0
+    assert overruns >= 2 * 40 and n + overruns == delivered == 500 and lag == 0
 
 
 def test_plugged_in_on_a_pty(calls, tmp_path):
