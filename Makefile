@@ -1,6 +1,7 @@
 # callcue: `make run` shows the main job, `make test` checks everything.
 # Everything runs from a local virtualenv (.venv) that `make setup` builds from pyproject.toml.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,15 +26,40 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The main job, on the embedded default: a synthesised call (known ground truth) played
-# through the virtual dongle (the real firmware on the simulated board, LED cues drawn
-# live), then its session log pulled over the serial protocol and summarised.
+# The main job, on the embedded default: the virtual dongle (the real firmware on the
+# simulated board). First one synthesised call (known ground truth) played live, LED
+# cues drawn in the terminal, and the same WAV analysed on the host to compare. Then a
+# supervisor's day: a team of four reps, each with a dongle that recorded two calls a day
+# apart, pulled like real dongles into one archive, and the team report.
+TEAM_DIR := $(DEMO)/team
+ARCHIVE := $(DEMO)/archive
+# rep name, dongle id, two calls (scenario:seed), one per day
+REPS := Ana_Silva,cc-0001,rep-interrupts:1,fast-rep:2 \
+	Bruno_Costa,cc-0002,flat-rep:3,dead-air:4 \
+	Carla_Mendes,cc-0003,customer-interrupts:5,expressive-rep:6 \
+	Dev_Patel,cc-0004,turn-taking:7,noisy-line:8
+
 run: setup
 	mkdir -p $(DEMO)
 	$(BIN)/callcue synth $(DEMO)/call.wav --scenario rep-interrupts --seed 1
-	$(BIN)/callcue sim $(DEMO)/call.wav --led --speed 10 --pull $(DEMO)/logs
+	$(BIN)/callcue sim $(DEMO)/call.wav --led --speed 10 --records $(DEMO)/call.records.jsonl
 	$(BIN)/callcue analyze $(DEMO)/call.wav --json $(DEMO)/call.json
-	@echo "session logs: $(DEMO)/logs/   host analysis of the same call: $(DEMO)/call.json"
+	rm -rf $(TEAM_DIR) $(ARCHIVE) && mkdir -p $(TEAM_DIR)
+	@set -e; for rep in $(REPS); do \
+	  IFS=, read -r name id c1 c2 <<< "$$rep"; name=$$(echo $$name | tr _ ' '); \
+	  for c in $$c1 $$c2; do \
+	    $(BIN)/callcue synth $(TEAM_DIR)/$$id-$${c%%:*}.wav --scenario $${c%%:*} --seed $${c##*:} --duration 180 >/dev/null; \
+	  done; \
+	  echo "+ callcue sim ... --dongle $(TEAM_DIR)/$$id --id $$id --start 2026-11-30T09:00 --gap 1d"; \
+	  $(BIN)/callcue sim $(TEAM_DIR)/$$id-$${c1%%:*}.wav $(TEAM_DIR)/$$id-$${c2%%:*}.wav \
+	    --dongle $(TEAM_DIR)/$$id --id $$id --start 2026-11-30T09:00 --gap 1d; \
+	  echo "+ callcue logs pull --port sim://$(TEAM_DIR)/$$id --archive $(ARCHIVE) --rep '$$name' --team north"; \
+	  $(BIN)/callcue logs pull --port sim://$(TEAM_DIR)/$$id --archive $(ARCHIVE) \
+	    --rep "$$name" --team north; \
+	done
+	$(BIN)/callcue report --archive $(ARCHIVE) --out $(DEMO)/report.html --team-csv $(DEMO)/team.csv
+	@echo "live call: $(DEMO)/call.records.jsonl (dongle) vs $(DEMO)/call.json (host analysis)"
+	@echo "team report: $(DEMO)/report.html   team table: $(DEMO)/team.csv   archive: $(ARCHIVE)"
 
 # test files run in parallel, one file per worker (a file's tests share its fixtures)
 PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile

@@ -22,7 +22,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # exhaustive power-cut and bound runs; each takes seconds a test. `make test` runs all.
 SLOW_FILES = {
     "test_archive.py", "test_archive_damage.py", "test_bench.py", "test_dsp_bounds.py",
-    "test_espeak.py", "test_host_calibrate.py", "test_host_flash_board.py",
+    "test_espeak.py", "test_host_calibrate.py", "test_host_dongles.py",
+    "test_host_flash_board.py",
     "test_host_hostile.py", "test_host_logs.py", "test_host_report.py",
     "test_host_stream.py", "test_realspeech.py", "test_seal.py",
 }

@@ -391,8 +391,10 @@ args_logs, do_logs = _host_args("logs"), _host_run(
     "file or a PostgreSQL database; resumable, idempotent, --delete only after a verified "
     "import), export the archive.")
 args_report, do_report = _host_args("report"), _host_run(
-    "report", "A self-contained HTML report (embedded plots) of archived calls; with "
-    "--summary, one row per rep and per team, computed in the database.")
+    "report", "A self-contained HTML report for a team lead: one row per rep against "
+    "the team band (outliers marked), trends by date, then every call with a sentence, "
+    "its length, data flags and timeline; with --summary, one row per rep and per team, "
+    "computed in the database.")
 args_archive, do_archive = _host_args("archive_cmd"), _host_run(
     "archive_cmd", "The archive itself: which rep (and team) wears which dongle, its "
     "size and schema, and copying one archive into another (a folder's SQLite file into "

@@ -21,8 +21,9 @@ A paced call (--speed N) never loses audio because the host is busy: the virtual
 slows down instead, and says by how much.
 
 `--repl` serves something else: a simulated board running stock MicroPython (its REPL, as
-mpremote sees an RP2040; a LittleFS filesystem in RAM or in --storage IMAGE.lfs), with
-nothing of callcue on it yet, for `callcue flash --port PTY` and mpremote.
+mpremote sees an RP2040; a LittleFS filesystem in RAM or in --storage IMAGE.lfs), for
+`callcue flash --port PTY` and mpremote. Once flashed it boots the app from its image on
+every reset, like a real board, and answers the callcue protocol on the same pty.
 """
 
 import argparse
@@ -378,8 +379,8 @@ def add_args(p):
     g.add_argument("--no-raw-paste", action="store_true",
                    help="refuse raw-paste mode (as older MicroPython releases do)")
     g.add_argument("--app-wdt", type=int, metavar="MS",
-                   help="a /main.py at boot stands for the callcue app: it arms the watchdog, "
-                   "which resets the board MS ms after the app is stopped (Ctrl-C)")
+                   help="the watchdog the flashed app arms resets the board MS ms after its "
+                   "last feed (default: the app's own 4000 ms)")
     g.add_argument("--not-micropython", action="store_true",
                    help="answer like something that is not MicroPython (to test errors)")
 

@@ -434,7 +434,7 @@ def call_line(dongle, i, n, res):
     """One line for a played call."""
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(res["start"]))
     if res["sessions"]:
-        what = ", ".join("session %d (%d records)" % (s["id"], s["records"])
+        what = ", ".join("session %d (%d log records)" % (s["id"], s["records"])
                          for s in res["sessions"])
     else:
         what = "no session (nobody spoke)"

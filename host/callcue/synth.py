@@ -105,7 +105,7 @@ SCENARIOS: dict[str, str] = {
     "dead-air": "turn-taking with 8-10 s silences (2 per minute, at least 1)",
     "noisy-line": "turn-taking with 2 rep talk-overs per minute on a noisy line (SNR 20/12 dB)",
     "calibration": "`callcue calibrate`'s three steps: silence (first 20 %), the rep alone "
-                   "(next 40 %), the customer alone (last 40 %); the truth has the step times",
+                   "(next 30 %), the customer alone (last 50 %); the truth has the step times",
 }
 
 # Expected cues with the engine defaults: talkover = both speaking >= 0.4 s,
