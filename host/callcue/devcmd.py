@@ -138,7 +138,9 @@ def show_info(info):
     """`device info` for people: identity, clock, calibration, overrides, key, storage,
     then every counter the device sent (zero ones too: nothing is hidden)."""
     params = info.get("params")
-    overrides = ", ".join("%s=%s" % (k, _text(v)) for k, v in sorted(params.items())) \
+    overrides = ", ".join(
+        "%s=%s" % (k, _text(v)) + (" (%s)" % _unit(k, v) if _unit(k, v) else "")
+        for k, v in sorted(params.items())) \
         if isinstance(params, dict) and params else "none (every parameter at its default)"
     free, total = info.get("free_bytes"), info.get("total_bytes")
     storage = "%s free" % _size(free) + (" of %s" % _size(total) if _int(total) else "")
