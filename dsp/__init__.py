@@ -1,5 +1,5 @@
 """callcue's fixed-point DSP core: integer-only, identical on MicroPython and CPython.
 
-Imports inside this package are relative, so the folder is `dsp` on the device and
-`callcue.dsp` on the host. Start at engine.py.
+The package is `dsp` on the device and on the host alike (the host installs it
+top-level under that name). Start at engine.py.
 """

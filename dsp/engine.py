@@ -45,6 +45,7 @@ from .cues import Cues
 from .deadair import DeadAir
 from .pitch import Pitch
 from .pitchspread import PitchSpread
+from .record import RECORD_FIELDS
 from .syllables import RollingRate, Syllables
 from .talkover import Talkover
 from .vad import Vad
@@ -52,8 +53,6 @@ from .vad import Vad
 RATE_HZ = 8000
 FRAME = 80
 FRAMES_PER_S = 100
-RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
-                 "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
 
 
 class Engine:

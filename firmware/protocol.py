@@ -1,7 +1,7 @@
 """callcue's serial protocol: the line format, the command table and their encode/decode.
 
-Pure (no port access, no I/O) and shared: the dongle imports it as `firmware.protocol`, the
-host as `callcue.firmware.protocol`. It gives identical results under MicroPython and
+Pure (no port access, no I/O) and shared: the dongle and the host both import it as
+`firmware.protocol`. It gives identical results under MicroPython and
 CPython (tests/mpy/protocol_golden.py), which is why it carries its own JSON writer and a
 strict JSON-subset reader for request arguments instead of leaning on `json` (the two
 `json` modules differ: MicroPython's accepts `{"a" 1}`, writes non-ASCII raw, orders keys
@@ -94,9 +94,9 @@ ERRORS = (
 
 # ---------------------------------------------------------------------------- record and frame
 
-# The per-second record, as dsp.engine.RECORD_FIELDS (tests check they stay equal).
-RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
-                 "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
+# The per-second record's fields are the engine's (dsp/record.py).
+from dsp.record import RECORD_FIELDS  # noqa: E402 - beside the frame fields it goes with
+
 # The per-frame output (FRM lines, replay): attributes of dsp.engine.Engine after process().
 FRAME_FIELDS = ("frame", "level_rep", "level_cust", "rep_active", "cust_active",
                 "rep_speech", "cust_speech", "f0_cents", "syllable", "cue")

@@ -3,8 +3,9 @@ and one per talk-over event.
 
 The format is LOGFORMAT.md; this module mirrors it. The pure part (encode/decode) runs
 unchanged on MicroPython and CPython: the dongle writes with it, the host decodes pulled
-files with it (`callcue.firmware.sessionlog`). SessionLog is the store on the device's
-LittleFS (it also works on a host folder).
+files with it (`firmware.sessionlog`, the same name on both). SessionLog is the store on
+the device's LittleFS (it also works on a host folder). A per-second record comes in the
+engine's RECORD_FIELDS order (dsp/record.py).
 
     log = SessionLog("/logs", device_id, fw_version, cal_hash)
     log.recover()                       # at boot, before anything else touches /logs
@@ -52,10 +53,6 @@ MIN_VERSION = const(1)       # the oldest version read (1: per-second records on
 HEADER_SIZE = const(64)
 RECORD_SIZE = const(32)
 MAGIC = b"CCSL"
-
-# the engine's per-second record (dsp.engine.RECORD_FIELDS; a test keeps them equal)
-RECORD_FIELDS = ("t_s", "rep_active_ms", "customer_active_ms", "overlap_ms", "syllables",
-                 "rate_csps", "pitch_cents", "pitch_sd_cents", "cue")
 
 # header: magic, version, header size, record size, flags, session id, start time,
 # calibration hash, device id, firmware version, continues, reserved, crc32 (LOGFORMAT.md)

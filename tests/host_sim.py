@@ -7,6 +7,7 @@ import sys
 import time
 
 import soundfile
+
 from callcue import synth
 
 

@@ -14,7 +14,7 @@ import time
 import zlib
 from array import array
 
-from callcue.firmware import sessionlog as sl
+from firmware import sessionlog as sl
 
 FW = "0.1.0"
 
@@ -151,6 +151,7 @@ def dongle_logs(folder, calls=TEAM_CALLS):
     from pathlib import Path
 
     import numpy as np
+
     from callcue import simulator, synth
 
     folder = Path(folder)

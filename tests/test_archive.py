@@ -13,10 +13,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+
 from callcue import report
 from callcue.archive import SCHEMA_VERSION, Archive, ArchiveError, is_url
-from callcue.firmware.protocol import crc32
-from callcue.firmware.sessionlog import decode_log
+from firmware.protocol import crc32
+from firmware.sessionlog import decode_log
 
 from . import synthlogs
 from .conftest import run_callcue

@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+
 from callcue.archive import DB_NAME, Archive
 
 from . import synthlogs

@@ -408,7 +408,7 @@ def test_analyze_bad_output_folder(callcue, tmp_path, base_call):
 
 
 def test_params_lists_every_parameter(callcue):
-    from callcue.dsp.params import TABLE
+    from dsp.params import TABLE
 
     proc = callcue("params")
     assert proc.returncode == 0

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from callcue.dsp.engine import FRAME, Engine
-from callcue.dsp.params import Params
+
+from dsp.engine import FRAME, Engine
+from dsp.params import Params
 
 from .signals import worst_cases
 

@@ -11,6 +11,7 @@ stage on a second thread).
 
 import numpy as np
 import pytest
+
 from callcue import synth
 
 from . import mpyrun

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from callcue import design
-from callcue.dsp import coeffs, fixmath
-from callcue.dsp.params import NAMES, TABLE, Params
 from scipy import signal
+
+from callcue import design
+from dsp import coeffs, fixmath
+from dsp.params import NAMES, TABLE, Params
 
 LOG2_MAX_ERR_CENTS = 0.6
 
@@ -50,7 +51,7 @@ def test_highpass_energy_matches_float():
     from array import array
 
     from callcue import reference
-    from callcue.dsp import kernels
+    from dsp import kernels
 
     rng = np.random.default_rng(3)
     t = np.arange(8000 * 3) / 8000.0
@@ -149,7 +150,7 @@ def test_dsp_code_is_integer_only():
 
 def _fast_wanted(cues, rates, syllables=0, talk_frames=0):
     """The fast condition after each rolling rate in turn (the rep's totals so far fixed)."""
-    from callcue.dsp.cues import FAST
+    from dsp.cues import FAST
 
     out = []
     for r in rates:
@@ -163,7 +164,7 @@ def test_fast_cue_against_the_reps_own_pace():
     B * (90 + fast_rel_pct) // 100, never below the absolute fast_on/off_csps. B is the
     learned baseline; without one, the rep's average so far once they have talked 30 s,
     and no fast cue before that."""
-    from callcue.dsp.cues import Cues
+    from dsp.cues import Cues
 
     c = Cues(Params(rate_baseline_csps=450, fast_rel_pct=30))
     assert (c.fast_on, c.fast_off) == (585, 540)
@@ -197,7 +198,7 @@ def test_crosstalk_judges_the_rep_against_the_late_echo():
     """The rep's gate compares with the loudest earpiece level of the last ECHO_FRAMES
     frames (gate() is unrolled for exactly 6): the echo of a word the customer has just
     finished does not pass for the rep."""
-    from callcue.dsp.crosstalk import ECHO_FRAMES, Crosstalk
+    from dsp.crosstalk import ECHO_FRAMES, Crosstalk
 
     assert ECHO_FRAMES == 6
     xt = Crosstalk(Params(echo_loss_db=25, xtalk_margin_db=4))     # 21 dB
@@ -216,8 +217,8 @@ def test_spread_hist_worst_case_and_sheppard():
     limit keeps every sum within its stated bound (< 2**28.1, a small int); and on a
     smooth distribution the spread over the 16-cent histogram, with Sheppard's
     correction, reads the clipped SD of the exact values within isqrt's floor."""
-    from callcue.dsp import kernels
-    from callcue.dsp.pitchspread import PitchSpread
+    from dsp import kernels
+    from dsp.pitchspread import PitchSpread
 
     out = array("i", bytes(12))
     for center, b in ((8, 255), (4088, 0)):          # every frame 4080 cents away
@@ -248,8 +249,8 @@ def test_pitch_spread_histogram_follows_the_ring():
     out, the new one in): after many seconds of voiced, unvoiced and out-of-range F0
     it equals a count over the ring, and the spread equals a fresh tracker's that saw
     only the window."""
-    from callcue.dsp import kernels
-    from callcue.dsp.pitchspread import PitchSpread
+    from dsp import kernels
+    from dsp.pitchspread import PitchSpread
 
     p = Params()
     sp = PitchSpread(p, kernels)

@@ -21,10 +21,11 @@ import os
 
 import numpy as np
 import pytest
-from callcue.analyze import analyze_pcm
-from callcue.dsp.params import Params
-from callcue.verify import verify_pcm
 from scipy.stats import spearmanr
+
+from callcue.analyze import analyze_pcm
+from callcue.verify import verify_pcm
+from dsp.params import Params
 
 from . import espeak_calls as E
 from .conftest import IN_CI

@@ -9,12 +9,13 @@ import time
 
 import numpy as np
 import pytest
+
 from callcue import simulator, synth
 from callcue.analyze import analyze_pcm
 from callcue.device import Device, DeviceError
-from callcue.dsp.params import Params
-from callcue.firmware.protocol import FRAME_FIELDS, crc32
-from callcue.firmware.sessionlog import decode_log, decode_session
+from dsp.params import Params
+from firmware.protocol import FRAME_FIELDS, crc32
+from firmware.sessionlog import decode_log, decode_session
 
 from . import mpyrun
 
@@ -166,7 +167,7 @@ def test_stream_records_while_playing(micropython, tmp_path):
 
 
 def test_replay_matches_host_engine(micropython, tmp_path):
-    from callcue.dsp.engine import FRAME, Engine
+    from dsp.engine import FRAME, Engine
 
     dev, pcm = _open(tmp_path, seconds=20.0)
     with dev:
@@ -663,7 +664,7 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
 
     from callcue import logs
     from callcue.archive import Archive
-    from callcue.firmware import sessionlog as sl
+    from firmware import sessionlog as sl
 
     flash = tmp_path / "flash"
     flash.mkdir()

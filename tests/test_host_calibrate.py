@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 import soundfile
+
 from callcue import simulator, synth
 from callcue.calibrate import CalibrationError, check_step
 from callcue.device import Device

@@ -11,9 +11,10 @@ import subprocess
 import sys
 
 import pytest
+
 from callcue.archive import Archive
 from callcue.device import Device
-from callcue.firmware.sessionlog import decode_log
+from firmware.sessionlog import decode_log
 
 from . import mpyrun
 from .conftest import run_callcue

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from callcue import flash, replsim
 
 from .conftest import find_tool

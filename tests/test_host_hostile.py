@@ -17,8 +17,9 @@ import time
 import numpy as np
 import pytest
 import soundfile
+
 from callcue.device import Device, DeviceError
-from callcue.firmware import protocol as P
+from firmware import protocol as P
 
 from . import synthlogs
 from . import test_protocol as protocol_tests

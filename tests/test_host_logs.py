@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import serial
 import soundfile
+
 from callcue import synth
 from callcue.archive import Archive
 from callcue.device import Device
-from callcue.firmware.sessionlog import decode_log, decode_session
+from firmware.sessionlog import decode_log, decode_session
 
 from .host_sim import PtySim
 
@@ -78,7 +79,7 @@ def test_devices_and_device_commands(dongle, callcue):
     r = callcue("device", "config", "get", "--port", dongle.port, "--json")
     assert json.loads(r.stdout)["effective"]["fast_on_csps"] == 520
     # one parameter a line, in the engine's order, the default beside an override
-    from callcue.dsp.params import TABLE
+    from dsp.params import TABLE
 
     r = callcue("device", "config", "get", "--port", dongle.port)
     assert r.returncode == 0, r.stderr
@@ -357,8 +358,8 @@ def test_old_archive_migrates(tmp_path):
     from array import array
 
     from callcue.archive import SCHEMA_VERSION
-    from callcue.firmware import sessionlog as sl
-    from callcue.firmware.protocol import crc32
+    from firmware import sessionlog as sl
+    from firmware.protocol import crc32
 
     from .test_sessionlog import v1_header
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from callcue import report
 from callcue.archive import Archive
-from callcue.firmware.sessionlog import decode_log
+from firmware.sessionlog import decode_log
 
 from . import synthlogs
 from .conftest import IN_CI, ROOT
@@ -373,7 +374,7 @@ def test_report_reads_a_format_1_log(archive, tmp_path):
     """A call logged by firmware before talk-over events (log format 1: no events, the
     per-second records only) still imports and reports: counts, by whom left empty,
     overlaps in one colour. Its dongle's clock was not set: the report says so."""
-    from callcue.firmware import sessionlog as sl
+    from firmware import sessionlog as sl
 
     from .test_sessionlog import v1_header
 

@@ -5,11 +5,12 @@ import inspect
 
 import numpy as np
 import pytest
-from callcue import design, reference
-from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
-from callcue.dsp.params import NAMES, Params
-from callcue.dsp.talkover import CUSTOMER, REP
 from scipy import signal
+
+from callcue import design, reference
+from dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
+from dsp.params import NAMES, Params
+from dsp.talkover import CUSTOMER, REP
 
 P = Params()
 RATE = 8000

@@ -12,10 +12,11 @@ from array import array
 
 import numpy as np
 import pytest
+
 from callcue import synth
 from callcue.analyze import analyze_pcm
-from callcue.dsp.engine import FRAME, Engine
-from callcue.dsp.params import Params
+from dsp.engine import FRAME, Engine
+from dsp.params import Params
 
 RATE_TOL = 0.10
 TALK_TOL = 0.10

@@ -20,11 +20,12 @@ from array import array
 
 import numpy as np
 import pytest
+
 from callcue import seal as hs
 from callcue import simulator, synth
 from callcue.device import Device, DeviceError
-from callcue.firmware import seal as fs
-from callcue.firmware import sessionlog as sl
+from firmware import seal as fs
+from firmware import sessionlog as sl
 
 from . import mpyrun
 from .test_firmware import HEAP_SCRIPT, _event_window

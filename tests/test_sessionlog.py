@@ -15,8 +15,9 @@ from array import array
 from pathlib import Path
 
 import pytest
-from callcue.dsp.engine import RECORD_FIELDS
-from callcue.firmware import sessionlog as sl
+
+from dsp.engine import RECORD_FIELDS
+from firmware import sessionlog as sl
 
 ROOT = Path(__file__).resolve().parent.parent
 MPY = ROOT / "tests" / "mpy"
@@ -64,7 +65,11 @@ def fields(line):
 
 
 def test_layout_matches_engine_and_budget():
-    assert sl.RECORD_FIELDS == RECORD_FIELDS
+    # a record in the engine's field order (dsp/record.py) decodes under the same names
+    rec = array("i", [i + 1 for i in range(len(RECORD_FIELDS))])
+    buf = bytearray(sl.RECORD_SIZE)
+    sl.encode_record_into(buf, 7, rec, 0, 0)
+    assert [sl.decode_record(buf)[name] for name in RECORD_FIELDS] == list(rec)
     assert sl.RECORD_SIZE <= 32
     assert sl.RECORD_SIZE == struct.calcsize(sl._REC_FMT)
     assert sl.HEADER_SIZE == struct.calcsize(sl._HDR_FMT)

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 import soundfile
-from callcue import synth
 from scipy import signal
+
+from callcue import synth
 
 FS = 8000
 INTERRUPTS = {"rep-interrupts": "rep", "customer-interrupts": "customer", "noisy-line": "rep"}

@@ -8,10 +8,11 @@ from array import array
 import numpy as np
 import pytest
 import soundfile as sf
-from callcue import cli, synth, verify
-from callcue.dsp.engine import Engine
-from callcue.dsp.params import Params
 from scipy import signal
+
+from callcue import cli, synth, verify
+from dsp.engine import Engine
+from dsp.params import Params
 
 from .signals import worst_cases
 

@@ -1,6 +1,6 @@
 """`callcue analyze`: run the DSP engine over a call and build the analysis JSON.
 
-The engine is the same fixed-point code the dongle runs (callcue.dsp). This module feeds
+The engine is the same fixed-point code the dongle runs (dsp). This module feeds
 it whole 10 ms frames, keeps a per-frame trace and the per-second records, and turns them
 into the `callcue.analysis/1` document (README.md describes it). The final
 partial frame of a file is not processed; `duration_s` is still the input's length.
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from callcue.dsp.cues import CUE_NAMES
-from callcue.dsp.engine import FRAME, RATE_HZ, RECORD_FIELDS, Engine
-from callcue.dsp.params import Params
-from callcue.dsp.pitch import CENTS_REF_HZ
 from callcue.reference import spread_sd
+from dsp.cues import CUE_NAMES
+from dsp.engine import FRAME, RATE_HZ, RECORD_FIELDS, Engine
+from dsp.params import Params
+from dsp.pitch import CENTS_REF_HZ
 
 SCHEMA = "callcue.analysis/1"
 FRAME_S = FRAME / RATE_HZ  # 0.01
@@ -177,10 +177,10 @@ def _analyze_micropython(rep, customer, nframes, params):
     exe = micropython_engine()
     if exe is None or nframes == 0:
         return None
-    import callcue.dsp
+    import dsp
 
-    dsp_parent = str(Path(callcue.dsp.__path__[0]).resolve().parent)
-    if Path(callcue.dsp.__path__[0]).resolve().name != "dsp":
+    dsp_parent = str(Path(dsp.__path__[0]).resolve().parent)
+    if Path(dsp.__path__[0]).resolve().name != "dsp":
         return None
     with tempfile.TemporaryDirectory(prefix="callcue-analyze-") as tmp:
         frames = Path(tmp) / "frames.raw"

@@ -23,8 +23,8 @@ import math
 import sys
 import time
 
-from callcue.dsp.params import TABLE, Params
-from callcue.dsp.vad import FS_DB_Q8
+from dsp.params import TABLE, Params
+from dsp.vad import FS_DB_Q8
 
 STEPS = (
     ("silence", "Silence: nobody speaks, the far end is muted."),

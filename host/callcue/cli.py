@@ -216,7 +216,7 @@ def args_params(p):
 def do_params(args):
     """List every engine parameter: name, default, allowed range and meaning. Any of them
     can be given to `analyze --param NAME=VALUE` (and, later, set on the dongle)."""
-    from callcue.dsp.params import TABLE
+    from dsp.params import TABLE
 
     if args.json:
         rows = [{"name": n, "default": d, "min": lo, "max": hi, "meaning": m}

@@ -189,7 +189,7 @@ def _unit(name, value):
 def show_config(reply):
     """`device config get|set` for people: one parameter a line, its value in force, and
     its default where that differs; then the calibration."""
-    from callcue.dsp.params import TABLE
+    from dsp.params import TABLE
 
     overrides = reply.get("params") if isinstance(reply.get("params"), dict) else {}
     effective = reply.get("effective") if isinstance(reply.get("effective"), dict) else {}

@@ -12,7 +12,7 @@ Requests carry increasing ids (starting at a random value, so that a stale reply
 earlier session cannot match); responses are matched by id. Stream lines (REC, FRM, EVT)
 that arrive while waiting are queued for records()/stream_lines(); other text (the REPL
 banner, a traceback) is skipped. Arguments are checked against the same command table the
-device uses (callcue.firmware.protocol) before anything is sent. Nothing the device sends
+device uses (firmware.protocol) before anything is sent. Nothing the device sends
 is trusted: a line longer than the protocol's MAX_REPLY fails the request it answers at
 once (BAD_RESPONSE, not a wait for a timeout), and session lists, sizes and chunks are
 checked for type and range before anyone uses them. Failures raise
@@ -23,8 +23,8 @@ import random
 import time
 from collections import deque
 
-from callcue.firmware import protocol
-from callcue.firmware.protocol import (
+from firmware import protocol
+from firmware.protocol import (
     BAD_ARGS,
     BAD_RESPONSE,
     CHUNK_MAX,

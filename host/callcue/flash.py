@@ -85,11 +85,11 @@ def local_mpy_version(mpy_cross):
 
 def sources():
     """(local source path, device path) of every module the device needs."""
-    import callcue.dsp
-    import callcue.firmware
+    import dsp
+    import firmware
 
     out = []
-    for pkg, name in ((callcue.dsp, "dsp"), (callcue.firmware, "firmware")):
+    for pkg, name in ((dsp, "dsp"), (firmware, "firmware")):
         for src in sorted(Path(pkg.__path__[0]).glob("*.py")):
             if src.name not in SIM_ONLY:
                 out.append((src, f"{name}/{src.name}"))

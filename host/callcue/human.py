@@ -12,8 +12,8 @@ import csv
 import datetime as dt
 import json
 
-from callcue.dsp.cues import CUE_NAMES
-from callcue.dsp.pitch import CENTS_REF_HZ
+from dsp.cues import CUE_NAMES
+from dsp.pitch import CENTS_REF_HZ
 
 INTERRUPTERS = ("rep", "customer")
 

@@ -19,8 +19,8 @@ check_session() gives a Check: `mark` is one of
 
 from callcue import seal as hs
 from callcue.archive import RECORD_COLUMNS
-from callcue.firmware.sessionlog import decode_log
 from callcue.keys import key_id
+from firmware.sessionlog import decode_log
 
 VERIFIED, NOT_SIGNED, NOT_VERIFIED = "verified", "not signed", "not verified"
 # A call's start is the dongle's clock, the key's time this host's: an unsigned call is

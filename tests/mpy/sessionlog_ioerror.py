@@ -30,6 +30,7 @@ from array import array  # noqa: E402
 import vfs  # noqa: E402
 from sessionlog_bdev import PROG, RAMBlockDev, fresh_image, umount  # noqa: E402
 
+from dsp.record import RECORD_FIELDS  # noqa: E402
 from firmware import sessionlog as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
@@ -74,7 +75,7 @@ class FaultyDev(RAMBlockDev):
 
 
 def make_rec(s, t):
-    rec = array("i", bytes(4 * len(sl.RECORD_FIELDS)))
+    rec = array("i", bytes(4 * len(RECORD_FIELDS)))
     rec[0] = t
     rec[1] = (37 * t + s) % 1001
     rec[2] = (53 * t + 7 * s) % 1001

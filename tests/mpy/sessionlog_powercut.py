@@ -46,6 +46,7 @@ from array import array  # noqa: E402
 
 from sessionlog_bdev import LCG, PowerCut, fresh_image, mount, umount  # noqa: E402
 
+from dsp.record import RECORD_FIELDS  # noqa: E402
 from firmware import sessionlog as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
@@ -77,7 +78,7 @@ class Tracked(SessionLog):
 
 
 def make_rec(rng, t_s):
-    rec = array("i", bytes(4 * len(sl.RECORD_FIELDS)))
+    rec = array("i", bytes(4 * len(RECORD_FIELDS)))
     rec[0] = t_s
     rec[1] = rng.below(1001)
     rec[2] = rng.below(1001)
@@ -113,7 +114,7 @@ def all_records(raw):
 
 def as_dict(seq, rec, overruns, talkovers):
     d = {"seq": seq, "overruns": overruns, "talkovers": talkovers}
-    for i, name in enumerate(sl.RECORD_FIELDS):
+    for i, name in enumerate(RECORD_FIELDS):
         d[name] = rec[i]
     return d
 

@@ -252,7 +252,7 @@ def summarise(rows):
 def score(calls, params=None):
     """Analyse each call (truth dicts or NAME.json paths) and score it; -> dict."""
     from callcue.analyze import analyze_pcm
-    from callcue.dsp.params import Params
+    from dsp.params import Params
 
     params = params if params is not None else Params()
     rows = []
