@@ -72,16 +72,16 @@ test-fast: setup
 	$(PYTEST) -m "not slow"
 
 # Measure: engine time (plain vs viper, per stage), RP2040 estimate from operation counts,
-# memory, host analyze speed, cue latency, log size -> tests/bench/results.{md,json};
-# every measure on the real-speech set (make realspeech) -> tests/bench/realspeech.{md,json};
+# memory, host analyze speed, cue latency, log size -> bench/results.{md,json};
+# every measure on the real-speech set (make realspeech) -> bench/realspeech.{md,json};
 # a contact centre's archive in PostgreSQL (import, team and centre reports) -> fleet.{md,json}.
 # Medians of several runs on this machine; a few minutes. Nothing in it passes or fails.
 bench: setup realspeech
-	$(BIN)/python tests/bench/run_bench.py
-	$(BIN)/python tests/bench/pico_bench.py
-	$(BIN)/python tests/bench/fleet_bench.py
-	$(BIN)/python tests/realspeech/score.py --json tests/bench/realspeech.json \
-		> tests/bench/realspeech.md
+	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/pico_bench.py
+	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python tests/realspeech/score.py --json bench/realspeech.json \
+		> bench/realspeech.md
 
 # Real recorded speech (Debian packages, fetched with apt-get) through a simulated headset
 # line: build/realspeech/calls/*.{wav,json}. Score with tests/realspeech/score.py.
@@ -108,7 +108,7 @@ format: setup
 # clean removes build outputs and caches; distclean also removes the virtualenv.
 clean:
 	rm -rf build .pytest_cache .ruff_cache
-	find dsp host firmware hardware tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+	find dsp host firmware hardware tests bench -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 
 distclean: clean
 	rm -rf $(VENV)

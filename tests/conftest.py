@@ -21,18 +21,20 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # virtual dongle over serial, a browser, PostgreSQL, espeak-ng or the benches, and the
 # exhaustive power-cut and bound runs; each takes seconds a test. `make test` runs all.
 SLOW_FILES = {
-    "test_archive.py", "test_archive_damage.py", "test_bench.py", "test_dsp_bounds.py",
-    "test_espeak.py", "test_host_calibrate.py", "test_host_dongles.py",
-    "test_host_flash_board.py",
-    "test_host_hostile.py", "test_host_logs.py", "test_host_report.py",
-    "test_host_stream.py", "test_realspeech.py", "test_seal.py",
+    "dsp/test_bounds.py", "dsp/test_espeak.py", "dsp/test_realspeech.py",
+    "firmware/test_bench.py", "firmware/test_seal.py",
+    "host/test_archive.py", "host/test_archive_damage.py", "host/test_calibrate.py",
+    "host/test_dongles.py", "host/test_flash_board.py", "host/test_hostile.py",
+    "host/test_logs.py", "host/test_report.py", "host/test_stream.py",
 }
 SLOW_TESTS = (
-    "test_sessionlog.py::test_power_cuts_on", "test_sessionlog.py::test_power_cuts_at",
-    "test_sessionlog.py::test_flash_full", "test_sessionlog.py::test_flash_io_errors",
-    "test_firmware.py::test_stream", "test_firmware.py::test_no_audio",
-    "test_firmware.py::test_hostile", "test_verify.py::test_every_scenario",
-    "test_verify.py::test_command", "test_verify.py::test_mono",
+    "firmware/test_sessionlog.py::test_power_cuts_on",
+    "firmware/test_sessionlog.py::test_power_cuts_at",
+    "firmware/test_sessionlog.py::test_flash_full",
+    "firmware/test_sessionlog.py::test_flash_io_errors",
+    "firmware/test_firmware.py::test_stream", "firmware/test_firmware.py::test_no_audio",
+    "firmware/test_firmware.py::test_hostile", "dsp/test_verify.py::test_every_scenario",
+    "dsp/test_verify.py::test_command", "dsp/test_verify.py::test_mono",
 )
 
 
@@ -42,7 +44,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        nodeid = item.nodeid.split("/")[-1]
+        nodeid = item.nodeid.removeprefix("tests/")
         if nodeid.split("::")[0] in SLOW_FILES or nodeid.startswith(SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
 

@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# the MicroPython scripts the tests run (dsp, firmware and host tests use them)
+MPY = ROOT / "tests" / "firmware" / "mpy"
 
 
 def run(interpreter, script, *args, timeout=600):
@@ -18,12 +20,12 @@ def run(interpreter, script, *args, timeout=600):
 
 
 def run_engine(interpreter, rep, cust, tmp_path, kernels="plain", mode="trace"):
-    """Trace of tests/mpy/run_engine.py over int16 arrays rep and cust."""
+    """Trace of tests/firmware/mpy/run_engine.py over int16 arrays rep and cust."""
     rp = tmp_path / "rep.raw"
     cp = tmp_path / "cust.raw"
     rep.astype("<i2").tofile(rp)
     cust.astype("<i2").tofile(cp)
-    return run(interpreter, ROOT / "tests" / "mpy" / "run_engine.py", ROOT, rp, cp, kernels,
+    return run(interpreter, MPY / "run_engine.py", ROOT, rp, cp, kernels,
                mode)
 
 
