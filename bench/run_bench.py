@@ -26,7 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from callcue import analyze, simulator, synth  # noqa: E402
+from callcue import analyze, manifest, simulator, synth  # noqa: E402
+from callcue.sim import BOARD  # noqa: E402
 from dsp import engine as dsp_engine  # noqa: E402
 from dsp import kernels as plain_kernels  # noqa: E402
 from dsp.params import Params  # noqa: E402
@@ -164,14 +165,14 @@ def engine_speed(paths, runs):
 
 
 def stage_times(paths, runs):
-    """firmware/bench.py over the call's frames: per-stage time, heap, plain and viper."""
+    """bench/pico/bench.py over the call's frames: per-stage time, heap, plain and viper."""
     res = {}
     for k in ("viper", "plain"):
         per = []
         two = []
         last = None
         for _ in range(runs):
-            args = [ROOT / "firmware" / "bench.py", "--frames", paths["frames"]]
+            args = [ROOT / "bench" / "pico" / "bench.py", "--frames", paths["frames"]]
             if k == "plain":
                 args.append("--plain")
             txt = run_mpy(*args)
@@ -210,8 +211,9 @@ def stage_times(paths, runs):
 
 
 def device_bench_synth(runs):
-    """firmware/bench.py as on a device (on-board synthesised audio)."""
-    lines = [run_mpy(ROOT / "firmware" / "bench.py").strip().splitlines()[-1] for _ in range(runs)]
+    """bench/pico/bench.py as on a device (on-board synthesised audio)."""
+    bench = ROOT / "bench" / "pico" / "bench.py"
+    lines = [run_mpy(bench).strip().splitlines()[-1] for _ in range(runs)]
     ds = [kv(x) for x in lines]
     return {
         "engine_us_per_audio_s": median([d["engine_us_per_audio_s"] for d in ds]),
@@ -415,7 +417,8 @@ def calibrated_estimate(viper_us, plain_us, runs=3):
 
 def mpy_sizes(tmp):
     out = {}
-    files = sorted((ROOT / "dsp").glob("*.py")) + sorted((ROOT / "firmware").glob("*.py"))
+    # what is flashed (firmware/manifest.py); main.py stays source on the board
+    files = [f for f, dst in manifest.files() if dst != "main.py"]
     for f in files:
         dst = tmp / "mpy" / f.parent.name / (f.stem + ".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -485,11 +488,11 @@ def firmware_records(tmp, pcm, doc):
     simulator.write_frames(pcm[:, 0], pcm[:, 1], frames)
     root = simulator.device_root(tmp)
     e = dict(os.environ)
-    e["MICROPYPATH"] = str(root)
+    e["MICROPYPATH"] = simulator.micropypath(root)
     p = subprocess.run(
         [
             str(MPY),
-            str(root / "firmware" / "sim.py"),
+            str(BOARD / "sim.py"),
             str(frames),
             "--storage",
             str(store),
@@ -685,7 +688,7 @@ def write_md(res, path):
     )
     L.append("\nplain / viper = **%.2fx** (median of per-run ratios).\n" % e["plain_over_viper"])
     L.append(
-        "### Per stage (firmware/bench.py over the same call; stage records checked "
+        "### Per stage (bench/pico/bench.py over the same call; stage records checked "
         "equal to Engine.process: %s)\n" % ("yes" if st["viper"]["stages_match"] else "NO")
     )
     L.append(
@@ -762,7 +765,7 @@ def write_md(res, path):
         t2 = st[k]["two_cores"]
         one = sum(st[k]["us_per_audio_s"].values())
         L.append(
-            "Measured on the unix port (firmware/bench.py, pitch on a real second thread,"
+            "Measured on the unix port (bench/pico/bench.py, pitch on a real second thread,"
             " %s kernels): core 0 %d us per audio s, of which %d us is the hand-off"
             " (`go.release()` waking a sleeping thread through a Linux futex; an RP2040"
             " lock is a hardware spinlock and SEV); core 1 %d us; all stages on one core"
@@ -893,7 +896,7 @@ def write_md(res, path):
     )
     L.append("\n## On a real dongle\n")
     L.append(
-        "`mpremote cp -r dsp : + run firmware/bench.py` prints per-stage times and ends "
+        "`mpremote cp -r dsp : + run bench/pico/bench.py` prints per-stage times and ends "
         "with one line; under the unix port (on-board synthesised audio) it printed:\n"
     )
     L.append("    " + res["device_bench"]["last_line"])

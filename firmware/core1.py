@@ -27,7 +27,7 @@ from dsp.engine import FRAME
 # Core 1's stack is the rp2 port's default: 4096 bytes from the GC heap, of which
 # 3584 are usable (512 are kept back to recover from an overflow). Pitch.step with
 # the heap locked needs about 1 KB of it (measured on the emulated Pico by
-# firmware/bench.py, line `bench: stack`; core 0's Engine.process about 1.3 KB of 8.6).
+# bench/pico/bench.py, line `bench: stack`; core 0's Engine.process about 1.3 KB of 8.6).
 
 
 class PitchOnCore1:

@@ -10,8 +10,9 @@ connection costs a process start, a port open and a soft reset):
    sub-version, native architecture), sys.platform, machine.unique_id(), whether /main.py
    is there; if it is (the callcue app, whose watchdog would reset the board mid-copy once
    the app is stopped), remove it, reset, and wait for the REPL to answer again;
-3. compile every dsp/ and firmware/ module with `mpy-cross -march=armv6m`, refusing if
-   the board loads another .mpy version or cannot run Thumb code;
+3. compile every module firmware/manifest.py names (dsp/ and firmware/) with `mpy-cross
+   -march=armv6m`, refusing if the board loads another .mpy version or cannot run Thumb
+   code;
 4. one mpremote run: make /dsp, /firmware and /logs, `fs cp` each folder's files (files
    already identical by sha256 are skipped by mpremote), /main.py as source, then
    `sha256sum` every copied file; each hash is checked against the local file;
@@ -36,10 +37,9 @@ import threading
 import time
 from pathlib import Path
 
+from callcue import manifest
 from callcue.devices import HostError
 
-# Files that exist only for the simulated boards (the unix port), not the device.
-SIM_ONLY = {"sim.py", "hal_sim.py", "sim_repl.py"}
 ARCH = "armv6m"
 # sys.implementation._mpy bits 10..: native architectures whose CPUs run armv6m (Thumb)
 # code; MicroPython loads armv6m .mpy files on all of them (RP2040: armv6m).
@@ -84,16 +84,12 @@ def local_mpy_version(mpy_cross):
 
 
 def sources():
-    """(local source path, device path) of every module the device needs."""
-    import dsp
-    import firmware
-
-    out = []
-    for pkg, name in ((dsp, "dsp"), (firmware, "firmware")):
-        for src in sorted(Path(pkg.__path__[0]).glob("*.py")):
-            if src.name not in SIM_ONLY:
-                out.append((src, f"{name}/{src.name}"))
-    return out
+    """(local source path, device path) of every file firmware/manifest.py puts on the
+    board; /main.py stays source at the root, the rest is compiled."""
+    try:
+        return manifest.files()
+    except manifest.ManifestError as e:
+        raise HostError("firmware/manifest.py", str(e)) from None
 
 
 _PROBE = ("import sys,os,binascii\ntry:\n import machine;u=binascii.hexlify(machine.unique_id())"
@@ -130,8 +126,8 @@ def plan(port, mpremote, mpy_cross, build, mpy_version, device_id, reset_config)
               "reset, then wait for the REPL", [*connect, "exec", _STOP_APP, "+", "reset"])]
     copies = []
     for src, dst in sources():
-        if dst == "firmware/main.py":  # the entry point stays source, at the root
-            copies.append((src, "main.py"))
+        if dst == "main.py":  # the entry point stays source: MicroPython boots no .mpy
+            copies.append((src, dst))
             continue
         out = build / dst.replace(".py", ".mpy")
         steps.append((f"compile {dst} for .mpy v{mpy_version[0]}.{mpy_version[1]}",

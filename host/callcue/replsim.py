@@ -1,14 +1,14 @@
 """The simulated MicroPython board for `callcue flash`: stock MicroPython's REPL as mpremote
 sees it on an RP2040, with nothing of callcue on it until flashed (`callcue sim --repl`).
 Once flashed, it boots the image's /main.py on every reset, as an RP2040 does: the callcue
-app answers the protocol on the same pty (firmware/sim_repl.py says how).
+app answers the protocol on the same pty (sim/board/sim_repl.py says how).
 
-`SimBoard(storage)` starts `micropython firmware/sim_repl.py` (the REPL on its stdio, a
-LittleFS filesystem at /, stand-ins for `machine` and the board's `sys.implementation`);
-`serve_pty()` bridges it to a pseudo-terminal whose path mpremote, pyserial or `callcue
-flash --port` open like /dev/ttyACM0. The board exits when its host goes away (stdin
-closed). `read_image(image)` lists the files on a LittleFS image afterwards, with their
-sha256, by mounting it under MicroPython.
+`SimBoard(storage)` starts `micropython sim_repl.py` (callcue/sim/board/: the REPL on its
+stdio, a LittleFS filesystem at /, stand-ins for `machine` and the board's
+`sys.implementation`); `serve_pty()` bridges it to a pseudo-terminal whose path
+mpremote, pyserial or `callcue flash --port` open like /dev/ttyACM0. The board exits
+when its host goes away (stdin closed). `read_image(image)` lists the files on a LittleFS
+image afterwards, with their sha256, by mounting it under MicroPython.
 """
 
 import json
@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from callcue import simulator
+from callcue.sim import BOARD
 
 
 class SimBoard(simulator.VirtualDongle):
@@ -29,7 +30,7 @@ class SimBoard(simulator.VirtualDongle):
         self.tmp = tempfile.mkdtemp(prefix="callcue-repl-")
         root = simulator.device_root(self.tmp)
         args = [simulator.micropython_exe(), "-X", "heapsize=16M",
-                str(root / "firmware" / "sim_repl.py"),
+                str(BOARD / "sim_repl.py"),
                 "--storage", storage if storage == "ram" else str(Path(storage).resolve())]
         if mpy:
             args += ["--mpy", mpy]
@@ -43,14 +44,14 @@ class SimBoard(simulator.VirtualDongle):
             args += ["--unique-id", unique_id]
         if app_wdt_ms:
             args += ["--app-wdt", str(app_wdt_ms)]
-        env = dict(os.environ, MICROPYPATH=str(root))
+        env = dict(os.environ, MICROPYPATH=simulator.micropypath(root))
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      env=env, bufsize=0)
 
 
 _LIST_FILES = """
 import sys, hashlib, binascii, vfs, os
-from firmware import hal_sim
+import hal_sim
 root = hal_sim.mount_storage(sys.argv[1], "/board")
 def walk(d, rel):
     for name, kind, *_ in os.ilistdir(d):
@@ -77,7 +78,7 @@ def read_image(image, with_text=("config.json",)):
 
 
 def _read_image(image, with_text, root):
-    env = dict(os.environ, MICROPYPATH=str(root))
+    env = dict(os.environ, MICROPYPATH=simulator.micropypath(root))
     upy = [simulator.micropython_exe(), "-X", "heapsize=16M", "-c"]
     r = subprocess.run([*upy, _LIST_FILES, str(image)], capture_output=True, text=True,
                        env=env, timeout=60)
@@ -95,7 +96,7 @@ def _read_image(image, with_text, root):
     texts = {}
     for name in with_text:
         if name in files:
-            code = ("import sys\nfrom firmware import hal_sim\n"
+            code = ("import sys\nimport hal_sim\n"
                     "r = hal_sim.mount_storage(sys.argv[1], '/board')\n"
                     "print(open(r + '/' + %s).read())" % json.dumps(name))
             t = subprocess.run([*upy, code, str(image)],

@@ -1,8 +1,8 @@
 """The virtual dongle: the real firmware under MicroPython's unix port on a simulated board.
 
 `VirtualDongle(wav)` converts the call to the simulated capture's frame-planar raw
-file, then starts `micropython firmware/sim.py` with the firmware and dsp folders
-importable exactly as on the device. Its serial link is the process's stdin/stdout;
+file, then starts `micropython sim.py` (callcue/sim/board/) with the firmware and dsp
+folders importable exactly as on the device. Its serial link is the process's stdin/stdout;
 `serve_pty()` bridges it to a pseudo-terminal whose path any serial tool can open,
 and `callcue.protocol_sim` (pyserial URL `sim://CALL.wav`) talks to it directly.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from callcue import wavio
+from callcue.sim import BOARD
 from dsp.engine import FRAME
 
 
@@ -51,6 +52,11 @@ def device_root(tmp):
     return root
 
 
+def micropypath(root):
+    """MICROPYPATH for the board scripts: the device root, then the board's own folder."""
+    return os.pathsep.join((str(root), str(BOARD)))
+
+
 def write_frames(rep, cust, path):
     """The simulated capture's input: per 10 ms, 80 rep then 80 customer int16 LE."""
     n = min(len(rep), len(cust)) // FRAME
@@ -70,7 +76,7 @@ class VirtualDongle:
     drop_late, which loses it as a real board would (overruns). storage: "ram", a
     LittleFS image file or a host folder. device_id names a board whose config is new;
     start_time (unix s, default now) sets its clock as a host would have at plug-in;
-    clock_file keeps a clock the host sets (see firmware/sim.py). finish (default: the
+    clock_file keeps a clock the host sets (see sim/board/sim.py). finish (default: the
     storage outlives the process): close() lets a call still playing run to its end,
     at full speed, so the flash never keeps half a call. lock: an object to keep (and
     close) for the dongle's life. After close(), `result` holds what the firmware
@@ -94,7 +100,7 @@ class VirtualDongle:
                 self.frames = 0
             self.result_path = os.path.join(self.tmp, "result.json")
             args = [micropython_exe(), "-X", "heapsize=16M",
-                    str(Path(device_root(self.tmp)) / "firmware" / "sim.py"),
+                    str(BOARD / "sim.py"),
                     self.frames_path, "--storage", str(storage),
                     "--result", self.result_path]
         except BaseException:
@@ -125,7 +131,7 @@ class VirtualDongle:
             args += ["--clock-file", str(clock_file)]
         if rep is not None or start_time is not None or not clock_file:
             args += ["--time", str(int(time.time() if start_time is None else start_time))]
-        env = dict(os.environ, MICROPYPATH=str(device_root(self.tmp)))
+        env = dict(os.environ, MICROPYPATH=micropypath(device_root(self.tmp)))
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=None if led else subprocess.PIPE, env=env,
                                      bufsize=0)
@@ -152,7 +158,7 @@ class VirtualDongle:
 
     def _finish(self):
         """The host hangs up: the firmware plays the rest of its call at full speed with
-        no link (firmware/sim.py --finish) and exits; its output is drained meanwhile so
+        no link (sim/board/sim.py --finish) and exits; its output is drained meanwhile so
         it never blocks on a full pipe. Bounded: past the deadline it is stopped."""
         import select
 

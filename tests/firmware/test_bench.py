@@ -1,5 +1,5 @@
 """The benchmark runs: `make bench` (bench/run_bench.py) on a short input writes a
-well-formed results file, and firmware/bench.py runs under the unix port and ends with its
+well-formed results file, and bench/pico/bench.py runs under the unix port and ends with its
 device_bench line. No timing is asserted: the figures are measurements, not pass/fail."""
 
 import json
@@ -19,7 +19,7 @@ def test_firmware_bench_runs_under_unix_port(micropython):
     env = dict(os.environ, MICROPYPATH=str(ROOT))
     for extra in ([], ["--plain"]):
         p = subprocess.run(
-            [micropython, str(ROOT / "firmware" / "bench.py"), "--seconds", "3", *extra],
+            [micropython, str(ROOT / "bench" / "pico" / "bench.py"), "--seconds", "3", *extra],
             capture_output=True,
             text=True,
             timeout=120,
@@ -48,10 +48,10 @@ def test_firmware_bench_runs_under_unix_port(micropython):
 
 
 def test_frame_loop_bench_runs_under_unix_port(micropython):
-    """firmware/bench_loop.py: App.step with the session log on a LittleFS in RAM; the
+    """bench/pico/bench_loop.py: App.step with the session log on a LittleFS in RAM; the
     session opens on the first second with voice and gets a record every second."""
     env = dict(os.environ, MICROPYPATH=str(ROOT))
-    p = subprocess.run([micropython, str(ROOT / "firmware" / "bench_loop.py"), "--seconds",
+    p = subprocess.run([micropython, str(ROOT / "bench" / "pico" / "bench_loop.py"), "--seconds",
                         "4"], capture_output=True, text=True, timeout=120, env=env)
     assert p.returncode == 0, p.stderr
     d = {}

@@ -229,7 +229,8 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import gc
 import micropython
-from firmware import hal_sim
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+import hal_sim
 from firmware.app import App
 from firmware.config import Config
 from firmware.link import Link
@@ -325,7 +326,8 @@ def test_app_loop_allocates_nothing(micropython, tmp_path, scenario, cores):
 LOCK_SCRIPT = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
-from firmware import hal_sim
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+import hal_sim
 from firmware.app import App
 from firmware.config import Config
 from firmware.sessionlog import SessionLog
@@ -421,7 +423,8 @@ import gc
 import sys
 sys.path.insert(0, sys.argv[1])
 import micropython
-from firmware import hal_sim
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+import hal_sim
 from firmware.app import SYNC_MAX_S, App
 from firmware.config import Config
 from firmware.sessionlog import SessionLog

@@ -308,7 +308,8 @@ import gc
 import sys
 sys.path.insert(0, sys.argv[1])
 import micropython
-from firmware import hal_sim
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+import hal_sim
 from firmware.app import App
 from firmware.config import Config
 from firmware.sessionlog import SessionLog

@@ -236,7 +236,8 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import time
 from array import array
-from firmware import hal_sim
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+import hal_sim
 cap = hal_sim.FileCapture(sys.argv[2], hal_sim.SimClock(), speed=10,
                           drop_late=sys.argv[3] == "drop")
 rep = array("h", bytes(160))

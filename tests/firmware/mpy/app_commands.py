@@ -18,7 +18,11 @@ sys.path.insert(0, sys.argv[1])
 
 import json  # noqa: E402
 
-from firmware import hal_sim, protocol  # noqa: E402
+sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+
+import hal_sim  # noqa: E402
+
+from firmware import protocol  # noqa: E402
 from firmware.app import REPLAY_IDLE_MS, App  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.link import Link  # noqa: E402

@@ -1,11 +1,11 @@
 """On-device benchmark of the dsp engine: time per second of audio, per stage, heap.
 
 On a real dongle, after copying dsp/ to it:
-    mpremote cp -r dsp : + run firmware/bench.py       (one core only)
+    mpremote cp -r dsp : + run bench/pico/bench.py       (one core only)
 or after `callcue flash` (firmware/ on the device too, so both cores are measured):
-    mpremote run firmware/bench.py
+    mpremote run bench/pico/bench.py
 Under the unix port (MICROPYPATH = the repository root):
-    micropython firmware/bench.py [--seconds N] [--plain] [--frames FRAMES.raw]
+    micropython bench/pico/bench.py [--seconds N] [--plain] [--frames FRAMES.raw]
 
 It synthesises N seconds (default 6) of two-channel speech-like audio on the fly
 (integer sine tables, not timed: a rep who talks 0-2.4 s of every 4 s with 5 Hz
@@ -22,7 +22,7 @@ line is
                   [core0_pct=P0 core1_pct=P1]
 cpu_pct is the share of one core (the engine's time per second of audio / 1 s), all
 stages on one core; core0_pct and core1_pct with the pitch stage on core 1.
-Only for measuring: nothing in the firmware imports it.
+Only for measuring, never flashed: nothing in the firmware imports it.
 """
 
 import gc

@@ -1,11 +1,11 @@
 """A simulated RP2040 running stock MicroPython, as `mpremote` sees it: the REPL on stdio.
 
-    micropython -X heapsize=16M firmware/sim_repl.py [--storage ram|IMAGE.lfs] [--size KB]
+    micropython -X heapsize=16M sim_repl.py [--storage ram|IMAGE.lfs] [--size KB]
                         [--mpy 6.3] [--unique-id HEX] [--no-raw-paste] [--not-micropython]
                         [--app-wdt MS]
 
-with MICROPYPATH at a folder holding `dsp` and `firmware` (`callcue sim --repl` does all
-this).
+with MICROPYPATH at a folder holding `dsp` and `firmware` and at this folder (hal_sim)
+(`callcue sim --repl` does all this).
 
 What `callcue flash` needs from a board, over the serial link (stdin/stdout here; `callcue
 sim --repl` bridges it to a pseudo-terminal): MicroPython's friendly and raw REPL, byte for
@@ -54,7 +54,7 @@ import select
 import sys
 import time
 
-from firmware import hal_sim
+import hal_sim
 
 _REAL_SYS = sys
 _RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"

@@ -20,8 +20,7 @@ import time
 from array import array
 
 from dsp.engine import FRAME
-
-from .leds import CUE_COLOURS
+from firmware.leds import CUE_COLOURS
 
 _FRAME_BYTES = 2 * FRAME
 _RING_FRAMES = 8        # like the device's capture ring: 80 ms of slack before an overrun

@@ -1,6 +1,6 @@
 """The virtual dongle's main: the firmware on the simulated board, under the unix port.
 
-    micropython firmware/sim.py FRAMES.raw|- [--storage ram|IMAGE.lfs|DIR] [--realtime]
+    micropython sim.py FRAMES.raw|- [--storage ram|IMAGE.lfs|DIR] [--realtime]
                                 [--speed N] [--drop-late] [--loop] [--led] [--stay]
                                 [--no-link] [--finish] [--config PATH] [--time UNIX_S]
                                 [--id DEVICE_ID] [--clock-file PATH] [--result PATH]
@@ -21,15 +21,16 @@ thread (core 1); --one-core keeps it in the main loop. --result PATH: a JSON fil
 written at the end for the host (frames, records, overruns, lag, the sessions this run
 made).
 
-Run with MICROPYPATH set to the repository root (so `dsp` and `firmware` import as on
-the device). The serial link is stdin/stdout; `callcue sim` bridges it to a
-pseudo-terminal. LED drawing (--led) goes to stderr, and a summary line at the end. Like
-main.py, this only wires.
+Run with MICROPYPATH set to a folder holding `dsp` and `firmware` (so they import as on
+the device) and to this folder (hal_sim; never flashed). The serial link is
+stdin/stdout; `callcue sim` bridges it to a pseudo-terminal. LED drawing (--led) goes to
+stderr, and a summary line at the end. Like main.py, this only wires.
 """
 
 import sys
 
-from firmware import hal_sim
+import hal_sim
+
 from firmware.app import FW_VERSION, App
 from firmware.config import Config
 from firmware.sessionlog import SessionLog

@@ -1,15 +1,16 @@
 """The dongle's whole frame loop, measured: App.step, not just the engine.
 
 Under the unix port (MICROPYPATH = the repository root):
-    micropython firmware/bench_loop.py [--seconds N]
-On a board or the emulated Pico, with dsp/ and firmware/ on its file system:
-    mpremote run firmware/bench_loop.py
+    micropython bench/pico/bench_loop.py [--seconds N]
+On a board or the emulated Pico, with dsp/ and firmware/ on its file system and
+bench.py beside them (it imports `bench` for its audio source):
+    mpremote cp bench/pico/bench.py : + run bench/pico/bench_loop.py
 
 App.step per 10 ms frame: the engine (heap locked, as always), the LED, talk-over
 events, and once a second the record appended to the session log (encode, CRC, into
 a slot in RAM), the link poll and the watchdog. The chores a frame asks for (the
 session's file made, a commit) run after it, as App.run does them, timed apart. Audio comes
-from firmware/bench.py's synthetic two-party source (generated between frames, not
+from bench.py's synthetic two-party source (generated between frames, not
 timed), the log goes to a LittleFS in RAM (the emulated Pico cannot write flash at
 run time, and on a board a flash program or erase stalls both cores whatever the
 code does: see firmware/README.md). No host is attached (link=None). Prints
@@ -90,9 +91,9 @@ class RAMFlash:
 # the flash image first, while the heap still has 32 KB in one piece
 _DEV = RAMFlash(8)
 
+from bench import Synth  # noqa: E402
 from dsp.engine import Engine  # noqa: E402
 from firmware.app import App  # noqa: E402
-from firmware.bench import Synth  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
