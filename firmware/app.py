@@ -18,9 +18,12 @@ capture's buffer holds the audio meanwhile (on the RP2040 100 ms, hal_rp2).
 Overruns (frames the capture lost: the loop fell behind, or the I2S port dropped
 them) are counted by the capture, logged in every record and shown by `info`.
 
-Commands in a call: `set_config` takes effect at a session boundary (the chore closes
-the open session, then the new engine starts); a replay pauses live coaching for at
-most REPLAY_IDLE_MS after its last `replay` line (replay_wait). PROTOCOL.md.
+The serial commands are commands.py (registered from protocol.COMMANDS), the calibration
+steps' sums calibration.py; this module keeps the loop, the sessions and what the
+commands leave for it. Commands in a call: `set_config` takes effect at a session
+boundary (the chore closes the open session, then the new engine starts); a replay
+pauses live coaching for at most REPLAY_IDLE_MS after its last `replay` line
+(replay_wait). PROTOCOL.md.
 
 Talk-over events: each one the engine finishes (`event_ready`) is kept in a small
 preallocated buffer and logged with the next second's record, in the same write and
@@ -48,6 +51,7 @@ from micropython import heap_lock, heap_unlock
 from dsp.engine import FRAME, Engine
 
 from . import protocol
+from .calibration import Calibration
 
 FW_VERSION = "0.1.0"
 # talk-overs held for the next record: one lasts >= talkover_min_ms plus a gap, so only
@@ -74,13 +78,6 @@ GC_EVERY_S = 60
 # replay_end would (a host that died mid-replay must not leave the dongle deaf): live
 # coaching and logging resume. PROTOCOL.md, replay_end.
 REPLAY_IDLE_MS = 10000
-# Calibration (see _calibrate_frame): the rep and customer steps histogram, in CAL_BINS
-# bins of 2 dB from 0 dB up, how far the other channel sits below the speaker's, over
-# the frames where the other channel is at least CAL_ABOVE_FLOOR_Q8 (10 dB) above its
-# noise floor: a leak (sidetone, echo) keeps that distance steady, the other party
-# speaking makes it shrink, and a leak within 10 dB of the noise would read too loud.
-CAL_BINS = 32
-CAL_ABOVE_FLOOR_Q8 = 10 << 8
 
 
 class App:
@@ -131,20 +128,7 @@ class App:
         self.call_rep0 = 0
         self.call_syl0 = 0
         self.call_learn = False
-        self.cal_step = None         # the step being measured, None when none runs
-        self.cal_last = None         # the step measured last
-        self.cal_left = 0            # frames asked
-        # rep level, cust level (dB Q8 sums over the used frames), frames, used frames,
-        # frames in which the VAD calls the rep / the customer speaking
-        self.cal_sum = array("i", bytes(24))
-        # energy sums of the used frames as (sum, shift) per channel: sum << shift
-        self.cal_pow = array("i", bytes(16))
-        self.cal_hist = array("i", bytes(4 * CAL_BINS))
-        self.cal_floor = array("i", bytes(8))  # both noise floors when the step ended
-        # the last step's reply: {} before one ends; None: ended, built when asked for
-        # (out of the frame: the frame allocates nothing)
-        self.cal_result = {}
-        self.cal_done = {}           # finished steps' replies not yet kept (cal_save)
+        self.cal = Calibration()     # the `calibrate` step measured, frame by frame
         self.reboot_requested = False
         # simulated board only: a function telling that the host has gone (stdin closed),
         # so a virtual dongle never outlives the tool that started it
@@ -158,8 +142,11 @@ class App:
             self.key = load_key(key_path)
             self.store.set_key(self.key)
         self.store.recover(feed=wdt.feed if wdt is not None else None)
+        # the serial commands, registered from the protocol's table (commands.py)
+        from .commands import Commands
+        self.commands = Commands(self)
         if link is not None:
-            self._register(link)
+            self.commands.register(link)
             link.send_event("boot", {"firmware": FW_VERSION})
 
     # ------------------------------------------------------------------ the loop
@@ -219,8 +206,9 @@ class App:
             self._keep_event(eng)
             if self.link is not None and self.link.stream != protocol.STREAM_OFF:
                 self.link.send_event("talkover", protocol.talkover_event(eng))
-        if self.cal_step is not None:
-            self._calibrate_frame()
+        cal = self.cal
+        if cal.step is not None:
+            cal.frame(eng)
         if ready:
             self._second()
         if self.link is not None:
@@ -299,7 +287,7 @@ class App:
             else:                          # the call from this second (just closed) on
                 self.call_rep0 = eng.total_rep - eng.record[1] // 10
                 self.call_syl0 = eng.total_syl - eng.record[4]
-                self.call_learn = self.cal_step is None and self.replay_engine is None
+                self.call_learn = self.cal.step is None and self.replay_engine is None
             self._log_second()
         ended = self.end_due
         reconfig = self.reconfig_due
@@ -381,7 +369,7 @@ class App:
         csps, or None when the call taught nothing."""
         learn = self.call_learn
         self.call_learn = False
-        if not learn or self.replay_engine is not None or self.cal_step is not None:
+        if not learn or self.replay_engine is not None or self.cal.step is not None:
             return None
         if self.config.status.startswith("bad"):    # fix the file first: never overwrite it
             return None
@@ -409,257 +397,8 @@ class App:
         eng.cues.set_baseline(b)
         return b
 
-    # ------------------------------------------------------------------ calibration
-
-    def _calibrate_frame(self):
-        """One frame of a calibration step; integers into preallocated arrays only.
-
-        silence: `seconds` of audio; its noise (levels, energies) is taken over the frames
-        in which neither party is active (hangover included), so a cough does not pass
-        for noise; the VAD's speech frames are counted so the host can refuse a step that
-        was not silent. rep / customer: only frames where that party is speaking, until
-        `seconds` of them (or six times that of audio, so a step nobody speaks in still
-        ends). The levels are dB Q8; their mean difference is the coupling: sidetone (rep
-        step) or echo (customer step). The frames' energies are summed too, so the host
-        can take the coupling as a power ratio with the silence step's noise subtracted
-        (a leak near the noise floor reads too loud in mean dB), and the distance between
-        the channels goes into cal_hist (CAL_BINS): the host tells a steady leak from the
-        other party speaking by it. The reply is built when asked for (_cal_reply)."""
-        eng = self.engine
-        s = self.cal_sum
-        step = self.cal_step
-        rs = eng.rep_speech
-        cs = eng.cust_speech
-        s[4] += rs
-        s[5] += cs
-        lr = eng.level_rep
-        lc = eng.level_cust
-        if step == "silence":
-            use = not (eng.rep_active or eng.cust_active)
-            other = 0
-        elif step == "rep":
-            use = rs
-            d = lr - lc                                 # sidetone: immediate
-            other = lc - eng.vad_cust.floor_q8() >= CAL_ABOVE_FLOOR_Q8
-        else:
-            use = cs
-            d = lc - lr
-            other = lr - eng.vad_rep.floor_q8() >= CAL_ABOVE_FLOOR_Q8
-        if use:
-            s[0] += lr
-            s[1] += lc
-            s[3] += 1
-            self._add_energy(0, eng.energy_rep)
-            self._add_energy(2, eng.energy_cust)
-            if other:
-                b = d >> 9                              # 2 dB bins (Q8)
-                if b < 0:
-                    b = 0
-                elif b >= CAL_BINS:
-                    b = CAL_BINS - 1
-                self.cal_hist[b] += 1
-        s[2] += 1
-        if (s[2] if step == "silence" else s[3]) >= self.cal_left \
-                or s[2] >= 6 * self.cal_left:
-            self.cal_floor[0] = eng.vad_rep.floor_q8()
-            self.cal_floor[1] = eng.vad_cust.floor_q8()
-            self.cal_last = step
-            self.cal_result = None
-            self.cal_step = None
-
-    def _cal_reply(self):
-        """The last step's result (PROTOCOL.md, `calibration`), built once after it ends."""
-        if self.cal_result is None:
-            s = self.cal_sum
-            n = s[3]
-            w = self.cal_pow
-            res = {"step": self.cal_last, "frames": s[2], "used_frames": n,
-                   "asked_frames": self.cal_left,
-                   "rep_speech_frames": s[4], "customer_speech_frames": s[5],
-                   "rep_floor_db_q8": self.cal_floor[0],
-                   "customer_floor_db_q8": self.cal_floor[1]}
-            if n:
-                res["rep_level_db_q8"] = s[0] // n
-                res["customer_level_db_q8"] = s[1] // n
-                # how far the other channel sits below the speaking one
-                res["difference_db_q8"] = (s[0] - s[1]) // n
-                # mean frame energy = sum * 2**shift / used_frames (kernels.energy units)
-                res["rep_energy"] = [w[0], w[1]]
-                res["customer_energy"] = [w[2], w[3]]
-            if self.cal_last != "silence":
-                res["diff_hist"] = list(self.cal_hist)
-            self.cal_result = res
-            self.cal_done[self.cal_last] = res
-        return self.cal_result
-
-    def _add_energy(self, i, e):
-        """cal_pow[i] += e >> cal_pow[i + 1], halving the sum (and raising the shift) to
-        stay below 2**29: e < 2**28.33 (kernels.energy), so every value is a small int
-        and nothing allocates, however long the step."""
-        w = self.cal_pow
-        v = w[i] + (e >> w[i + 1])
-        while v >= 0x20000000:
-            v >>= 1
-            w[i + 1] += 1
-        w[i] = v
-
-    # ------------------------------------------------------------------ commands
-    # One handler per command of protocol.COMMANDS (see PROTOCOL.md); `ping`, `help`
-    # and `stream` are answered by the link itself.
-
-    def _register(self, link):
-        for name in ("info", "sessions", "stat_session", "get_session", "delete_session",
-                     "get_config", "set_config", "set_time", "calibrate", "calibration",
-                     "cal_save", "replay_start", "replay", "replay_end", "set_key",
-                     "reboot"):
-            link.handle(name, getattr(self, "cmd_" + name))
-
-    def cmd_info(self, args):
-        from .sessionlog import FORMAT_VERSION
-        return {
-            "device_id": self.config.device_id,
-            "firmware": FW_VERSION,
-            "log_format": FORMAT_VERSION,
-            "calibration": self.config.calibration or None,
-            "config_status": self.config.status,
-            "cal_hash": self.config.cal_hash(),
-            "params": self.config.overrides,
-            "free_bytes": self.store.free_bytes(),
-            "uptime_s": self.clock.uptime_s(),
-            "time": self.clock.now(),
-            "overruns": self.capture.overruns,
-            "frames": self.engine.frame,
-            # the file being recorded (a long call continues in new ones: parts)
-            "session": self.store.session_id if self.session >= 0 else None,
-            "records_logged": self.records_logged,
-            "records_pending": self.store.pending,
-            "sessions_removed_for_space": self.store.removed_for_space,
-            "records_dropped": self.store.dropped_records,
-            # what boot recovery had to drop (LOGFORMAT.md, "Torn records, corrupt
-            # files and recovery")
-            "recovery_records_dropped": self.store.dropped_torn,
-            "recovery_sessions_dropped": self.store.deleted_files,
-            "recovery_headers_rebuilt": self.store.headers_rebuilt,
-            "recovery_segments_resealed": self.store.resealed,
-            # whether session logs are sealed, and under which key (never the key)
-            "key_set": self.key is not None,
-            "key_id": self._key_id(),
-            # a full flash: the oldest parts of a call in progress removed, and their
-            # records (LOGFORMAT.md, "Space policy")
-            "call_parts": self.store.parts,
-            "call_records_removed": self.store.call_records_removed,
-            "talkovers": self.talkovers_total,
-            "events_logged": self.events_logged,
-            "events_dropped": self.events_dropped,
-            "memory_errors": self.memory_errors,
-            "capture_done": self.capture.done,
-            "replay": self.replay_engine is not None,
-            "replays_timed_out": self.replays_timed_out,
-            "calibrating": self.cal_step is not None,
-            "config_pending": self.reconfig_due,
-        }
-
-    def cmd_sessions(self, args):
-        return {"sessions": [{"id": s[0], "bytes": s[1], "records": s[2], "start": s[3]}
-                             for s in self.store.sessions()]}
-
-    def cmd_stat_session(self, args):
-        size, crc, is_open = self.store.stat(args["id"])
-        return {"id": args["id"], "bytes": size, "crc32": crc & 0xFFFFFFFF, "open": is_open}
-
-    def cmd_get_session(self, args):
-        sid = args["id"]
-        offset = args["offset"]
-        size, _, is_open = self.store.stat(sid)
-        if is_open:                        # it grows: its bytes and crc32 would not hold
-            raise protocol.ProtocolError(protocol.BUSY, "session %d is still recording; "
-                                         "pull it after the call ends" % sid)
-        if offset > size:
-            raise protocol.ProtocolError(protocol.BAD_ARGS, "offset: %d is past the end of "
-                                         "session %d (%d bytes)" % (offset, sid, size))
-        data = self.store.read(sid, offset, args["len"])
-        return protocol.chunk_reply(sid, offset, size, data)
-
-    def cmd_delete_session(self, args):
-        sid = args["id"]
-        size, crc, is_open = self.store.stat(sid)
-        if is_open:
-            raise protocol.ProtocolError(protocol.BUSY, "session %d is still recording" % sid)
-        if crc & 0xFFFFFFFF != args["crc32"]:
-            raise protocol.ProtocolError(protocol.MISMATCH,
-                                         "crc32 does not match session %d: pull it again" % sid)
-        if not self.store.delete(sid):
-            raise protocol.ProtocolError(protocol.STORAGE, "could not delete session %d" % sid)
-        return {"deleted": sid}
-
-    def cmd_get_config(self, args):
-        return {"params": self.config.overrides, "calibration": self.config.calibration,
-                "status": self.config.status, "effective": self.config.params.as_dict()}
-
-    def cmd_set_config(self, args):
-        """Stored at once; the engine restarts with it after this frame (a chore),
-        closing the open session first: the rest of the call goes into a new session
-        when the next voice opens one (PROTOCOL.md)."""
-        self.config.set(args["params"])    # ValueError (BAD_ARGS): nothing changed
-        self.call_learn = False            # the new engine's counters start again
-        self.reconfig_due = True
-        self.chores_due = True
-        return self.cmd_get_config({})
-
-    def cmd_set_time(self, args):
-        self.clock.set_time(args["time"])
-        return {"time": self.clock.now()}
-
-    def cmd_calibrate(self, args):
-        if self.replay_engine is not None:     # it measures the live capture, paused now
-            raise protocol.ProtocolError(protocol.BUSY, "replay running; replay_end first")
-        self.call_learn = False
-        if self.cal_step is None:
-            self._cal_reply()              # the step that ended: kept for cal_save
-        self.cal_left = args["seconds"] * 100
-        for a in (self.cal_sum, self.cal_pow, self.cal_hist):
-            for i in range(len(a)):
-                a[i] = 0
-        self.cal_result = {}
-        self.cal_step = args["step"]       # last: the frame reads the arrays from now
-        return {"step": self.cal_step, "frames": self.cal_left}
-
-    def cmd_calibration(self, args):
-        running = self.cal_step is not None
-        return {"running": running, "result": {} if running else self._cal_reply()}
-
-    def cmd_cal_save(self, args):
-        """Keep every step finished since the last cal_save (the latest of each), so a
-        host can measure all three, check them, and only then keep them."""
-        if self.cal_step is not None:
-            raise protocol.ProtocolError(protocol.BUSY, "calibration running; poll "
-                                         "`calibration` until it ends")
-        self._cal_reply()
-        if not self.cal_done:
-            raise protocol.ProtocolError(protocol.BUSY, "no finished measurement to save")
-        cal = dict(self.config.calibration)
-        cal.update(self.cal_done)
-        self.config.set_calibration(cal)   # OSError (STORAGE): nothing changed, kept
-        self.cal_done = {}
-        return {"calibration": cal}
-
-    def cmd_replay_start(self, args):
-        """Replay: the host's PCM through a fresh engine; live capture is discarded and
-        nothing is logged until replay_end, or until REPLAY_IDLE_MS pass without a
-        `replay` line (replay_wait)."""
-        if self.cal_step is not None:          # it would stop the measurement's audio
-            raise protocol.ProtocolError(protocol.BUSY, "calibration running; poll "
-                                         "`calibration` until it ends")
-        params = self.config.params
-        if args.get("params"):
-            from dsp.params import Params
-            merged = dict(self.config.overrides)
-            merged.update(args["params"])
-            params = Params(**merged)
-        self.replay_engine = Engine(params)
-        self.replay_seen = self.ticks_ms()
-        self.call_learn = False
-        return {"frame": 0}
+    # ------------------------------------------------------------------ replay, key
+    # The commands themselves are commands.py; what the loop needs of them is here.
 
     def replay_wait(self):
         """The loop during a replay (the live frame just read is dropped): feed the
@@ -674,55 +413,11 @@ class App:
             if self.link is not None:
                 self.link.send_event("replay_end", {"reason": "idle", "frames": eng.frame})
 
-    def cmd_replay(self, args):
-        eng = self.replay_engine
-        if eng is None:
-            raise protocol.ProtocolError(protocol.BUSY, "replay_start first")
-        self.replay_seen = self.ticks_ms()
-        rep, cust = args["pcm"]
-        ready = eng.process(rep, cust)
-        return protocol.replay_reply(eng, ready)
-
-    def cmd_replay_end(self, args):
-        eng = self.replay_engine
-        if eng is None:
-            raise protocol.ProtocolError(protocol.BUSY, "no replay in progress")
-        eng.flush()
-        self.replay_engine = None
-        return {"frames": eng.frame, "evt": protocol.talkover_event(eng)}
-
-    def _key_id(self):
+    def key_id(self):
+        """The id of the key that seals the logs (hex), None without one."""
         if self.key is None:
             return None
         from binascii import hexlify
 
         from .seal import key_id
         return hexlify(key_id(self.key)).decode()
-
-    def cmd_set_key(self, args):
-        """Provision the key that seals the session logs: accepted while none is set,
-        else only with proof of the current one (seal.rekey_proof), so whoever holds
-        the port cannot swap the key under the host that provisioned it. Kept in its
-        own file, never sent back (info shows its id). Sessions started from now on are
-        sealed under it; the open one keeps its key."""
-        from .seal import equal, rekey_proof, save_key
-        if self.key_path is None:
-            raise protocol.ProtocolError(protocol.STORAGE, "this board keeps no key file")
-        key = args["key"]
-        if self.key is not None:
-            proof = args["proof"]
-            if proof is None or not equal(proof, rekey_proof(self.key, key)):
-                raise protocol.ProtocolError(protocol.MISMATCH, "a key is set: replacing it "
-                                             "takes proof of it (PROTOCOL.md, set_key)")
-        save_key(self.key_path, key)       # OSError: STORAGE, nothing changed
-        self.key = key
-        self.store.set_key(key)
-        return {"key_set": True, "key_id": self._key_id()}
-
-    def cmd_reboot(self, args):
-        self.reboot_mode = args["mode"]
-
-        def stop():
-            self.reboot_requested = True
-        self.link.after = stop
-        return {"mode": args["mode"]}

@@ -1,8 +1,11 @@
-"""callcue's serial protocol: the line format, the command table and their encode/decode.
+"""callcue's serial protocol, the dongle's half: the line format's constants, the command
+table, request parsing and the reply encoders.
 
 Pure (no port access, no I/O) and shared: the dongle and the host both import it as
-`firmware.protocol`. It gives identical results under MicroPython and
-CPython (tests/mpy/protocol_golden.py), which is why it carries its own JSON writer and a
+`firmware.protocol`. What only a host does (encode requests, parse and check responses,
+check chunks, encode replay PCM, the host's error codes) is callcue/wire.py, which takes
+every constant from here. It gives identical results under MicroPython and
+CPython (tests/firmware/mpy/protocol_golden.py), which is why it carries its own JSON writer and a
 strict JSON-subset reader for request arguments instead of leaning on `json` (the two
 `json` modules differ: MicroPython's accepts `{"a" 1}`, writes non-ASCII raw, orders keys
 by hash). PROTOCOL.md is the document; this module mirrors it section by section.
@@ -62,36 +65,6 @@ NOT_FOUND = "NOT_FOUND"
 MISMATCH = "MISMATCH"
 STORAGE = "STORAGE"
 INTERNAL = "INTERNAL"
-# raised by the host client only; never sent by the device
-TIMEOUT = "TIMEOUT"
-BAD_RESPONSE = "BAD_RESPONSE"
-CRC = "CRC"
-
-# (code, sent by, meaning and what to do)
-ERRORS = (
-    (BAD_LINE, "device", "the line is not `[id] command [json-object]` in printable ASCII; "
-     "fix the request"),
-    (TOO_LONG, "device", "the line exceeded MAX_LINE bytes; the rest of it was discarded; "
-     "send less per line"),
-    (TOO_LARGE, "device", "the reply would exceed MAX_REPLY bytes or nest deeper than "
-     "MAX_DEPTH (e.g. an oversized calibration in the config file); nothing else was sent"),
-    (UNKNOWN_COMMAND, "device", "no such command; `help` lists them"),
-    (UNSUPPORTED, "device", "a protocol command this firmware does not implement; update it"),
-    (BAD_ARGS, "device", "an argument is missing, extra, of the wrong type or out of range; "
-     "the message names it"),
-    (BUSY, "device", "not now (calibration or replay running, session still recording); "
-     "retry later"),
-    (NOT_FOUND, "device", "no session with that id; list them with `sessions`"),
-    (MISMATCH, "device", "delete_session: the crc32 given is not the stored session's; "
-     "pull it again. set_key: a key is set and no proof, or a wrong one, of it was given"),
-    (STORAGE, "device", "the flash file system failed (full, corrupt); the message has the "
-     "errno"),
-    (INTERNAL, "device", "a firmware bug: the handler raised; the link carries on"),
-    (TIMEOUT, "host", "no response within the timeout; the device may be busy or rebooting"),
-    (BAD_RESPONSE, "host", "a response line that does not follow the protocol"),
-    (CRC, "host", "a chunk or a whole session failed its crc32 check"),
-)
-
 # ---------------------------------------------------------------------------- record and frame
 
 # The per-second record's fields are the engine's (dsp/record.py).
@@ -201,7 +174,7 @@ def command(name):
     row = _BY_NAME.get(name)
     if row is None:
         raise ProtocolError(UNKNOWN_COMMAND,
-                            "unknown command '%s'; 'help' lists the commands" % _clip(name))
+                            "unknown command '%s'; 'help' lists the commands" % clip(name))
     return row
 
 
@@ -305,7 +278,7 @@ def _quote(s):
     return "".join(out)
 
 
-def _clip(s, n=40):
+def clip(s, n=40):
     """`s` made safe for an ERR message: printable ASCII, at most n characters."""
     s = str(s)
     out = []
@@ -367,7 +340,7 @@ def _object(s, i, depth, col):
         i = _ws(s, i + 1)
         val, i = _value(s, i, depth, col, key)
         if key in d:
-            raise ProtocolError(BAD_ARGS, "%s: given twice" % _clip(key))
+            raise ProtocolError(BAD_ARGS, "%s: given twice" % clip(key))
         d[key] = val
         i = _ws(s, i)
         if i < n and s[i] == ",":
@@ -384,7 +357,7 @@ def _value(s, i, depth, col, key):
         return _string(s, i, col)
     if c == "{":
         if depth >= 2:
-            raise ProtocolError(BAD_ARGS, "%s: objects nest at most two deep" % _clip(key))
+            raise ProtocolError(BAD_ARGS, "%s: objects nest at most two deep" % clip(key))
         return _object(s, i, depth + 1, col)
     if c == "-" or "0" <= c <= "9":
         return _integer(s, i, col, key)
@@ -395,7 +368,7 @@ def _value(s, i, depth, col, key):
     if s[i:i + 4] == "null":
         return None, i + 4
     if c == "[":
-        raise ProtocolError(BAD_ARGS, "%s: no command takes an array" % _clip(key))
+        raise ProtocolError(BAD_ARGS, "%s: no command takes an array" % clip(key))
     raise _syntax(col + i, "a value (integer, string, true, false, null or object)")
 
 
@@ -411,10 +384,10 @@ def _integer(s, i, col, key):
         raise _syntax(col + j, "no leading zeros")
     if k < n and s[k] in ".eE":
         raise ProtocolError(BAD_ARGS, "%s: numbers are integers in device units (ms, cents, "
-                            "bytes), not fractions" % _clip(key))
+                            "bytes), not fractions" % clip(key))
     if k - j > _MAX_DIGITS:
         raise ProtocolError(BAD_ARGS, "%s: integer longer than %d digits"
-                            % (_clip(key), _MAX_DIGITS))
+                            % (clip(key), _MAX_DIGITS))
     return int(s[i:k]), k
 
 
@@ -527,7 +500,7 @@ def check_args(cmd, args):
     for name in sorted(args):
         if name not in out:
             raise ProtocolError(BAD_ARGS, "%s: not an argument of %s (it takes %s)"
-                                % (_clip(name), cmd, _arg_list(spec)))
+                                % (clip(name), cmd, _arg_list(spec)))
     return out
 
 
@@ -537,7 +510,7 @@ def _arg_list(spec):
     return ", ".join(row[0] if row[2] == REQ else "[" + row[0] + "]" for row in spec)
 
 
-def _type_name(v):
+def type_name(v):
     if v is None:
         return "null"
     if v is True or v is False:
@@ -555,14 +528,14 @@ def _check_value(name, kind, v, a, b):
     if kind == "int":
         if type(v) is not int:
             raise ProtocolError(BAD_ARGS, "%s: must be an integer, got %s"
-                                % (name, _type_name(v)))
+                                % (name, type_name(v)))
         if v < a or v > b:
             raise ProtocolError(BAD_ARGS, "%s: %d is outside %d..%d" % (name, v, a, b))
         return v
     if kind == "bool":
         if v is not True and v is not False:
             raise ProtocolError(BAD_ARGS, "%s: must be true or false, got %s"
-                                % (name, _type_name(v)))
+                                % (name, type_name(v)))
         return v
     if kind == "choice":
         if type(v) is not str or v not in a:
@@ -571,22 +544,22 @@ def _check_value(name, kind, v, a, b):
     if kind == "map":
         if type(v) is not dict:
             raise ProtocolError(BAD_ARGS, "%s: must be an object, got %s"
-                                % (name, _type_name(v)))
+                                % (name, type_name(v)))
         if len(v) < a or len(v) > b:
             raise ProtocolError(BAD_ARGS, "%s: %d entries, must be %d..%d"
                                 % (name, len(v), a, b))
         for k in sorted(v):
             if not _is_name(k, _MAX_NAME):
                 raise ProtocolError(BAD_ARGS, "%s: key '%s' must be 1..%d of a-z, 0-9, _"
-                                    % (name, _clip(k), _MAX_NAME))
+                                    % (name, clip(k), _MAX_NAME))
             x = v[k]
             if type(x) is str:
-                if len(x) > _MAX_TEXT or _clip(x, _MAX_TEXT) != x:
+                if len(x) > _MAX_TEXT or clip(x, _MAX_TEXT) != x:
                     raise ProtocolError(BAD_ARGS, "%s.%s: strings are at most %d printable "
                                         "ASCII characters" % (name, k, _MAX_TEXT))
             elif not (x is None or x is True or x is False or type(x) is int):
                 raise ProtocolError(BAD_ARGS, "%s.%s: must be an integer, string, boolean "
-                                    "or null, got %s" % (name, k, _type_name(x)))
+                                    "or null, got %s" % (name, k, type_name(x)))
         return v
     if kind == "hex":
         if type(v) is not str or len(v) != 2 * a or not _is_hex(v):
@@ -596,7 +569,7 @@ def _check_value(name, kind, v, a, b):
     if kind == "pcm":
         if type(v) is not str:
             raise ProtocolError(BAD_ARGS, "%s: must be a base64 string, got %s"
-                                % (name, _type_name(v)))
+                                % (name, type_name(v)))
         try:
             data = b64decode(v)
         except ValueError:
@@ -617,17 +590,6 @@ def _is_hex(s):
     return True
 
 
-def encode_request(rid, cmd, args=None):
-    """The request line (bytes) for command `cmd` with id `rid` (int or None) and `args`.
-    Raises ProtocolError(TOO_LONG) when the line would exceed MAX_LINE."""
-    head = cmd if rid is None else "%d %s" % (rid, cmd)
-    text = head + " " + dumps(args) if args else head
-    if len(text) > MAX_LINE:
-        raise ProtocolError(TOO_LONG, "%s: request of %d bytes exceeds %d"
-                            % (cmd, len(text), MAX_LINE), rid)
-    return text.encode() + b"\n"
-
-
 # ---------------------------------------------------------------------------- responses
 
 
@@ -644,7 +606,7 @@ def encode_ok(rid, obj):
 
 def encode_err(rid, code, message):
     """b'ERR <id> <CODE> <message>\\n' (message clipped to MAX_MSG printable characters)."""
-    return ("ERR %s %s %s\n" % (_rid_text(rid), code, _clip(message, MAX_MSG))).encode()
+    return ("ERR %s %s %s\n" % (_rid_text(rid), code, clip(message, MAX_MSG))).encode()
 
 
 def record_dict(rec):
@@ -700,107 +662,6 @@ def replay_reply(eng, ready):
             "evt": talkover_event(eng)}
 
 
-def parse_response(line):
-    """One line from the device -> (kind, rid, payload):
-
-        ("OK", rid, dict)  ("ERR", rid|None, (code, message))  ("REC", None, dict)
-        ("FRM", None, dict of FRAME_FIELDS)  ("EVT", None, dict)  (None, None, text)
-
-    The last is anything else (REPL banner, a traceback, print output): hosts skip it.
-    A line that starts like a protocol line but is malformed raises
-    ProtocolError(BAD_RESPONSE, message, rid) with rid when it could be read."""
-    line = bytes(line)
-    n = len(line)
-    while n and (line[n - 1] == 10 or line[n - 1] == 13):
-        n -= 1
-    try:
-        text = line[:n].decode()
-    except UnicodeError:
-        return None, None, line[:n]
-    sp = text.find(" ")
-    kind = text[:sp] if sp > 0 else text
-    rest = text[sp + 1:] if sp > 0 else ""
-    if kind == OK or kind == ERR:
-        sp2 = rest.find(" ")
-        tok = rest[:sp2] if sp2 >= 0 else rest
-        rid = None
-        if tok != NO_ID:
-            if not tok.isdigit() or len(tok) > 9:
-                raise ProtocolError(BAD_RESPONSE, "bad id in %s" % _clip(text))
-            rid = int(tok)
-        body = rest[sp2 + 1:] if sp2 >= 0 else ""
-        if kind == ERR:
-            sp3 = body.find(" ")
-            code = body[:sp3] if sp3 >= 0 else body
-            if not code:
-                raise ProtocolError(BAD_RESPONSE, "ERR without a code", rid)
-            return ERR, rid, (code, body[sp3 + 1:] if sp3 >= 0 else "")
-        return OK, rid, _json_object(body, rid)
-    if kind == REC:
-        d = _json_object(rest, None)
-        for name in RECORD_FIELDS:
-            if type(d.get(name)) is not int:
-                raise ProtocolError(BAD_RESPONSE, "REC without integer %s" % name)
-        return REC, None, d
-    if kind == FRM:
-        parts = rest.split(" ")
-        if len(parts) != len(FRAME_FIELDS):
-            raise ProtocolError(BAD_RESPONSE, "FRM has %d values, not %d"
-                                % (len(parts), len(FRAME_FIELDS)))
-        d = {}
-        try:
-            for i in range(len(parts)):
-                d[FRAME_FIELDS[i]] = int(parts[i])
-        except ValueError:
-            raise ProtocolError(BAD_RESPONSE, "FRM values are integers") from None
-        return FRM, None, d
-    if kind == EVT:
-        d = _json_object(rest, None)
-        if type(d.get("ev")) is not str:
-            raise ProtocolError(BAD_RESPONSE, "EVT without a string 'ev'")
-        return EVT, None, d
-    return None, None, text
-
-
-def _json_object(text, rid):
-    try:
-        d = json.loads(text)
-    except ValueError:
-        raise ProtocolError(BAD_RESPONSE, "not JSON: %s" % _clip(text), rid) from None
-    except (RuntimeError, MemoryError):  # RecursionError: JSON nested thousands deep
-        raise ProtocolError(BAD_RESPONSE, "JSON nested too deep or too large to read",
-                            rid) from None
-    if type(d) is not dict:
-        raise ProtocolError(BAD_RESPONSE, "not a JSON object: %s" % _clip(text), rid)
-    return d
-
-
-def check_reply(cmd, obj):
-    """Raise ProtocolError(BAD_RESPONSE) unless reply `obj` has every field of `cmd`'s row
-    with the right kind (extra fields are allowed)."""
-    for field, kind in command(cmd)[2]:
-        if field not in obj:
-            raise ProtocolError(BAD_RESPONSE, "%s reply without '%s'" % (cmd, field))
-        v = obj[field]
-        if kind[-1] == "?":
-            if v is None:
-                continue
-            kind = kind[:-1]
-        if kind == "int":
-            ok = type(v) is int
-        elif kind == "str":
-            ok = type(v) is str
-        elif kind == "bool":
-            ok = v is True or v is False
-        elif kind == "obj":
-            ok = type(v) is dict
-        else:
-            ok = type(v) is list
-        if not ok:
-            raise ProtocolError(BAD_RESPONSE, "%s reply: '%s' is %s, not %s"
-                                % (cmd, field, _type_name(v), kind))
-
-
 # ---------------------------------------------------------------------------- chunks
 
 
@@ -836,44 +697,7 @@ def chunk_reply(sid, offset, size, data):
             "crc32": crc32(data), "data": b64encode(data)}
 
 
-def chunk_data(reply, offset):
-    """The host's side: the bytes of a get_session reply asked at `offset`, checked
-    (offset, length, crc32). Raises ProtocolError(CRC) when they do not match."""
-    if reply["offset"] != offset:
-        raise ProtocolError(CRC, "chunk at offset %d, asked for %d" % (reply["offset"], offset))
-    try:
-        data = b64decode(reply["data"])
-    except ValueError:
-        raise ProtocolError(CRC, "chunk at offset %d: data is not base64" % offset) from None
-    if len(data) != reply["len"]:
-        raise ProtocolError(CRC, "chunk at offset %d: %d bytes, reply says %d"
-                            % (offset, len(data), reply["len"]))
-    if crc32(data) != reply["crc32"]:
-        raise ProtocolError(CRC, "chunk at offset %d: crc32 %08x, reply says %08x"
-                            % (offset, crc32(data), reply["crc32"]))
-    return data
-
-
 # ---------------------------------------------------------------------------- replay PCM
-
-
-def encode_pcm(rep, cust):
-    """One replay frame pair (PCM_FRAME int16 samples per channel) -> base64 str of
-    PCM_BYTES: the rep's 80 samples, then the customer's, each int16 little-endian."""
-    if len(rep) != PCM_FRAME or len(cust) != PCM_FRAME:
-        raise ValueError("a replay frame is %d samples per channel" % PCM_FRAME)
-    buf = bytearray(PCM_BYTES)
-    j = 0
-    for ch in (rep, cust):
-        for v in ch:
-            v = int(v)
-            if v < -32768 or v > 32767:
-                raise ValueError("sample %d is outside int16" % v)
-            v &= 0xFFFF
-            buf[j] = v & 0xFF
-            buf[j + 1] = v >> 8
-            j += 2
-    return b64encode(buf)
 
 
 def decode_pcm(data):

@@ -14,7 +14,7 @@ import time
 import zlib
 from array import array
 
-from firmware import sessionlog as sl
+from firmware import logformat as sl
 
 FW = "0.1.0"
 
@@ -70,7 +70,7 @@ def log(device_id, session_id, start_time, body_bytes, cal_hash=7):
 def import_worker(target, logs, repeat=1):
     """Open archive `target` in this process and import every log (bytes) of `logs`,
     `repeat` times. Returns (added, skipped, errors, seconds); errors are messages."""
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
 
     added = skipped = 0
     errors = []
@@ -146,13 +146,14 @@ TEAM_CALLS = (("rep-interrupts", 1, 100), ("customer-interrupts", 3, 100),
 def dongle_logs(folder, calls=TEAM_CALLS):
     """Play `calls` through one virtual dongle (the real firmware on the simulated board),
     32 s of silence after each so that each is a session; returns [(log bytes, truth,
-    offset_s)] in order: each call's ground truth (callcue.synth) and where its audio
+    offset_s)] in order: each call's ground truth (callcue.analysis.synth) and where its audio
     starts on the dongle's clock (its records' t_s)."""
     from pathlib import Path
 
     import numpy as np
 
-    from callcue import simulator, synth
+    from callcue.analysis import synth
+    from callcue.sim import dongle as simulator
 
     folder = Path(folder)
     gap = np.zeros((32 * 8000, 2), np.int16)
@@ -203,7 +204,7 @@ def team_archive(target, played):
     team's two days: four reps of team north and a dongle never assigned, one short
     call, one lossy call, one call in two parts (Ben's day 2), and a dongle whose
     session ids restarted (cc-0001 session 1 twice). Returns the logs archived."""
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
 
     logs = []
     for i, dev, sid, day, hour, minute in TEAM_PLAN:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from dsp.engine import RECORD_FIELDS
-from firmware import sessionlog as sl
+from firmware import logformat as sl
+from firmware import sessionlog
 
 ROOT = Path(__file__).resolve().parents[2]
 MPY = ROOT / "tests" / "firmware" / "mpy"
@@ -192,7 +193,7 @@ def test_version_1_log_still_reads(tmp_path):
     root = tmp_path / "logs"
     root.mkdir()
     (root / "s000009.log").write_bytes(data + body[:20])      # torn tail
-    log = sl.SessionLog(str(root), "cc-new", "0.1.0", 1)
+    log = sessionlog.SessionLog(str(root), "cc-new", "0.1.0", 1)
     assert log.recover() == 1 and log.deleted_files == 0
     assert (root / "s000009.log").read_bytes() == data
     assert log.start(1800000000) == 10                         # ids go on after it
@@ -258,7 +259,7 @@ def test_golden_bytes_micropython_vs_cpython(micropython):
 def test_session_written_on_cpython_decodes_on_micropython(micropython, tmp_path):
     """Vice versa: a session file written by SessionLog on CPython (a host folder),
     decoded by both interpreters line for line."""
-    log = sl.SessionLog(str(tmp_path / "logs"), "cc-host", "0.1.0", 0xABCDEF01)
+    log = sessionlog.SessionLog(str(tmp_path / "logs"), "cc-host", "0.1.0", 0xABCDEF01)
     assert log.recover() == 0
     sid = log.start(1767225600)
     for k in range(25):
@@ -435,7 +436,7 @@ def test_append_allocates_nothing(micropython):
 def test_store_on_cpython_basics(tmp_path):
     """The store's bookkeeping in a host folder: ids, read, delete, the open session."""
     root = str(tmp_path / "logs")
-    log = sl.SessionLog(root, "cc-host", "fw", 1)
+    log = sessionlog.SessionLog(root, "cc-host", "fw", 1)
     assert log.sessions() == [] and log.append(array("i", [0] * 9)) is False
     a = log.start(100)
     assert log.append(array("i", [1] * 9))
@@ -452,9 +453,9 @@ def test_store_on_cpython_basics(tmp_path):
     assert log.read(a, 96, 10) == b""
     assert log.delete(b) and log.delete(a) and not log.delete(a)
     # ids stay monotonic after the newest file is deleted
-    assert sl.SessionLog(root, "cc-host", "fw", 1).start(300) == b + 1
+    assert sessionlog.SessionLog(root, "cc-host", "fw", 1).start(300) == b + 1
     # header-only file (b + 1, never appended to) is removed at the next boot
-    log2 = sl.SessionLog(root, "cc-host", "fw", 1)
+    log2 = sessionlog.SessionLog(root, "cc-host", "fw", 1)
     assert log2.recover() == 0 and log2.deleted_files == 1 and log2.sessions() == []
     assert log2.start(400) == b + 2
 
@@ -472,7 +473,7 @@ def test_deferred_flush_commits_in_one_batch(tmp_path):
     """append(flush=False) keeps records in RAM (the committed file does not change),
     the next flushing append or sync() writes them all in order with their own seqs,
     end() commits what waits, and more than PENDING_MAX waiting flush by themselves."""
-    log = sl.SessionLog(str(tmp_path / "logs"), "cc-defer", "fw", 7)
+    log = sessionlog.SessionLog(str(tmp_path / "logs"), "cc-defer", "fw", 7)
     sid = log.start(1767225600)
     rec = array("i", [0, 1000, 0, 0, 4, 420, 2300, 140, 0])
     events = array("i", [100, 160, 1])
@@ -488,11 +489,11 @@ def test_deferred_flush_commits_in_one_batch(tmp_path):
     assert [r["seq"] for r in seconds] == [0, 1, 3, 4, 5, 6]
     assert [r["t_s"] for r in seconds] == [0, 1, 2, 3, 4, 5]
     assert [e["seq"] for e in events] == [2]              # the event before its second
-    for t in range(6, 6 + sl.PENDING_MAX + 3):
+    for t in range(6, 6 + sessionlog.PENDING_MAX + 3):
         rec[0] = t
         log.append(rec, 0, 0, flush=False)
-    assert 0 < log.pending <= sl.PENDING_MAX                         # a full batch went
+    assert 0 < log.pending <= sessionlog.PENDING_MAX                         # a full batch went
     log.end()                                                        # and the rest now
     _, seconds, _ = sl.decode_log((tmp_path / "logs" / ("s%06d.log" % sid)).read_bytes())
-    assert [r["t_s"] for r in seconds] == list(range(6 + sl.PENDING_MAX + 3))
+    assert [r["t_s"] for r in seconds] == list(range(6 + sessionlog.PENDING_MAX + 3))
     assert log.dropped_records == 0

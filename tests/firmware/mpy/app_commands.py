@@ -19,14 +19,17 @@ sys.path.insert(0, sys.argv[1])
 import json  # noqa: E402
 
 sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
+sys.path.insert(0, sys.argv[1] + "/host")  # callcue.wire: the host's encode_pcm
 
 import hal_sim  # noqa: E402
 
+from callcue.wire import encode_pcm  # noqa: E402
 from firmware import protocol  # noqa: E402
 from firmware.app import REPLAY_IDLE_MS, App  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.link import Link  # noqa: E402
-from firmware.sessionlog import SessionLog, decode_log  # noqa: E402
+from firmware.logformat import decode_log  # noqa: E402
+from firmware.sessionlog import SessionLog  # noqa: E402
 
 
 class Quiet:
@@ -99,7 +102,7 @@ def strictly_rising(xs):
     return all(b > a for a, b in zip(xs, xs[1:]))
 
 
-SILENT_PCM = protocol.encode_pcm([0] * 80, [0] * 80)
+SILENT_PCM = encode_pcm([0] * 80, [0] * 80)
 
 # ---------------------------------------------------------------- idle
 frames(100)
@@ -112,7 +115,7 @@ check("calibration_replay_start_changed_nothing", app.replay_engine is None)
 code, r = cmd("cal_save")
 check("calibration_cal_save_busy", code == "BUSY", (code, r))
 code, r = cmd("calibrate", {"step": "silence", "seconds": 1})
-check("calibration_calibrate_restarts", code == "OK" and app.cal_step == "silence", (code, r))
+check("calibration_calibrate_restarts", code == "OK" and app.cal.step == "silence", (code, r))
 frames(150)
 code, r = cmd("calibration")
 check("calibration_ends", code == "OK" and not r["running"] and r["result"]["frames"] == 100,
@@ -120,7 +123,7 @@ check("calibration_ends", code == "OK" and not r["running"] and r["result"]["fra
 code, r = cmd("replay_start")
 check("idle_replay_start_ok", code == "OK" and app.replay_engine is not None, (code, r))
 code, r = cmd("calibrate", {"step": "silence"})
-check("replay_calibrate_busy", code == "BUSY" and app.cal_step is None, (code, r))
+check("replay_calibrate_busy", code == "BUSY" and app.cal.step is None, (code, r))
 code, r = cmd("replay_start")
 check("replay_replay_start_restarts", code == "OK", (code, r))
 code, r = cmd("replay", {"pcm": SILENT_PCM})

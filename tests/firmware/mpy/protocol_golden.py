@@ -13,6 +13,9 @@ from array import array  # noqa: E402
 
 from firmware import protocol as P  # noqa: E402
 
+sys.path.insert(0, sys.argv[1] + "/host")
+from callcue import wire as W  # noqa: E402 - the host's half, pure too
+
 REQUESTS = (
     b"7 info",
     b"7 info\r\n",
@@ -159,7 +162,7 @@ def show_check(cmd, args):
 
 def show_response(line):
     try:
-        kind, rid, payload = P.parse_response(line)
+        kind, rid, payload = W.parse_response(line)
         if isinstance(payload, dict):
             payload = P.dumps(payload)
         elif isinstance(payload, tuple):
@@ -195,21 +198,21 @@ def main():
     print(P.encode_frame([5, -2400, -3000, 1, 0, 1, 0, 2100, 0, 0]))
     print(P.encode_event("boot", {"protocol": 1, "firmware": "0.1.0"}))
     print(P.encode_event("talkover", {"start_f": 10, "end_f": 90, "interrupter": 1}))
-    print(P.encode_request(7, "get_session", {"id": 2, "offset": 0, "len": 16}))
-    print(P.encode_request(None, "info"))
+    print(W.encode_request(7, "get_session", {"id": 2, "offset": 0, "len": 16}))
+    print(W.encode_request(None, "info"))
     try:
-        P.encode_request(1, "set_config", {"params": {"a": "x" * 1100}})
+        W.encode_request(1, "set_config", {"params": {"a": "x" * 1100}})
     except P.ProtocolError as e:
         print("REQLONG", e.code, e.message)
     # chunks
     data = bytes(range(256)) * 3
     r = P.chunk_reply(4, 1536, 5000, data)
     print("CHUNK", P.dumps(r))
-    print("CHUNKOK", P.chunk_data(r, 1536) == data)
+    print("CHUNKOK", W.chunk_data(r, 1536) == data)
     for bad in (dict(r, offset=0), dict(r, crc32=r["crc32"] ^ 1), dict(r, len=5),
                 dict(r, data=r["data"][:-4])):
         try:
-            P.chunk_data(bad, 1536)
+            W.chunk_data(bad, 1536)
             print("CHUNKBAD accepted")
         except P.ProtocolError as e:
             print("CHUNKBAD", e.code, e.message)
@@ -217,22 +220,22 @@ def main():
     # replay PCM
     rep = [(i * 1234) % 65536 - 32768 for i in range(P.PCM_FRAME)]
     cust = [32767 - i for i in range(P.PCM_FRAME)]
-    pcm = P.encode_pcm(rep, cust)
+    pcm = W.encode_pcm(rep, cust)
     print("PCM", len(pcm), pcm)
     r2, c2 = P.check_args("replay", {"pcm": pcm})["pcm"]
     print("PCMBACK", list(r2) == rep, list(c2) == cust, type(r2).__name__, len(r2), len(c2))
     try:
-        P.encode_pcm(rep, cust[:-1])
+        W.encode_pcm(rep, cust[:-1])
     except ValueError as e:
         print("PCMERR", e)
     try:
-        P.encode_pcm(rep, [40000] * P.PCM_FRAME)
+        W.encode_pcm(rep, [40000] * P.PCM_FRAME)
     except ValueError as e:
         print("PCMERR", e)
     # the table
     for name, args, reply, _summary in P.COMMANDS:
         print("CMD", name, " ".join(a[0] for a in args), "->", " ".join(f[0] for f in reply))
-    for code, who, _meaning in P.ERRORS:
+    for code, who, _meaning in W.ERRORS:
         print("ERRCODE", code, who)
 
 

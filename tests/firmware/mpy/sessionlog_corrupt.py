@@ -15,7 +15,7 @@ sys.path.insert(0, sys.argv[1])
 
 import os  # noqa: E402
 
-from firmware import sessionlog as sl  # noqa: E402
+from firmware import logformat as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
 HS = sl.HEADER_SIZE

@@ -14,7 +14,7 @@ from array import array  # noqa: E402
 
 from sessionlog_bdev import LCG, fresh_image, mount, umount  # noqa: E402
 
-from firmware import sessionlog as sl  # noqa: E402
+from firmware import logformat as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
 ROOT = "/flash/logs"

@@ -13,7 +13,7 @@ sys.path.insert(0, sys.argv[1])
 
 from array import array  # noqa: E402
 
-from firmware import sessionlog as sl  # noqa: E402
+from firmware import logformat as sl  # noqa: E402
 
 # (seq, record in RECORD_FIELDS order, overruns, talkovers): typical, undefined (-1),
 # the largest in-range values, and out-of-range values that must clamp

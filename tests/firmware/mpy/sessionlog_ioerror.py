@@ -31,7 +31,7 @@ import vfs  # noqa: E402
 from sessionlog_bdev import PROG, RAMBlockDev, fresh_image, umount  # noqa: E402
 
 from dsp.record import RECORD_FIELDS  # noqa: E402
-from firmware import sessionlog as sl  # noqa: E402
+from firmware import logformat as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
 ROOT = "/flash/logs"

@@ -47,7 +47,7 @@ from array import array  # noqa: E402
 from sessionlog_bdev import LCG, PowerCut, fresh_image, mount, umount  # noqa: E402
 
 from dsp.record import RECORD_FIELDS  # noqa: E402
-from firmware import sessionlog as sl  # noqa: E402
+from firmware import logformat as sl  # noqa: E402
 from firmware.sessionlog import SessionLog  # noqa: E402
 
 ROOT = "/flash/logs"

@@ -136,7 +136,7 @@ def _sim_commands(app, link, capture, clock, clock_file):
     `set_time` is kept in --clock-file."""
     import time
 
-    info = app.cmd_info
+    info = app.commands.cmd_info
 
     def cmd_info(args):
         reply = info(args)
@@ -146,7 +146,7 @@ def _sim_commands(app, link, capture, clock, clock_file):
     link.handle("info", cmd_info)
     if clock_file is None:
         return
-    set_time = app.cmd_set_time
+    set_time = app.commands.cmd_set_time
 
     def cmd_set_time(args):
         reply = set_time(args)
