@@ -81,7 +81,7 @@ def pull_all_at_once(cmd, ports, target):
 def check_rows(target, logs):
     """Problems with the archive's rows against the logs (empty: every session once,
     whole)."""
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
 
     want = {}
     for log in logs:

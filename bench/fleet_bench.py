@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callcue.archive import Archive  # noqa: E402
+from callcue.archive.store import Archive  # noqa: E402
 from firmware.sessionlog import decode_log  # noqa: E402
 from tests import synthlogs  # noqa: E402
 from tests.pgserver import PgServer, missing_reason  # noqa: E402

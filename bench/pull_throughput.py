@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from callcue import synth
-from callcue.archive import Archive
+from callcue.analysis import synth
+from callcue.archive.store import Archive
 from callcue.cli import main as cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

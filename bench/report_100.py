@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from callcue import simulator, synth
-from callcue.archive import Archive
+from callcue.analysis import synth
+from callcue.archive.store import Archive
+from callcue.sim import dongle as simulator
 from firmware.sessionlog import HEADER_SIZE, decode_header, encode_header
 
 REPS = ("Ana Silva", "Ben Okafor", "Cleo Marsh", "Dev Patel", "Eve Lind")

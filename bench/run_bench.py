@@ -26,8 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from callcue import analyze, manifest, simulator, synth  # noqa: E402
+from callcue import manifest  # noqa: E402
+from callcue.analysis import analyze, synth  # noqa: E402
 from callcue.sim import BOARD  # noqa: E402
+from callcue.sim import dongle as simulator  # noqa: E402
 from dsp import engine as dsp_engine  # noqa: E402
 from dsp import kernels as plain_kernels  # noqa: E402
 from dsp.params import Params  # noqa: E402

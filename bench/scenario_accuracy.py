@@ -6,8 +6,8 @@
 import math
 import sys
 
-from callcue import synth
-from callcue.analyze import analyze_pcm
+from callcue.analysis import synth
+from callcue.analysis.analyze import analyze_pcm
 from dsp.params import Params
 
 

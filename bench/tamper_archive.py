@@ -3,7 +3,7 @@
 A 60 s call is played through the real firmware (MicroPython unix port, simulated
 board) on a dongle with a key; its sealed log is imported into an SQLite archive as a
 pull with the key would (verdict kept), and then, each on a fresh copy of the archive,
-every edit of these kinds is made and the call checked (callcue.integrity, what
+every edit of these kinds is made and the call checked (callcue.archive.integrity, what
 `logs verify` and `report` run):
 
 - rows: every field (but seq) of every per-second record and talk-over event, +1; every
@@ -31,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from callcue import integrity, keys, simulator, synth
-from callcue.archive import RECORD_COLUMNS, Archive
-from callcue.seal import verify
+from callcue.analysis import synth
+from callcue.archive import integrity, keys
+from callcue.archive.seal import verify
+from callcue.archive.store import RECORD_COLUMNS, Archive
+from callcue.sim import dongle as simulator
 from firmware import sessionlog as sl
 
 EVENT_VALUES = ("start_f", "end_f", "interrupter")

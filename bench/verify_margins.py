@@ -1,5 +1,5 @@
 """Worst figure of every `callcue verify` check over many calls, beside its tolerance: the
-measurement the tolerances in callcue/verify.py were set from.
+measurement the tolerances in callcue/analysis/verify.py were set from.
 
     .venv/bin/python bench/verify_margins.py [--seeds N] [--espeak]
 
@@ -20,7 +20,7 @@ from scipy import signal
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from callcue import synth, verify  # noqa: E402
+from callcue.analysis import synth, verify  # noqa: E402
 from tests import signals  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import time
 
 import soundfile
 
-from callcue import synth
+from callcue.analysis import synth
 
 
 def write_call(path, seconds=20.0, scenario="rep-interrupts", seed=2):
@@ -33,7 +33,7 @@ class PtySim:
 
     def wait_done(self, timeout=120):
         """Until the call has played through (every session closed)."""
-        from callcue.device import Device
+        from callcue.device.client import Device
 
         deadline = time.monotonic() + timeout
         with Device.open(self.port) as dev:

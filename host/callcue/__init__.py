@@ -4,13 +4,14 @@ __version__ = "0.1.0"
 
 
 def _register_sim_url():
-    """Let pyserial open `sim://CALL.wav` (callcue.protocol_sim) wherever a port is taken."""
+    """Let pyserial open `sim://CALL.wav` wherever a port is taken: pyserial looks a URL's
+    handler up as `<package>.protocol_<scheme>`, here callcue.sim.protocol_sim."""
     try:
         import serial
     except ImportError:
         return
-    if "callcue" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("callcue")
+    if "callcue.sim" not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append("callcue.sim")
 
 
 _register_sim_url()

@@ -26,7 +26,7 @@ def fail(what, reason):
 
 def params_from_args(items):
     """Engine Params from --param NAME=VALUE items, or the one-line reason they are bad."""
-    from callcue import analyze
+    from callcue.analysis import analyze
 
     pairs = []
     for item in items:
@@ -68,7 +68,7 @@ def args_synth(p):
 
 def do_synth(args):
     """Write a synthetic call (stereo WAV) and its ground truth (JSON) next to it."""
-    from callcue import synth
+    from callcue.analysis import synth
 
     scenarios = _scenario_table(synth.SCENARIOS)
     if args.list:
@@ -148,7 +148,7 @@ def do_analyze(args):
     if rep_path is None:
         return fail("analyze", "give CALL.wav, or --rep A.wav --customer B.wav")
 
-    from callcue import analyze, wavio
+    from callcue.analysis import analyze, wavio
 
     params = params_from_args(args.param)
     if isinstance(params, str):
@@ -258,7 +258,7 @@ def do_verify(args):
     """Run the fixed-point engine and the float reference (numpy/scipy) on the same call and
     compare them stage by stage: filter SNR and max error in LSB, frame level, voice
     activity, talk-over events, dead air, pitch, syllables, rolling rate and pitch SD,
-    cues. Each figure has a documented tolerance (callcue/verify.py); the exit code is 1
+    cues. Each figure has a documented tolerance (callcue/analysis/verify.py); the exit code is 1
     when any is exceeded, 2 for input that cannot be read."""
     if args.rep is not None:
         if args.calls:
@@ -271,7 +271,7 @@ def do_verify(args):
         return fail("--customer", "goes with one call: the rep's mono WAV and the "
                     "customer's")
 
-    from callcue import verify, wavio
+    from callcue.analysis import verify, wavio
 
     params = params_from_args(args.param)
     if isinstance(params, str):
@@ -324,7 +324,7 @@ def do_verify(args):
 
 
 def args_sim(p):
-    from callcue import sim_cmd
+    from callcue.commands import sim as sim_cmd
 
     sim_cmd.add_args(p)
 
@@ -337,7 +337,7 @@ def do_sim(args):
     records it logged (--records), or pulls its sessions into an archive like a
     supervisor (--pull ARCH). With --repl, a bare simulated RP2040 running stock
     MicroPython instead, to flash (`callcue flash --port PTY`)."""
-    from callcue import sim_cmd
+    from callcue.commands import sim as sim_cmd
 
     args.speed = sim_cmd.default_speed(args)
     return sim_cmd.run(args, fail)
@@ -345,7 +345,7 @@ def do_sim(args):
 
 # ---------------------------------------------------------------- host tools (dongle)
 # Each job lives in its own module with add_args(p) and run(args); run raises
-# callcue.devices.HostError(what, reason) for the one-line error.
+# callcue.device.ports.HostError(what, reason) for the one-line error.
 
 
 def _host_args(module):
@@ -362,8 +362,8 @@ def _host_run(module, doc):
     def run(args):
         import importlib
 
-        from callcue.archive import ArchiveError
-        from callcue.devices import HostError
+        from callcue.archive.store import ArchiveError
+        from callcue.device.ports import HostError
 
         try:
             return importlib.import_module("callcue." + module).run(args)
@@ -371,7 +371,7 @@ def _host_run(module, doc):
             print(f"callcue: error: {e.what}: {e.reason}", file=sys.stderr)
             return e.code
         except ArchiveError as e:  # an archive that failed half-way (the server went away)
-            from callcue.archive import error_name
+            from callcue.archive.store import error_name
 
             target = getattr(args, "archive", None)
             what = error_name(target) if target else "archive"
@@ -382,32 +382,32 @@ def _host_run(module, doc):
     return run
 
 
-args_devices, do_devices = _host_args("devices"), _host_run(
-    "devices", "List attached dongles: USB serial ports whose device answers `info`.")
-args_device, do_device = _host_args("devcmd"), _host_run(
-    "devcmd", "One dongle's identity, engine parameter overrides and clock.")
-args_logs, do_logs = _host_args("logs"), _host_run(
-    "logs", "List a dongle's session logs, pull them into an archive (a folder's SQLite "
+args_devices, do_devices = _host_args("device.ports"), _host_run(
+    "device.ports", "List attached dongles: USB serial ports whose device answers `info`.")
+args_device, do_device = _host_args("commands.device"), _host_run(
+    "commands.device", "One dongle's identity, engine parameter overrides and clock.")
+args_logs, do_logs = _host_args("commands.logs"), _host_run(
+    "commands.logs", "List a dongle's session logs, pull them into an archive (a folder's SQLite "
     "file or a PostgreSQL database; resumable, idempotent, --delete only after a verified "
     "import), export the archive.")
-args_report, do_report = _host_args("report"), _host_run(
-    "report", "A self-contained HTML report for a team lead: one row per rep against "
+args_report, do_report = _host_args("report.page"), _host_run(
+    "report.page", "A self-contained HTML report for a team lead: one row per rep against "
     "the team band (outliers marked), trends by date, then every call with a sentence, "
     "its length, data flags and timeline; with --summary, one row per rep and per team, "
     "computed in the database.")
-args_archive, do_archive = _host_args("archive_cmd"), _host_run(
-    "archive_cmd", "The archive itself: which rep (and team) wears which dongle, its "
+args_archive, do_archive = _host_args("commands.archive"), _host_run(
+    "commands.archive", "The archive itself: which rep (and team) wears which dongle, its "
     "size and schema, and copying one archive into another (a folder's SQLite file into "
     "a PostgreSQL database).")
-args_flash, do_flash = _host_args("flash"), _host_run(
-    "flash", "Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython "
+args_flash, do_flash = _host_args("commands.flash"), _host_run(
+    "commands.flash", "Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython "
     "board with mpremote; --dry-run lists the commands.")
-args_calibrate, do_calibrate = _host_args("calibrate"), _host_run(
-    "calibrate", "Guided calibration with the headset on: silence, rep alone, customer "
+args_calibrate, do_calibrate = _host_args("commands.calibrate"), _host_run(
+    "commands.calibrate", "Guided calibration with the headset on: silence, rep alone, customer "
     "alone; measures noise floors and sidetone/echo coupling, writes the implied "
     "thresholds to the dongle and reads them back.")
-args_stream, do_stream = _host_args("stream"), _host_run(
-    "stream", "A live dashboard of the dongle's per-second records; --csv/--jsonl record "
+args_stream, do_stream = _host_args("commands.stream"), _host_run(
+    "commands.stream", "A live dashboard of the dongle's per-second records; --csv/--jsonl record "
     "them. Reconnects after unplug/replug; Ctrl-C exits.")
 
 

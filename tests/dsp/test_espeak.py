@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from callcue.analyze import analyze_pcm
-from callcue.verify import verify_pcm
+from callcue.analysis.analyze import analyze_pcm
+from callcue.analysis.verify import verify_pcm
 from dsp.params import Params
 
 from .. import espeak_calls as E
@@ -176,7 +176,7 @@ def praat_comparison(pm, pcm, fixed_f0):
 
 
 def engine_f0(pcm):
-    from callcue.verify import fixed_trace
+    from callcue.analysis.verify import fixed_trace
 
     return fixed_trace(pcm[:, 0], pcm[:, 1]).f0_cents
 

@@ -12,7 +12,7 @@ stage on a second thread).
 import numpy as np
 import pytest
 
-from callcue import synth
+from callcue.analysis import synth
 
 from .. import mpyrun
 from ..signals import worst_cases

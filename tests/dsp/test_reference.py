@@ -1,4 +1,4 @@
-"""The float reference (callcue.reference) does what its definitions say, stage by stage,
+"""The float reference (callcue.analysis.reference) does what its definitions say, stage by stage,
 on hand-made inputs, and reads the engine's own designs and parameters."""
 
 import inspect
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from callcue import design, reference
+from callcue.analysis import design, reference
 from dsp.cues import DEAD_AIR, FAST, FLAT, NONE, TALKOVER
 from dsp.params import NAMES, Params
 from dsp.talkover import CUSTOMER, REP
@@ -312,7 +312,7 @@ def test_cue_policy_priority_hysteresis_and_limits():
 
 
 def test_chain_on_a_synthetic_call():
-    from callcue import synth
+    from callcue.analysis import synth
 
     pcm, truth = synth.render("rep-interrupts", seed=0, duration_s=30.0)
     t = reference.run(pcm[:, 0], pcm[:, 1], P)

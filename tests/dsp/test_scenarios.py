@@ -13,8 +13,8 @@ from array import array
 import numpy as np
 import pytest
 
-from callcue import synth
-from callcue.analyze import analyze_pcm
+from callcue.analysis import synth
+from callcue.analysis.analyze import analyze_pcm
 from dsp.engine import FRAME, Engine
 from dsp.params import Params
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from callcue import design
+from callcue.analysis import design
 from dsp import coeffs, fixmath
 from dsp.params import NAMES, TABLE, Params
 
@@ -50,7 +50,7 @@ def test_highpass_energy_matches_float():
     the state stays positive."""
     from array import array
 
-    from callcue import reference
+    from callcue.analysis import reference
     from dsp import kernels
 
     rng = np.random.default_rng(3)

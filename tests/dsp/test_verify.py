@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from callcue import cli, synth, verify
+from callcue import cli
+from callcue.analysis import synth, verify
 from dsp.engine import Engine
 from dsp.params import Params
 
@@ -138,7 +139,7 @@ def test_a_broken_stage_is_caught(monkeypatch, change, caught, scenario):
 
 def test_fixed_trace_is_what_analyze_sees():
     """The trace verify keeps is the engine's own output, frame for frame."""
-    from callcue.analyze import analyze_pcm
+    from callcue.analysis.analyze import analyze_pcm
 
     pcm = synth_call("rep-interrupts", seconds=30.0)
     fx = verify.fixed_trace(pcm[:, 0], pcm[:, 1])

@@ -138,7 +138,7 @@ def test_make_bench_quick_writes_results(micropython, tmp_path):
 def test_analyze_fast_path_identical_to_cpython(monkeypatch):
     """analyze_pcm gives the same document on the micropython+viper path as on CPython,
     with non-default params and channels of unequal length (padding)."""
-    from callcue import analyze, synth
+    from callcue.analysis import analyze, synth
     from dsp.params import Params
 
     if analyze.micropython_engine() is None:

@@ -10,9 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from callcue import simulator, synth
-from callcue.analyze import analyze_pcm
-from callcue.device import Device, DeviceError
+from callcue.analysis import synth
+from callcue.analysis.analyze import analyze_pcm
+from callcue.device.client import Device, DeviceError
+from callcue.sim import dongle as simulator
 from dsp.params import Params
 from firmware.protocol import FRAME_FIELDS, crc32
 from firmware.sessionlog import decode_log, decode_session
@@ -665,8 +666,8 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
     and the host pulls the rest, intact, saying what was lost."""
     from array import array
 
-    from callcue import logs
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
+    from callcue.commands import logs
     from firmware import sessionlog as sl
 
     flash = tmp_path / "flash"

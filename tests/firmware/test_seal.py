@@ -1,5 +1,5 @@
 """Tamper evidence: session logs sealed under the device's key (firmware/seal.py, the
-SEAL record of firmware/LOGFORMAT.md) and the host's verifier (callcue.seal.verify).
+SEAL record of firmware/LOGFORMAT.md) and the host's verifier (callcue.archive.seal.verify).
 
 The firmware's HMAC equals CPython's hmac; a call logged by the real firmware on the
 simulated board under the real MicroPython unix port verifies; every single-byte edit,
@@ -21,9 +21,10 @@ from array import array
 import numpy as np
 import pytest
 
-from callcue import seal as hs
-from callcue import simulator, synth
-from callcue.device import Device, DeviceError
+from callcue.analysis import synth
+from callcue.archive import seal as hs
+from callcue.device.client import Device, DeviceError
+from callcue.sim import dongle as simulator
 from firmware import seal as fs
 from firmware import sessionlog as sl
 

@@ -14,8 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from callcue import report
-from callcue.archive import SCHEMA_VERSION, Archive, ArchiveError, is_url
+from callcue.archive.store import SCHEMA_VERSION, Archive, ArchiveError, is_url
+from callcue.report import page as report
 from firmware.protocol import crc32
 from firmware.sessionlog import decode_log
 
@@ -365,7 +365,7 @@ def test_sqlite_default_unchanged(tmp_path):
 def dongle(tmp_path_factory, micropython):
     """A 20 s call played through the virtual dongle (then the silence that ends it); its
     session log waits on the pty to be pulled."""
-    from callcue import synth
+    from callcue.analysis import synth
 
     from ..host_sim import PtySim
 

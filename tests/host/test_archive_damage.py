@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from callcue.archive import DB_NAME, Archive
+from callcue.archive.store import DB_NAME, Archive
 
 from .. import synthlogs
 from .test_hostile import _device_folder, silence  # noqa: F401 - a fixture

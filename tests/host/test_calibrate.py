@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from callcue import simulator, synth
-from callcue.calibrate import CalibrationError, check_step
-from callcue.device import Device
+from callcue.analysis import synth
+from callcue.commands.calibrate import CalibrationError, check_step
+from callcue.device.client import Device
+from callcue.sim import dongle as simulator
 
 from .. import mpyrun
 from ..conftest import run_callcue
@@ -85,7 +86,7 @@ def test_calibrate_bad_port_is_one_line(tmp_path):
 
 
 def test_coupling_is_a_power_ratio_with_the_noise_removed():
-    from callcue.calibrate import coupling_db, implied
+    from callcue.commands.calibrate import coupling_db, implied
 
     def step(n, rep_e, cust_e, diff_q8=0):
         # energies as the device reports them: [sum, shift] with sum << shift = n * mean

@@ -119,7 +119,7 @@ def test_help_lists_subcommands(callcue):
 
 
 def test_synth_list_shows_the_scenarios(callcue):
-    from callcue.synth import SCENARIOS
+    from callcue.analysis.synth import SCENARIOS
 
     proc = callcue("synth", "--list")
     assert proc.returncode == 0, proc.stderr
@@ -240,7 +240,7 @@ def test_analyze_rates_and_encodings(
 
 
 def test_wavio_16bit_8k_is_bit_exact(tmp_path):
-    from callcue import wavio
+    from callcue.analysis import wavio
 
     rng = np.random.default_rng(3)
     pcm = rng.integers(-32768, 32768, size=(1000, 2), dtype=np.int16)
@@ -253,7 +253,7 @@ def test_wavio_16bit_8k_is_bit_exact(tmp_path):
 
 
 def test_wavio_float_clips_to_int16():
-    from callcue import wavio
+    from callcue.analysis import wavio
 
     y = wavio.to_dsp_int16(np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 0.99999, 1.0, 2.0]), 8000)
     assert y.tolist() == [-32768, -32768, -16384, 0, 16384, 32767, 32767, 32767]

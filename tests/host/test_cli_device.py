@@ -75,7 +75,7 @@ CALIBRATED_INFO = {
 
 
 def test_device_info_reads_as_words(capsys):
-    from callcue.devcmd import show_info
+    from callcue.commands.device import show_info
 
     show_info(CALIBRATED_INFO)
     out = capsys.readouterr().out

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from callcue.archive import Archive
-from callcue.device import Device
+from callcue.archive.store import Archive
+from callcue.device.client import Device
 from firmware.sessionlog import decode_log
 
 from .. import mpyrun

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from callcue import flash, manifest, replsim
+from callcue import manifest
+from callcue.commands import flash
+from callcue.sim import repl as replsim
 
 from ..conftest import find_tool
 from ..host_sim import PtySim

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from callcue.device import Device, DeviceError
+from callcue.device.client import Device, DeviceError
 from firmware import protocol as P
 
 from .. import synthlogs
@@ -247,7 +247,7 @@ def test_pull_refuses_an_unsafe_id_in_a_session_header(micropython, tmp_path, si
                 "--archive", archive)
     _one_line_error(r, "session 1", "not a safe name", "in its header")
     assert not list(tmp_path.glob("evil*")) and not list(archive.rglob("evil*"))
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
 
     with Archive(archive, create=False) as ar:
         assert ar.counts()["sessions"] == 0

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from callcue import keys as hk
-from callcue.device import Device, DeviceError
-from callcue.devices import HostError
+from callcue.archive import keys as hk
+from callcue.device.client import Device, DeviceError
+from callcue.device.ports import HostError
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def keyed_call(tmp_path_factory):
     key store, the pull's output, the raw log)."""
     import sqlite3
 
-    from callcue.device import Device
+    from callcue.device.client import Device
 
     from ..conftest import run_callcue
     from ..host_sim import PtySim
@@ -138,7 +138,7 @@ def keyed_call(tmp_path_factory):
     flash, store = tmp / "flash", tmp / "keys"
     r = run_callcue("device", "key", "--port", _url(quiet, flash), "--keys", store)
     assert r.returncode == 0, r.stderr
-    from callcue import synth
+    from callcue.analysis import synth
     pcm, _ = synth.render("rep-interrupts", seed=2, duration_s=20.0)
     pcm = np.concatenate([pcm, np.zeros((2 * 8000, 2), np.int16)])
     wav = tmp / "call.wav"
@@ -223,7 +223,7 @@ def _tamper(db, how, raw, param="?"):
     if how == "both":
         _, secs, _evs = _redecode(new)
         db.execute("DELETE FROM records")
-        from callcue.archive import RECORD_COLUMNS
+        from callcue.archive.store import RECORD_COLUMNS
         for r in secs:
             db.execute("INSERT INTO records (session_pk, %s) VALUES (1, %s)" % (
                 ", ".join(RECORD_COLUMNS), ", ".join([param] * len(RECORD_COLUMNS))),
@@ -285,7 +285,7 @@ def test_logs_verify_catches_every_edit(keyed_call, callcue, tmp_path, name, how
 def test_logs_verify_on_postgresql(keyed_call, callcue, pg_server):
     """The same check on a PostgreSQL archive: the pulled call copied there with its
     verdict (`archive copy`), then a row edited there."""
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
     archive, store, _out, raw = keyed_call
     url = pg_server.create_database("keyed_verify")
     r = callcue("archive", "copy", archive, url)
@@ -354,6 +354,6 @@ def test_schema_3_archive_is_read_as_it_is(keyed_call, callcue, tmp_path):
     r = callcue("report", "--archive", copy, "--keys", store, "--out", tmp_path / "r.html")
     assert r.returncode == 0, r.stderr
     assert (copy / "callcue.sqlite").read_bytes() == before
-    from callcue.archive import Archive
+    from callcue.archive.store import Archive
     with Archive(copy) as ar:                       # a pull's open migrates it
         assert ar.schema_version() == 4 and ar.seal(1) == (None, None)

@@ -15,9 +15,9 @@ import pytest
 import serial
 import soundfile
 
-from callcue import synth
-from callcue.archive import Archive
-from callcue.device import Device
+from callcue.analysis import synth
+from callcue.archive.store import Archive
+from callcue.device.client import Device
 from firmware.sessionlog import decode_log, decode_session
 
 from ..host_sim import PtySim
@@ -148,7 +148,7 @@ class FlakyPort:
 
 
 def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue, monkeypatch):
-    from callcue import logs
+    from callcue.commands import logs
 
     port = dongle.port
     r = callcue("logs", "list", "--port", port, "--json")
@@ -263,7 +263,7 @@ def _csv_cell(v):
 
 
 def _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records):
-    from callcue import human
+    from callcue.device import human
 
     monkeypatch.setenv("TZ", TZ)
     want = _expected_rows(db)
@@ -357,7 +357,7 @@ def test_old_archive_migrates(tmp_path):
     migration runs once and a format-2 log's events are filled from its raw bytes."""
     from array import array
 
-    from callcue.archive import SCHEMA_VERSION
+    from callcue.archive.store import SCHEMA_VERSION
     from firmware import sessionlog as sl
     from firmware.protocol import crc32
 

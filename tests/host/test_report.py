@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callcue import report
-from callcue.archive import Archive
+from callcue.archive.store import Archive
+from callcue.report import page as report
 from firmware.sessionlog import decode_log
 
 from .. import synthlogs

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from callcue import human
+from callcue.device import human
 
 from ..host_sim import PtySim, write_call
 
@@ -91,7 +91,7 @@ def test_stream_survives_replug_and_ctrl_c(micropython, tmp_path):
 def test_stream_counts_talkovers_by_interrupter():
     """The dashboard's talk-over counts come from the device's EVT talkover lines, by
     interrupter (the same three fields the session log's event records keep)."""
-    from callcue.stream import Tally
+    from callcue.commands.stream import Tally
 
     t = Tally()
     for who in (0, 1, 1, 0, 1):

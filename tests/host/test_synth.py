@@ -1,4 +1,5 @@
-"""Tests for callcue.synth: determinism, truth consistency and measured signal properties."""
+"""Tests for callcue.analysis.synth: determinism, truth consistency and measured signal
+properties."""
 
 import functools
 import json
@@ -8,7 +9,7 @@ import pytest
 import soundfile
 from scipy import signal
 
-from callcue import synth
+from callcue.analysis import synth
 
 FS = 8000
 INTERRUPTS = {"rep-interrupts": "rep", "customer-interrupts": "customer", "noisy-line": "rep"}

@@ -251,7 +251,7 @@ def summarise(rows):
 
 def score(calls, params=None):
     """Analyse each call (truth dicts or NAME.json paths) and score it; -> dict."""
-    from callcue.analyze import analyze_pcm
+    from callcue.analysis.analyze import analyze_pcm
     from dsp.params import Params
 
     params = params if params is not None else Params()
@@ -345,7 +345,7 @@ def main(argv=None):
     ap.add_argument("--json", metavar="OUT", help="write the figures as JSON ('-' = stdout)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     a = ap.parse_args(argv)
-    from callcue.analyze import make_params
+    from callcue.analysis.analyze import make_params
 
     try:
         params = make_params([p.split("=", 1) for p in a.param])

@@ -1,5 +1,5 @@
 """Seals on the device side, under the MicroPython unix port (tests/firmware/test_seal.py checks
-what this prints with CPython's hmac and callcue.seal.verify).
+what this prints with CPython's hmac and callcue.archive.seal.verify).
 
     micropython -X heapsize=16M seal_device.py REPO hmac
         HMAC key msg tag: firmware/seal.py's HMAC-SHA256 over assorted keys and messages

@@ -5,8 +5,8 @@ protocol."""
 import json
 import time
 
-from callcue import human
-from callcue.devices import HostError, connect
+from callcue.device import human
+from callcue.device.ports import HostError, connect
 
 
 def add_args(p):
@@ -223,7 +223,7 @@ def run(args):
     if args.what == "config" and args.action == "set":
         params = _parse_pairs(args.pairs)
     if args.what == "key":
-        from callcue.keys import KeyStore, provision
+        from callcue.archive.keys import KeyStore, provision
 
         with connect(args.port) as dev:
             provision(dev, KeyStore(args.keys), rotate=args.rotate)

@@ -1,5 +1,5 @@
 """Is an archived call the dongle's? Its raw log's seals checked with the device's key
-(callcue.seal, keys from callcue.keys), and the rows reports are computed from (the
+(callcue.archive.seal, keys from callcue.archive.keys), and the rows reports are computed from (the
 session's per-second records and talk-over events) compared with what that log decodes
 to: an edited, deleted, added or reordered row, or a blob that was edited or forged, is
 caught by one or the other.
@@ -17,9 +17,9 @@ check_session() gives a Check: `mark` is one of
   stripped).
 """
 
-from callcue import seal as hs
-from callcue.archive import RECORD_COLUMNS
-from callcue.keys import key_id
+from callcue.archive import seal as hs
+from callcue.archive.keys import key_id
+from callcue.archive.store import RECORD_COLUMNS
 from firmware.sessionlog import decode_log
 
 VERIFIED, NOT_SIGNED, NOT_VERIFIED = "verified", "not signed", "not verified"
@@ -42,7 +42,7 @@ class Check:
 
 
 def seal_result(raw, keys):
-    """callcue.seal.verify of `raw` under the one of `keys` ([(key, since)]) that sealed
+    """callcue.archive.seal.verify of `raw` under the one of `keys` ([(key, since)]) that sealed
     it (by the seals' key id), else under the newest (wrong_key). None: no key."""
     if not keys:
         return None
@@ -81,7 +81,7 @@ def _rows_problem(sess, raw, recs, events):
 
 def check_session(ar, sess, store):
     """Check archived session `sess` (a row of Archive.sessions()) against its raw log
-    and the device's keys in `store` (callcue.keys.KeyStore). Read-only."""
+    and the device's keys in `store` (callcue.archive.keys.KeyStore). Read-only."""
     raw = ar.raw(sess["pk"])
     if raw is None:
         return Check(NOT_VERIFIED, "no raw log archived")

@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from callcue import simulator
 from callcue.sim import BOARD
+from callcue.sim import dongle as simulator
 
 
 class SimBoard(simulator.VirtualDongle):

@@ -22,7 +22,7 @@ Schema versions: 0, the first SQLite archives (no events table); 1 adds `events`
 3 keys a session by (device, session id, start time, crc32), so two sessions that share
 an id and start time (a device whose ids restarted, its clock unset) are kept side by side;
 4 adds `sessions.seal` and `sessions.seal_note`: the verdict of the log's seals when it
-was pulled with the device's key (callcue.seal; NULL: no key known then). Readers take a
+was pulled with the device's key (callcue.archive.seal; NULL: no key known then). Readers take a
 schema-3 archive as it is (no verdicts stored).
 """
 

@@ -1,7 +1,7 @@
 """`callcue verify`: the fixed-point engine checked against the float reference, stage by
 stage.
 
-The engine (dsp, the code the dongle runs) and callcue.reference (numpy/scipy, in
+The engine (dsp, the code the dongle runs) and callcue.analysis.reference (numpy/scipy, in
 double precision) run on the same int16 input at 8 kHz: the input is quantised first,
 as CMSIS-DSP's tests do. Each stage is compared in up to two ways:
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from callcue import design, reference
+from callcue.analysis import design, reference
 from dsp.engine import FRAME, FRAMES_PER_S, RECORD_FIELDS, Engine
 from dsp.fixmath import db_q8
 from dsp.params import Params

@@ -4,7 +4,7 @@
 file, then starts `micropython sim.py` (callcue/sim/board/) with the firmware and dsp
 folders importable exactly as on the device. Its serial link is the process's stdin/stdout;
 `serve_pty()` bridges it to a pseudo-terminal whose path any serial tool can open,
-and `callcue.protocol_sim` (pyserial URL `sim://CALL.wav`) talks to it directly.
+and `callcue.sim.protocol_sim` (pyserial URL `sim://CALL.wav`) talks to it directly.
 """
 
 import contextlib
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from callcue import wavio
+from callcue.analysis import wavio
 from callcue.sim import BOARD
 from dsp.engine import FRAME
 
@@ -227,7 +227,7 @@ def session_records(storage_dir):
 
 def contract_second(rec):
     """A decoded log record as the analysis contract's `seconds` entry."""
-    from callcue.analyze import second_record
+    from callcue.analysis.analyze import second_record
     from dsp.engine import RECORD_FIELDS
 
     return second_record([rec[name] for name in RECORD_FIELDS])
@@ -253,7 +253,7 @@ ID_MAX = 16                   # a session header keeps 16 bytes of the device id
 
 def id_problem(device_id):
     """Why `device_id` cannot name a virtual dongle, or None."""
-    from callcue.archive import id_problem as unsafe
+    from callcue.archive.store import id_problem as unsafe
 
     why = unsafe(device_id)
     if why is None and len(device_id) > ID_MAX:

@@ -1,6 +1,6 @@
 """`callcue stream`: a live dashboard of the dongle's per-second records (rich), optionally
 recorded to CSV / JSON lines in the columns and units of `callcue logs export`
-(callcue.human): one row per second and one per talk-over, each second stamped with this
+(callcue.device.human): one row per second and one per talk-over, each second stamped with this
 host's local time when it began (it arrives as it ends).
 
 The device sends one `REC` line per second and an `EVT talkover` line per finished
@@ -12,8 +12,8 @@ streaming and exits cleanly (exit 0). On a non-terminal it prints one line per s
 import contextlib
 import time
 
-from callcue import human
-from callcue.devices import HostError, open_device
+from callcue.device import human
+from callcue.device.ports import HostError, open_device
 
 QUIET_S = 3.0      # no stream line for this long: check the device still answers
 
@@ -90,7 +90,7 @@ def _num(x):
 
 
 class Sinks:
-    """The --csv and --jsonl files: rows of callcue.human.NAMES, flushed as they come."""
+    """The --csv and --jsonl files: rows of callcue.device.human.NAMES, flushed as they come."""
 
     def __init__(self, csv_path, jsonl_path):
         self.files, self.writers = [], []
@@ -120,7 +120,7 @@ def _session(port, tally, sinks, show, limit, opened):
     """Stream from one connection until `limit` records, or raise on a lost device."""
     import serial
 
-    from callcue.device import DeviceError
+    from callcue.device.client import DeviceError
 
     dev = open_device(port, timeout=2.0)
     opened()

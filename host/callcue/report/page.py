@@ -16,7 +16,7 @@ records and talk-over events (device units, see firmware/LOGFORMAT.md). Logs of 
 unknown and left empty.
 
 With --summary the report is one row per rep and one per team (a whole contact centre's
-months of calls), every figure computed in the database (callcue.archive.Archive.summary):
+months of calls), every figure computed in the database (callcue.archive.store.Archive.summary):
 no per-call plots, and --csv writes the same rows for spreadsheets.
 """
 
@@ -30,8 +30,8 @@ import time
 
 import numpy as np
 
-from callcue.archive import ArchiveError, open_for_cli
-from callcue.devices import HostError
+from callcue.archive.store import ArchiveError, open_for_cli
+from callcue.device.ports import HostError
 
 CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
 CUE_LABELS = {"talkover": "talk-over", "fast": "fast pace", "flat": "flat pitch",
@@ -76,7 +76,7 @@ def add_args(p):
                    help="the team table (one row per rep, a team row and its band) as CSV")
     p.add_argument("--out", required=True, metavar="report.html", help="HTML file to write")
     p.add_argument("--pdf", metavar="report.pdf", help="also write the plots as a PDF")
-    from callcue.devcmd import add_keys_arg
+    from callcue.commands.device import add_keys_arg
 
     add_keys_arg(p)
 
@@ -357,7 +357,7 @@ def data_note(r):
 def team_tables(calls):
     """{team: (rep rows, team row, bands)} from the report's calls (dicts with rep, team,
     m and check); calls marked not verified are left out of every figure."""
-    from callcue.integrity import NOT_VERIFIED
+    from callcue.archive.integrity import NOT_VERIFIED
 
     teams = {}
     for c in calls:
@@ -772,7 +772,7 @@ def join_parts(calls):
     "Space policy": each later part's header names the part before, with the call's
     start time) is one call: its parts' records and events joined, its mark the worst
     of theirs. A part whose part before is not in `calls` stays on its own (flagged)."""
-    from callcue.integrity import NOT_SIGNED, NOT_VERIFIED, Check
+    from callcue.archive.integrity import NOT_SIGNED, NOT_VERIFIED, Check
 
     last, joined = {}, set()
     for c in sorted(calls, key=lambda c: (c["s"]["device_id"], c["s"]["start_time"],
@@ -802,11 +802,11 @@ def build(ar, sessions, pdf=None, store=None, csv_rows=None, team_rows=None,
           title="all teams", stats=None):
     """The report's HTML text for archive rows `sessions` (with their rep and team, see
     with_reps; added if missing); writes a PDF of the plots too when `pdf` is a path.
-    Each call is marked verified, not signed or not verified (callcue.integrity, with
+    Each call is marked verified, not signed or not verified (callcue.archive.integrity, with
     the keys of `store`); `csv_rows`, a list, gets a dict per call (CALL_CSV),
     `team_rows` one per rep, team and band (TEAM_CSV); `stats`, a dict, gets the number
     of calls (a call the dongle split into parts is one)."""
-    from callcue.integrity import check_session
+    from callcue.archive.integrity import check_session
     from firmware.sessionlog import decode_header
 
     if sessions and "rep" not in sessions[0]:
@@ -961,11 +961,11 @@ def _select(ar, args, since, until):
 
 
 def run(args):
-    from callcue.archive_cmd import parse_day
+    from callcue.commands.archive import parse_day
 
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
-    from callcue.keys import KeyStore
+    from callcue.archive.keys import KeyStore
 
     store = KeyStore(args.keys)
     with open_for_cli(args.archive, create=False) as ar:

@@ -1,6 +1,6 @@
 """Check a session log's seals: are its records, byte for byte, what the dongle sealed?
 
-    from callcue.seal import verify
+    from callcue.archive.seal import verify
     result = verify(raw_log_bytes, key)     # key: the device's 32-byte key
     result.status      # "verified", "unclosed", "unsealed_tail", "recovered",
                        # "not_signed", "wrong_key" or "broken"

@@ -284,8 +284,8 @@ def add_args(p):
 
 
 def run(args):
-    from callcue.device import DeviceError
-    from callcue.devices import HostError, connect
+    from callcue.device.client import DeviceError
+    from callcue.device.ports import HostError, connect
 
     if not 1 <= args.seconds <= 120:
         raise HostError("--seconds", "must be 1-120, got %d" % args.seconds, code=2)

@@ -34,8 +34,8 @@ class Serial(SerialBase):
     def open(self):
         if self.is_open:
             raise SerialException("Port is already open.")
-        from callcue.simulator import Dongle, SimError, VirtualDongle, is_dongle, is_littlefs
-        from callcue.wavio import InputError
+        from callcue.analysis.wavio import InputError
+        from callcue.sim.dongle import Dongle, SimError, VirtualDongle, is_dongle, is_littlefs
 
         parts = urllib.parse.urlsplit(self.portstr)
         if parts.scheme != "sim":

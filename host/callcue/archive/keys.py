@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from callcue.archive import id_problem
-from callcue.devices import HostError
+from callcue.archive.store import id_problem
+from callcue.device.ports import HostError
 
 KEY_SIZE = 32
 PENDING = ".pending"
@@ -174,8 +174,8 @@ def provision(dev, store, rotate=False, say=print):
     becomes the current key; refused, it is dropped; no answer, the device's info says
     which (or, unreachable, it stays pending for the next run to settle). Returns
     (device_id, key_id) of the key now in force."""
-    from callcue.device import DeviceError
-    from callcue.logs import check_device, dev_name
+    from callcue.commands.logs import check_device, dev_name
+    from callcue.device.client import DeviceError
     from firmware.seal import rekey_proof
 
     info = check_device(dev)

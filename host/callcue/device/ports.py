@@ -10,7 +10,7 @@ up after its request timeout), so nothing here can hang on a silent port.
 
 import contextlib
 
-from callcue.device import Device, DeviceError
+from callcue.device.client import Device, DeviceError
 
 
 class HostError(Exception):

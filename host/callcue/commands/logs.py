@@ -3,14 +3,14 @@
 pull: for every finished session on the device, fetch it in CRC-checked chunks (each
 chunk is also appended to ARCHIVE/partial/, so an interrupted pull resumes where it
 stopped), check the whole file's crc32 against the device's, import it into the archive
-(callcue.archive: a folder's SQLite file or a PostgreSQL database; one transaction per
+(callcue.archive.store: a folder's SQLite file or a PostgreSQL database; one transaction per
 session; a session already there, even one another desk is importing at the same moment,
 adds nothing), check the import by reading it back, and only then, and only with --delete,
 ask the device to delete it (the device deletes only if the crc32 we send matches its file).
 
 export: one row per per-second record (`kind` "second") and one per talk-over event
 (`kind` "talkover", with `start_s`, `end_s` on the records' `t_s` clock and `interrupter`
-"rep" or "customer"), in log order, in the units and columns of callcue.human (the same
+"rep" or "customer"), in log order, in the units and columns of callcue.device.human (the same
 as `callcue stream --csv`); a column that does not apply to a row is empty.
 
 list --archive: one line per archived session (device, rep, session, start, duration,
@@ -22,12 +22,12 @@ import os
 import sys
 import time
 
-from callcue.archive import ArchiveError, id_problem, open_for_cli
-from callcue.devcmd import add_keys_arg
-from callcue.devices import HostError, connect
-from callcue.integrity import seal_result
-from callcue.keys import key_id
-from callcue.seal import BROKEN, NOT_SIGNED, WRONG_KEY
+from callcue.archive.integrity import seal_result
+from callcue.archive.keys import key_id
+from callcue.archive.seal import BROKEN, NOT_SIGNED, WRONG_KEY
+from callcue.archive.store import ArchiveError, id_problem, open_for_cli
+from callcue.commands.device import add_keys_arg
+from callcue.device.ports import HostError, connect
 from firmware.protocol import CHUNK_MAX
 from firmware.sessionlog import FORMAT_VERSION
 
@@ -109,7 +109,7 @@ def run(args):
         raise HostError("--rep", "give the rep's name", code=2)
     with connect(args.port) as dev:
         info = check_device(dev)  # before the archive is opened: a bad device creates nothing
-        from callcue.keys import KeyStore
+        from callcue.archive.keys import KeyStore
 
         store = KeyStore(args.keys)
         with open_for_cli(args.archive) as ar:
@@ -197,7 +197,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
     """Pull every finished session of `dev` into archive `ar` (see the module doc).
     Returns counts and the transfer time. Device/serial errors propagate; the bytes
     received so far stay in ar's partial/ folder for the next call to resume. With
-    `keys` (a callcue.keys.KeyStore) holding the device's key, each pulled log's seals
+    `keys` (a callcue.archive.keys.KeyStore) holding the device's key, each pulled log's seals
     are checked and the verdict archived with it; a broken seal, another key, or no
     seal from a device that has a key is a warning line (the log is archived all the
     same: it is the evidence)."""
@@ -375,9 +375,9 @@ def rep_at(assignments, device_id, start_time):
 
 def export_rows(ar):
     """Every session's per-second records and talk-over events as rows of
-    callcue.human.NAMES, in log (seq) order. A second's time is the session's start plus
+    callcue.device.human.NAMES, in log (seq) order. A second's time is the session's start plus
     its offset from the first record; a talk-over's, when it began."""
-    from callcue import human
+    from callcue.device import human
 
     assignments = ar.assignments()
     for s in ar.sessions():
@@ -399,7 +399,7 @@ def export_rows(ar):
 
 
 def export(args):
-    from callcue import human
+    from callcue.device import human
 
     with open_for_cli(args.archive, create=False) as ar:
         rows = export_rows(ar)
@@ -434,7 +434,7 @@ def export(args):
 
 
 def _parquet(rows, out, ar):
-    from callcue import human
+    from callcue.device import human
 
     if out == "-":
         raise HostError("--out", "parquet is binary: give --out FILE.parquet", code=2)
@@ -470,9 +470,9 @@ def list_archive(args):
     """`logs list --archive`: one line per archived session, oldest first: device, rep,
     session, start (local), duration (one record a second), records (seconds and
     talk-overs) and the mark `report` gives it. Read-only."""
-    from callcue import human
-    from callcue.integrity import check_session
-    from callcue.keys import KeyStore
+    from callcue.archive.integrity import check_session
+    from callcue.archive.keys import KeyStore
+    from callcue.device import human
 
     store = KeyStore(args.keys)
     out = []
@@ -514,8 +514,8 @@ def session_name(s):
 def verify_archive(args):
     """`logs verify`: one line per session (its mark and why), then the tally; exit 1
     naming every session whose rows or log are not the dongle's. Read-only."""
-    from callcue.integrity import NOT_SIGNED, VERIFIED, check_session
-    from callcue.keys import KeyStore
+    from callcue.archive.integrity import NOT_SIGNED, VERIFIED, check_session
+    from callcue.archive.keys import KeyStore
 
     store = KeyStore(args.keys)
     counts = {VERIFIED: 0, NOT_SIGNED: 0}

@@ -11,8 +11,8 @@ import datetime as dt
 import json
 import time
 
-from callcue.archive import ArchiveError, display_name, open_for_cli
-from callcue.devices import HostError
+from callcue.archive.store import ArchiveError, display_name, open_for_cli
+from callcue.device.ports import HostError
 
 ARCHIVE_HELP = "archive folder or postgresql://user@host/database URL"
 

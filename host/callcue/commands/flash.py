@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from callcue import manifest
-from callcue.devices import HostError
+from callcue.device.ports import HostError
 
 ARCH = "armv6m"
 # sys.implementation._mpy bits 10..: native architectures whose CPUs run armv6m (Thumb)

@@ -8,7 +8,7 @@ which dongle when.
 - a `postgresql://user@host/db` URL (libpq syntax, `postgres://` too): one database that
   every desk of a contact centre pulls into and every reader reads. Interrupted pulls
   keep their bytes on the desk, in `~/.cache/callcue/partial/` (or $XDG_CACHE_HOME).
-Every statement and the schema are in callcue.archive_sql; this module is the same for
+Every statement and the schema are in callcue.archive.sql; this module is the same for
 both.
 
 A session is identified by (device_id, session_id, start_time, crc32): a device may
@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from callcue import archive_sql as sql
+from callcue.archive import sql
 from firmware.protocol import crc32
 from firmware.sessionlog import decode_log
 
@@ -321,7 +321,7 @@ class Archive:
         other content (a device whose ids restarted, with its clock unset) is archived
         beside it, and warn(message) says so. Raises ArchiveError for a log that does not
         decode. `seal`: (status, message) of its seals as checked with the device's key
-        (callcue.seal), kept with it; a session already archived gets it if it had none."""
+        (callcue.archive.seal), kept with it; a session already archived gets it if it had none."""
         data = bytes(data)
         try:
             hdr, recs, events = decode_log(data)
@@ -559,7 +559,7 @@ class _Exists(Exception):
 
 def open_for_cli(target, create=True):
     """Archive(target), with any failure as the one-line HostError naming the archive."""
-    from callcue.devices import HostError
+    from callcue.device.ports import HostError
 
     try:
         return Archive(target, create=create)

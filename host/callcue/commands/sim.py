@@ -37,8 +37,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from callcue import simulator, wavio
-from callcue.devices import HostError
+from callcue.analysis import wavio
+from callcue.device.ports import HostError
+from callcue.sim import dongle as simulator
 from dsp.cues import CUE_NAMES
 
 
@@ -196,7 +197,7 @@ def _parse_start(text):
 
 
 def _repl(args, fail):
-    from callcue import replsim
+    from callcue.sim import repl as replsim
 
     if args.storage and not (args.storage == "ram" or args.storage.endswith(".lfs")):
         return fail("--storage", "the REPL board keeps a LittleFS image: give IMAGE.lfs")
@@ -255,9 +256,9 @@ def sim_url(wav, speed=1, storage=None, led=False, device_id=None):
 def _pull(args, fail):
     """Play the call on a live virtual dongle, wait for it to end, then pull its sessions
     into the archive as `logs pull --delete` does, and summarise each."""
-    from callcue.archive import ArchiveError, open_for_cli
-    from callcue.devices import connect
-    from callcue.logs import pull_all
+    from callcue.archive.store import ArchiveError, open_for_cli
+    from callcue.commands.logs import pull_all
+    from callcue.device.ports import connect
     from firmware.sessionlog import decode_session
 
     wav = args.calls[0]

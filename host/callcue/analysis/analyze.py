@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from callcue.reference import spread_sd
+from callcue.analysis.reference import spread_sd
 from dsp.cues import CUE_NAMES
 from dsp.engine import FRAME, RATE_HZ, RECORD_FIELDS, Engine
 from dsp.params import Params

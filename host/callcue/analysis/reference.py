@@ -14,7 +14,7 @@ engine's order:
 compare that stage alone (e.g. talk-over logic given identical voice activity).
 
 The parameters are `dsp.params.Params`, the engine's own, and the filters are
-`callcue.design`'s scipy designs in double precision (the engine runs the same designs
+`callcue.analysis.design`'s scipy designs in double precision (the engine runs the same designs
 quantised by `design.quantise_sos`), so a change of default or of a design moves both.
 
 Units (the engine's, in float):
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from callcue import design
+from callcue.analysis import design
 from dsp.crosstalk import ECHO_FRAMES
 from dsp.cues import DEAD_AIR, FAST, FLAT, LISTEN_S, NONE, TALKOVER
 from dsp.engine import FRAME, FRAMES_PER_S, RATE_HZ
@@ -82,7 +82,7 @@ SYL_HP_A = (1.0, -7.0 / 8.0)
 @dataclass
 class Trace:
     """Everything one run of the chain produces, the same fields for the fixed-point
-    engine (callcue.verify.fixed_trace) and the float reference (`run`).
+    engine (callcue.analysis.verify.fixed_trace) and the float reference (`run`).
 
     Per sample (8 kHz): x_rep, x_cust (band-passed), lp_rep (rep low-passed for pitch).
     Per frame: energy_*, level_* (dB), floor_* (dB), *_ok (crosstalk gate), *_active
