@@ -31,7 +31,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from firmware.sessionlog import decode_log  # noqa: E402
+from firmware.logformat import decode_log  # noqa: E402
 from tests import synthlogs  # noqa: E402
 
 

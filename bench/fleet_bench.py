@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from callcue.archive.store import Archive  # noqa: E402
-from firmware.sessionlog import decode_log  # noqa: E402
+from firmware.logformat import decode_log  # noqa: E402
 from tests import synthlogs  # noqa: E402
 from tests.pgserver import PgServer, missing_reason  # noqa: E402
 

@@ -16,7 +16,7 @@ import numpy as np
 from callcue.analysis import synth
 from callcue.archive.store import Archive
 from callcue.sim import dongle as simulator
-from firmware.sessionlog import HEADER_SIZE, decode_header, encode_header
+from firmware.logformat import HEADER_SIZE, decode_header, encode_header
 
 REPS = ("Ana Silva", "Ben Okafor", "Cleo Marsh", "Dev Patel", "Eve Lind")
 

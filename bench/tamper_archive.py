@@ -36,7 +36,7 @@ from callcue.archive import integrity, keys
 from callcue.archive.seal import verify
 from callcue.archive.store import RECORD_COLUMNS, Archive
 from callcue.sim import dongle as simulator
-from firmware import sessionlog as sl
+from firmware import logformat as sl
 
 EVENT_VALUES = ("start_f", "end_f", "interrupter")
 VALUES = [c for c in RECORD_COLUMNS if c != "seq"]
@@ -151,8 +151,8 @@ def run(seconds, tmp):
         sw = slots[:i] + [slots[i + 1], slots[i]] + slots[i + 2:]
         case("blob slots reordered (neighbours swapped)", blob=raw[:h] + b"".join(sw))
     case("blob seals stripped",
-         blob=raw[:h] + b"".join(s for s in slots if s[sl._KIND] != sl.KIND_SEAL))
-    seals = [i for i, s in enumerate(slots) if s[sl._KIND] == sl.KIND_SEAL]
+         blob=raw[:h] + b"".join(s for s in slots if s[sl.KIND_OFFSET] != sl.KIND_SEAL))
+    seals = [i for i, s in enumerate(slots) if s[sl.KIND_OFFSET] == sl.KIND_SEAL]
     case("blob's last sealed segment cut off", blob=raw[:h] + b"".join(slots[:seals[-2] + 1]))
 
     total = [0, 0]

@@ -15,8 +15,8 @@ from callcue.analysis.analyze import analyze_pcm
 from callcue.device.client import Device, DeviceError
 from callcue.sim import dongle as simulator
 from dsp.params import Params
+from firmware.logformat import decode_log, decode_session
 from firmware.protocol import FRAME_FIELDS, crc32
-from firmware.sessionlog import decode_log, decode_session
 
 from .. import mpyrun
 
@@ -501,7 +501,7 @@ while cap.read(app.rep, app.cust):
     app.step()
     frames += 1
     if frames == 2500:                # a config change: its chore starts a new engine
-        app.cmd_set_config({"params": {"vad_on_db": 10}})
+        app.commands.cmd_set_config({"params": {"vad_on_db": 10}})
         reconfig = chores + 1
     if app.chores_due:
         chores += 1
@@ -668,11 +668,12 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
 
     from callcue.archive.store import Archive
     from callcue.commands import logs
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
+    from firmware import sessionlog
 
     flash = tmp_path / "flash"
     flash.mkdir()
-    log = sl.SessionLog(str(flash / "logs"), "cc-sim-0001", "0.1.0", 5)
+    log = sessionlog.SessionLog(str(flash / "logs"), "cc-sim-0001", "0.1.0", 5)
     for sid in (1, 2):
         assert log.start(1767225600 + sid) == sid
         for k in range(71):

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import serial
 
+from callcue import wire as W
 from callcue.device.client import Device, DeviceError
 from dsp import engine as dsp_engine
 from dsp.params import Params
@@ -52,7 +53,7 @@ def parsed(lines):
     """(kind, rid, code-or-payload) for each response line."""
     out = []
     for line in lines:
-        kind, rid, payload = P.parse_response(line)
+        kind, rid, payload = W.parse_response(line)
         out.append((kind, rid, payload[0] if kind == "ERR" else payload))
     return out
 
@@ -71,7 +72,7 @@ def valid_value(kind, a, b):
     if kind == "map":
         return {"vad_on_db": 10}
     if kind == "pcm":
-        return P.encode_pcm([0] * 80, [0] * 80)
+        return W.encode_pcm([0] * 80, [0] * 80)
     if kind == "hex":
         return "ab" * a
     return True
@@ -154,12 +155,12 @@ def test_record_and_frame_fields_are_the_engines():
         assert isinstance(getattr(eng, name), int), name
     assert P.PCM_FRAME == dsp_engine.FRAME
     assert P.PCM_BYTES == 4 * dsp_engine.FRAME
-    assert len(P.encode_pcm([0] * 80, [0] * 80)) == 428
+    assert len(W.encode_pcm([0] * 80, [0] * 80)) == 428
 
 
 def test_limits_fit_the_line():
     # the longest replay request and the largest get_session chunk fit the limits
-    line = request_line(999999999, "replay", {"pcm": P.encode_pcm([-1] * 80, [-1] * 80)})
+    line = request_line(999999999, "replay", {"pcm": W.encode_pcm([-1] * 80, [-1] * 80)})
     assert len(line) - 1 == 455 <= P.MAX_LINE  # as PROTOCOL.md says
     assert len(P.b64encode(bytes(P.CHUNK_MAX))) == 1024
     big = P.encode_ok(999999999, P.chunk_reply(P.MAX_INT30, P.MAX_INT30, P.MAX_INT30,
@@ -222,7 +223,7 @@ def test_overlong_lines(micropython, tmp_path):
 
 
 def test_partial_lines_split_at_every_byte(micropython, tmp_path):
-    pcm = P.encode_pcm(list(range(-40, 40)), list(range(40, -40, -1)))
+    pcm = W.encode_pcm(list(range(-40, 40)), list(range(40, -40, -1)))
     chunks = []
     n = 0
     for k in range(1, 2000):
@@ -365,11 +366,11 @@ def test_client_matches_ids_and_queues_stream_lines():
     assert (e.value.code, e.value.message) == (P.NOT_FOUND, "no session 9")
     with pytest.raises(DeviceError) as e:
         dev.ping()
-    assert e.value.code == P.TIMEOUT
+    assert e.value.code == W.TIMEOUT
     port.incoming += f"OK {rid + 3} {{\"nope\":1}}\n".encode()
     with pytest.raises(DeviceError) as e:
         dev.ping()
-    assert e.value.code == P.BAD_RESPONSE
+    assert e.value.code == W.BAD_RESPONSE
 
 
 @contextmanager
@@ -481,7 +482,7 @@ def test_pull_session_resumes_from_an_offset(micropython):
         # a wrong prefix is caught by the whole-session crc32
         with pytest.raises(DeviceError) as e:
             dev.pull_session(1, partial=b"\x00" + want[1:100])
-        assert e.value.code == P.CRC
+        assert e.value.code == W.CRC
 
 
 def test_stream_records_frames_and_events(micropython):
@@ -531,7 +532,7 @@ def test_replay_matches_the_host_engine(micropython, make_speech_call):
     with fake_dongle(micropython) as dev:
         got = dev.replay(rep, cust)
         with pytest.raises(DeviceError) as e:
-            dev.request("replay", pcm=P.encode_pcm([0] * 80, [0] * 80))
+            dev.request("replay", pcm=W.encode_pcm([0] * 80, [0] * 80))
         assert e.value.code == P.BUSY
     assert got["frames"] == frames
     assert got["records"] == records and len(records) == 3
@@ -556,7 +557,7 @@ def test_protocol_md_documents_every_command_field_and_error(repo_root):
             assert f"`{arg[0]}`" in sec, f"{name}: argument {arg[0]} undocumented"
         for field, _kind in reply:
             assert f"`{field}`" in sec, f"{name}: reply field {field} undocumented"
-    for code, _who, _meaning in P.ERRORS:
+    for code, _who, _meaning in W.ERRORS:
         assert f"| `{code}` |" in doc, f"error code {code} undocumented"
     for name in P.RECORD_FIELDS + P.FRAME_FIELDS:
         assert f"`{name}`" in doc

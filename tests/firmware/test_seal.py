@@ -25,8 +25,9 @@ from callcue.analysis import synth
 from callcue.archive import seal as hs
 from callcue.device.client import Device, DeviceError
 from callcue.sim import dongle as simulator
+from firmware import logformat as sl
 from firmware import seal as fs
-from firmware import sessionlog as sl
+from firmware import sessionlog
 
 from .. import mpyrun
 from .test_firmware import HEAP_SCRIPT, _event_window
@@ -56,7 +57,7 @@ def _sealed_log(tmp_path, key=KEY, seconds=20, every=5, events_at=(3, 12)):
     """A session written by the store on CPython: batches of `every` seconds, talk-overs
     logged with seconds events_at; returns the file's bytes."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    log = sl.SessionLog(str(tmp_path / "logs"), "cc-test", "0.1.0", 5, key=key,
+    log = sessionlog.SessionLog(str(tmp_path / "logs"), "cc-test", "0.1.0", 5, key=key,
                         statvfs=_statvfs)
     sid = log.start(1767225600)
     ev = array("i", [10, 90, 1, 95, 120, 0])
@@ -239,7 +240,7 @@ def test_torn_tail_is_not_tampering(tmp_path):
 
 
 def test_call_parts_each_verify(tmp_path):
-    log = sl.SessionLog(str(tmp_path / "logs"), "cc-test", "0.1.0", 5, key=KEY,
+    log = sessionlog.SessionLog(str(tmp_path / "logs"), "cc-test", "0.1.0", 5, key=KEY,
                         statvfs=_statvfs, part_bytes=4096)
     log.start(1767225600)
     for t in range(300):

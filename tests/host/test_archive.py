@@ -16,8 +16,8 @@ import pytest
 
 from callcue.archive.store import SCHEMA_VERSION, Archive, ArchiveError, is_url
 from callcue.report import page as report
+from firmware.logformat import decode_log
 from firmware.protocol import crc32
-from firmware.sessionlog import decode_log
 
 from .. import synthlogs
 from ..conftest import run_callcue

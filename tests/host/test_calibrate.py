@@ -324,11 +324,11 @@ app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.W
 alloc = 0
 frames = 0
 for step in ("silence", "rep", "customer"):
-    app.cmd_calibrate({"step": step, "seconds": 2})
+    app.commands.cmd_calibrate({"step": step, "seconds": 2})
     gc.collect()
     micropython.heap_lock()
     try:
-        while app.cal_step is not None and cap.read(app.rep, app.cust):
+        while app.cal.step is not None and cap.read(app.rep, app.cust):
             a = gc.mem_alloc()
             app.step()
             alloc += gc.mem_alloc() - a
@@ -337,10 +337,11 @@ for step in ("silence", "rep", "customer"):
         micropython.heap_unlock()
     if app.chores_due:
         app.chores()
-    r = app.cmd_calibration({})["result"]
+    r = app.commands.cmd_calibration({})["result"]
     print(step, r["used_frames"], r["rep_speech_frames"], r["customer_speech_frames"],
           sum(r.get("diff_hist", [0])))
-print("frames", frames, "alloc", alloc, "saved", sorted(app.cmd_cal_save({})["calibration"]))
+print("frames", frames, "alloc", alloc, "saved",
+      sorted(app.commands.cmd_cal_save({})["calibration"]))
 """
 
 

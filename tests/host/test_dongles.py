@@ -14,7 +14,7 @@ import pytest
 
 from callcue.archive.store import Archive
 from callcue.device.client import Device
-from firmware.sessionlog import decode_log
+from firmware.logformat import decode_log
 
 from .. import mpyrun
 from ..conftest import run_callcue

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from callcue import wire as W
 from callcue.device.client import Device, DeviceError
 from firmware import protocol as P
 
@@ -118,13 +119,13 @@ def test_link_never_sends_a_line_over_the_limit(micropython):
         b"ERR 1 TOO_LARGE ", b"ERR 2 TOO_LARGE ", b"ERR 3 TOO_LARGE ",
         b"OK 4 {\"result\":{", b"OK 5 {\"protocol\""]
     assert len(lines[3]) + 1 == P.MAX_REPLY
-    assert P.parse_response(lines[1]) == ("ERR", 2, ("TOO_LARGE",
+    assert W.parse_response(lines[1]) == ("ERR", 2, ("TOO_LARGE",
                                                      "reply nested deeper than 16"))
     out = run(micropython, "-X", f"heapsize={RP2040_HEAP}", MPY / "link_oversize.py",
               ROOT).encode()
     lines = out.split(b"\n")[:-1]
     assert len(lines) == 5 and all(len(line) + 1 <= P.MAX_REPLY for line in lines)
-    assert {P.parse_response(line)[2][0] for line in lines[:3]} <= {"TOO_LARGE", "INTERNAL"}
+    assert {W.parse_response(line)[2][0] for line in lines[:3]} <= {"TOO_LARGE", "INTERNAL"}
     assert lines[4] == b'OK 5 {"protocol":1}'
 
 
@@ -149,7 +150,7 @@ def test_client_overlong_reply_fails_at_once_and_the_link_goes_on():
     with pytest.raises(DeviceError) as e:
         dev.info()
     assert time.monotonic() - t0 < 2.0       # not the 10 s timeout
-    assert e.value.code == P.BAD_RESPONSE and "65536" in e.value.message
+    assert e.value.code == W.BAD_RESPONSE and "65536" in e.value.message
     assert dev.ping() == {"protocol": 1}
     # exactly MAX_REPLY bytes with the terminator is a good line
     head = f"OK {rid + 2} {{\"protocol\":1,\"pad\":\""
@@ -169,25 +170,25 @@ def test_client_rejects_hostile_replies():
     reply('{"protocol":1,"x":' + "[" * 20000 + "]" * 20000 + "}")  # RecursionError
     with pytest.raises(DeviceError) as e:
         dev.ping()
-    assert e.value.code == P.BAD_RESPONSE and "deep" in e.value.message
+    assert e.value.code == W.BAD_RESPONSE and "deep" in e.value.message
     for body in ('{"sessions":[{"id":"../x","bytes":1}]}', '{"sessions":[{"id":-1}]}',
                  '{"sessions":[7]}', '{"sessions":[{"id":1,"start":"0"}]}'):
         reply(body)
         with pytest.raises(DeviceError) as e:
             dev.sessions()
-        assert e.value.code == P.BAD_RESPONSE, body
+        assert e.value.code == W.BAD_RESPONSE, body
     for body in ('{"id":3,"bytes":1099511627776,"crc32":1,"open":false}',
                  '{"id":4,"bytes":10,"crc32":1,"open":false}',
                  '{"id":3,"bytes":-5,"crc32":1,"open":false}'):
         reply(body)
         with pytest.raises(DeviceError) as e:
             dev.stat_session(3)
-        assert e.value.code == P.BAD_RESPONSE, body
+        assert e.value.code == W.BAD_RESPONSE, body
     # a chunk longer than asked for: never appended
     reply(P.dumps(P.chunk_reply(3, 0, 100, bytes(64))))
     with pytest.raises(DeviceError) as e:
         dev._chunk(3, 0, 32, retries=0)
-    assert e.value.code == P.CRC
+    assert e.value.code == W.CRC
 
 
 # ------------------------------------------------------------------ the commands, end to end

@@ -169,7 +169,7 @@ def _fix_crc(slot):
 
 def _forged(raw):
     """The log with a record's rep talk time changed and its CRC recomputed."""
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
     b = bytearray(raw)
     for at in range(sl.HEADER_SIZE, len(b), 32):
         if b[at + 25] == 0 and int.from_bytes(b[at + 8:at + 10], "little") > 0:
@@ -181,7 +181,7 @@ def _forged(raw):
 
 def _redecode(raw):
     """What a forger must also write into the rows to match a forged blob."""
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
     return sl.decode_log(raw)
 
 
@@ -207,7 +207,7 @@ TAMPER = [
 
 def _tamper(db, how, raw, param="?"):
     """Apply one TAMPER entry through the DB-API connection db."""
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
     if isinstance(how, str) and how not in ("both", "strip"):
         how = (how,)
     if isinstance(how, tuple):

@@ -18,7 +18,7 @@ import soundfile
 from callcue.analysis import synth
 from callcue.archive.store import Archive
 from callcue.device.client import Device
-from firmware.sessionlog import decode_log, decode_session
+from firmware.logformat import decode_log, decode_session
 
 from ..host_sim import PtySim
 
@@ -358,7 +358,7 @@ def test_old_archive_migrates(tmp_path):
     from array import array
 
     from callcue.archive.store import SCHEMA_VERSION
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
     from firmware.protocol import crc32
 
     from ..firmware.test_sessionlog import v1_header

@@ -23,7 +23,7 @@ import pytest
 
 from callcue.archive.store import Archive
 from callcue.report import page as report
-from firmware.sessionlog import decode_log
+from firmware.logformat import decode_log
 
 from .. import synthlogs
 from ..conftest import IN_CI, ROOT
@@ -374,7 +374,7 @@ def test_report_reads_a_format_1_log(archive, tmp_path):
     """A call logged by firmware before talk-over events (log format 1: no events, the
     per-second records only) still imports and reports: counts, by whom left empty,
     overlaps in one colour. Its dongle's clock was not set: the report says so."""
-    from firmware import sessionlog as sl
+    from firmware import logformat as sl
 
     from ..firmware.test_sessionlog import v1_header
 

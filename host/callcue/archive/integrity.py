@@ -20,7 +20,7 @@ check_session() gives a Check: `mark` is one of
 from callcue.archive import seal as hs
 from callcue.archive.keys import key_id
 from callcue.archive.store import RECORD_COLUMNS
-from firmware.sessionlog import decode_log
+from firmware.logformat import decode_log
 
 VERIFIED, NOT_SIGNED, NOT_VERIFIED = "verified", "not signed", "not verified"
 # A call's start is the dongle's clock, the key's time this host's: an unsigned call is

@@ -41,7 +41,7 @@ import hmac
 import struct
 import zlib
 
-from firmware import sessionlog as sl
+from firmware import logformat as sl
 
 KEY_SIZE = 32
 TAG_SIZE = 16
@@ -152,7 +152,7 @@ def verify(raw, key):
     other_key = None
     final_at = None
     for i, s in enumerate(slots):
-        if s[sl._KIND] != sl.KIND_SEAL or not _crc_ok(s):
+        if s[sl.KIND_OFFSET] != sl.KIND_SEAL or not _crc_ok(s):
             continue
         seq, kid, tag, flags, _kind, _count, _crc = struct.unpack_from(_SEAL_FMT, s, 0)
         if kid != want_id:

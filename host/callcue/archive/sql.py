@@ -83,7 +83,7 @@ def create_table(name):
 
 def _fill_events(db):
     """Migration 1: log_format and the events of every stored session, from its raw log."""
-    from firmware.sessionlog import decode_log
+    from firmware.logformat import decode_log
 
     for row in db.q("SELECT pk, raw FROM sessions"):
         hdr, _, events = decode_log(bytes(row["raw"]))

@@ -34,8 +34,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from callcue.archive import sql
+from firmware.logformat import decode_log
 from firmware.protocol import crc32
-from firmware.sessionlog import decode_log
 
 DB_NAME = "callcue.sqlite"
 SCHEMA_VERSION, TABLES = sql.SCHEMA_VERSION, sql.TABLES

@@ -28,8 +28,8 @@ from callcue.archive.seal import BROKEN, NOT_SIGNED, WRONG_KEY
 from callcue.archive.store import ArchiveError, id_problem, open_for_cli
 from callcue.commands.device import add_keys_arg
 from callcue.device.ports import HostError, connect
+from firmware.logformat import FORMAT_VERSION
 from firmware.protocol import CHUNK_MAX
-from firmware.sessionlog import FORMAT_VERSION
 
 
 def add_args(p):
@@ -358,9 +358,9 @@ def dev_name(dev):
 
 
 def _head(dev, sid):
-    from firmware import protocol
+    from callcue.wire import chunk_data
 
-    return protocol.chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
+    return chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
 
 
 def rep_at(assignments, device_id, start_time):

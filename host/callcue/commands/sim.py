@@ -259,7 +259,7 @@ def _pull(args, fail):
     from callcue.archive.store import ArchiveError, open_for_cli
     from callcue.commands.logs import pull_all
     from callcue.device.ports import connect
-    from firmware.sessionlog import decode_session
+    from firmware.logformat import decode_session
 
     wav = args.calls[0]
     wavio.read_call(wav)          # a bad WAV: its one line, before anything is made

@@ -23,12 +23,12 @@ import random
 import time
 from collections import deque
 
+from callcue import wire
+from callcue.wire import BAD_RESPONSE, CRC, TIMEOUT
 from firmware import protocol
 from firmware.protocol import (
     BAD_ARGS,
-    BAD_RESPONSE,
     CHUNK_MAX,
-    CRC,
     ERR,
     EVT,
     FRM,
@@ -37,7 +37,6 @@ from firmware.protocol import (
     OK,
     PCM_FRAME,
     REC,
-    TIMEOUT,
     ProtocolError,
     crc32,
 )
@@ -146,7 +145,7 @@ class Device:
             return BAD_RESPONSE, rid, (f"a line longer than the protocol's {MAX_REPLY} "
                                        "bytes (dropped); the firmware breaks the protocol")
         try:
-            kind, rid, payload = protocol.parse_response(line)
+            kind, rid, payload = wire.parse_response(line)
         except ProtocolError as e:
             return BAD_RESPONSE, e.rid, e.message
         if kind in (REC, FRM, EVT):
@@ -164,7 +163,7 @@ class Device:
         self._rid = self._rid % 999_999_999 + 1
         rid = self._rid
         try:
-            line = protocol.encode_request(rid, cmd, args)
+            line = wire.encode_request(rid, cmd, args)
         except ProtocolError as e:
             raise DeviceError(e.code, e.message, rid) from None
         self.port.write(line)
@@ -190,7 +189,7 @@ class Device:
                 continue  # a stream line, text, or a stale reply to an abandoned request
             if kind == OK:
                 try:
-                    protocol.check_reply(cmd, payload)
+                    wire.check_reply(cmd, payload)
                 except ProtocolError as e:
                     raise DeviceError(e.code, e.message, rid) from None
                 return payload
@@ -302,7 +301,7 @@ class Device:
         for attempt in range(retries + 1):
             try:
                 reply = self.request("get_session", id=sid, offset=offset, len=n)
-                data = protocol.chunk_data(reply, offset)
+                data = wire.chunk_data(reply, offset)
                 if len(data) > n:
                     raise DeviceError(CRC, f"session {sid}: {len(data)} bytes at "
                                       f"{offset}, asked for {n}")
@@ -367,7 +366,7 @@ class Device:
             while i < n or pending:
                 while i < n and len(pending) < window:
                     a, b = i * PCM_FRAME, (i + 1) * PCM_FRAME
-                    pcm = protocol.encode_pcm(rep[a:b], cust[a:b])
+                    pcm = wire.encode_pcm(rep[a:b], cust[a:b])
                     pending.append(self.send("replay", pcm=pcm))
                     i += 1
                 r = self.wait(pending.popleft(), "replay")

@@ -807,7 +807,7 @@ def build(ar, sessions, pdf=None, store=None, csv_rows=None, team_rows=None,
     `team_rows` one per rep, team and band (TEAM_CSV); `stats`, a dict, gets the number
     of calls (a call the dongle split into parts is one)."""
     from callcue.archive.integrity import check_session
-    from firmware.sessionlog import decode_header
+    from firmware.logformat import decode_header
 
     if sessions and "rep" not in sessions[0]:
         sessions = with_reps(ar, sessions)

@@ -217,7 +217,7 @@ class VirtualDongle:
 def session_records(storage_dir):
     """Every per-second record logged in a host-folder storage, in session order:
     [(header, records)], decoded with the device's own log format."""
-    from firmware.sessionlog import decode_session
+    from firmware.logformat import decode_session
 
     out = []
     for path in sorted(Path(storage_dir, "logs").glob("s*.log")):
