@@ -70,7 +70,7 @@ def log(device_id, session_id, start_time, body_bytes, cal_hash=7):
 def import_worker(target, logs, repeat=1):
     """Open archive `target` in this process and import every log (bytes) of `logs`,
     `repeat` times. Returns (added, skipped, errors, seconds); errors are messages."""
-    from callcue.archive.store.store import Archive
+    from callcue.archive.store import Archive
 
     added = skipped = 0
     errors = []
@@ -204,7 +204,7 @@ def team_archive(target, played):
     team's two days: four reps of team north and a dongle never assigned, one short
     call, one lossy call, one call in two parts (Ben's day 2), and a dongle whose
     session ids restarted (cc-0001 session 1 twice). Returns the logs archived."""
-    from callcue.archive.store.store import Archive
+    from callcue.archive.store import Archive
 
     logs = []
     for i, dev, sid, day, hour, minute in TEAM_PLAN:

@@ -12,7 +12,7 @@ import soundfile
 
 from callcue.archive import keys as hk
 from callcue.device.client import Device, DeviceError
-from callcue.device.ports import HostError
+from callcue.errors import CommandError
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ class _Race:
 def test_refused_key_is_not_kept_and_accepted_key_is_never_lost(tmp_path, quiet):
     store = hk.KeyStore(tmp_path / "keys")
     with Device.open(_url(quiet, tmp_path / "f1")) as dev:
-        with pytest.raises(HostError) as e:
+        with pytest.raises(CommandError) as e:
             hk.provision(_Race(dev, "other-host-first"), store, say=lambda m: None)
         assert "refused" in e.value.reason and "MISMATCH" in e.value.reason
     assert not store.folder.exists() or not any(store.folder.iterdir())
@@ -93,7 +93,7 @@ def test_refused_key_is_not_kept_and_accepted_key_is_never_lost(tmp_path, quiet)
 
     store3 = hk.KeyStore(tmp_path / "keys3")                  # the port goes away
     with Device.open(_url(quiet, tmp_path / "f3")) as dev:
-        with pytest.raises(HostError) as e:
+        with pytest.raises(CommandError) as e:
             hk.provision(_Race(dev, "gone"), store3, say=lambda m: None)
         assert "pending" in e.value.reason
         dev.ping()                                # (the set_key got there meanwhile)
@@ -108,11 +108,11 @@ def test_refused_key_is_not_kept_and_accepted_key_is_never_lost(tmp_path, quiet)
 
 def test_key_file_checks(tmp_path):
     store = hk.KeyStore(tmp_path / "k")
-    with pytest.raises(HostError):
+    with pytest.raises(CommandError):
         store.path("../etc")
     store.folder.mkdir()
     (store.folder / "cc-1").write_text("not hex\n")
-    with pytest.raises(HostError) as e:
+    with pytest.raises(CommandError) as e:
         store.keys("cc-1")
     assert "not a key file" in e.value.reason
 

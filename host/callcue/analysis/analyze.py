@@ -48,6 +48,17 @@ def make_params(pairs=()):
         raise ValueError(str(e)) from None
 
 
+def params_from_items(items):
+    """Params from --param NAME=VALUE items; ValueError with the one-line reason if bad."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{item!r} is not NAME=VALUE")
+        pairs.append((name.strip(), value.strip()))
+    return make_params(pairs)
+
+
 def params_dict(params):
     """The parameters as a plain {name: int} dict, in their declared order."""
     for attr in ("as_dict", "to_dict", "asdict"):

@@ -17,10 +17,16 @@ import time
 from pathlib import Path
 
 from callcue.archive.store import id_problem
-from callcue.device.ports import HostError
+from callcue.errors import CommandError
 
 KEY_SIZE = 32
 PENDING = ".pending"
+
+
+def add_keys_arg(p):
+    """The --keys option of the commands that read or write the key store."""
+    p.add_argument("--keys", metavar="DIR", help="the key store (default: $CALLCUE_KEYS, "
+                   "else ~/.config/callcue/keys)")
 
 
 def default_dir():
@@ -37,7 +43,7 @@ def key_id(key):
 
 
 class KeyStore:
-    """The key folder `folder` (None: default_dir()). Errors are HostError naming the
+    """The key folder `folder` (None: default_dir()). Errors are CommandError naming the
     folder or the file."""
 
     def __init__(self, folder=None):
@@ -46,7 +52,7 @@ class KeyStore:
     def path(self, device_id, pending=False):
         why = id_problem(device_id)
         if why is not None:
-            raise HostError(str(self.folder), why)
+            raise CommandError(str(self.folder), why)
         return self.folder / (device_id + (PENDING if pending else ""))
 
     def _read(self, path):
@@ -55,7 +61,7 @@ class KeyStore:
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as e:
-            raise HostError(str(path), "cannot read the key file (%s)" % (
+            raise CommandError(str(path), "cannot read the key file (%s)" % (
                 getattr(e, "strerror", None) or e)) from None
         out = []
         for line in text.splitlines():
@@ -68,7 +74,7 @@ class KeyStore:
             except ValueError:
                 key = b""
             if len(key) != KEY_SIZE:
-                raise HostError(str(path), "not a key file (each line: 64 hex digits and "
+                raise CommandError(str(path), "not a key file (each line: 64 hex digits and "
                                 "the time it was set); restore it from a backup")
             out.append((key, since))
         return out
@@ -99,7 +105,7 @@ class KeyStore:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix="." + path.name + ".",
                                        suffix=".tmp")      # mode 0600
         except OSError as e:
-            raise HostError(str(self.folder), "cannot write the key store (%s)" % (
+            raise CommandError(str(self.folder), "cannot write the key store (%s)" % (
                 e.strerror or e)) from None
         try:
             with os.fdopen(fd, "w", encoding="ascii") as f:
@@ -114,7 +120,7 @@ class KeyStore:
                 os.unlink(tmp)
             except OSError:
                 pass
-            raise HostError(str(path), "cannot write the key file (%s)" % (
+            raise CommandError(str(path), "cannot write the key file (%s)" % (
                 e.strerror or e)) from None
 
     def save_pending(self, device_id, key):
@@ -134,7 +140,7 @@ class KeyStore:
             self.path(device_id, pending=True).unlink(missing_ok=True)
             _fsync_dir(self.folder)
         except OSError as e:
-            raise HostError(str(self.path(device_id, pending=True)),
+            raise CommandError(str(self.path(device_id, pending=True)),
                             "cannot remove it (%s)" % (e.strerror or e)) from None
 
 
@@ -190,11 +196,11 @@ def provision(dev, store, rotate=False, say=print):
                 say("%s already has key %s (in %s); nothing to do (--rotate replaces it)" % (
                     device_id, info["key_id"], store.folder))
                 return device_id, info["key_id"]
-            raise HostError(dev_name(dev), "%s has a key (%s) that is not in %s; give the "
+            raise CommandError(dev_name(dev), "%s has a key (%s) that is not in %s; give the "
                             "key store that provisioned it (--keys DIR)" % (
                                 device_id, info.get("key_id"), store.folder))
         if cur is None:
-            raise HostError(dev_name(dev), "cannot replace %s's key %s: it is not in %s, and "
+            raise CommandError(dev_name(dev), "cannot replace %s's key %s: it is not in %s, and "
                             "the device takes a new key only with proof of the current one"
                             % (device_id, info.get("key_id"), store.folder))
     elif rotate:
@@ -208,27 +214,27 @@ def provision(dev, store, rotate=False, say=print):
     except DeviceError as e:
         if e.code in ("MISMATCH", "BAD_ARGS", "STORAGE", "BUSY", "UNSUPPORTED"):
             store.drop_pending(device_id)       # refused: nothing changed on the device
-            raise HostError(dev_name(dev), "the device refused the key (%s); no key "
+            raise CommandError(dev_name(dev), "the device refused the key (%s); no key "
                             "saved" % e) from None
         try:                                    # no answer: ask what the device holds
             now = dev.info()
         except (DeviceError, OSError):
-            raise HostError(dev_name(dev), "no answer to set_key (%s); the key is kept as "
+            raise CommandError(dev_name(dev), "no answer to set_key (%s); the key is kept as "
                             "pending in %s: run `callcue device key` again with the dongle "
                             "connected to settle it" % (e, store.folder)) from None
         settle_pending(dev, store, now, say=lambda _m: None)
         if now.get("key_id") != key_id(new):
-            raise HostError(dev_name(dev), "the device did not take the key (%s); no key "
+            raise CommandError(dev_name(dev), "the device did not take the key (%s); no key "
                             "saved" % e) from None
         reply = {"key_id": now["key_id"]}
     except OSError as e:
-        raise HostError(dev_name(dev), "the device went away during set_key (%s); the key "
+        raise CommandError(dev_name(dev), "the device went away during set_key (%s); the key "
                         "is kept as pending in %s: run `callcue device key` again with the "
                         "dongle connected to settle it" % (e.strerror or e, store.folder)
                         ) from None
     if reply.get("key_id") != key_id(new):
         store.drop_pending(device_id)
-        raise HostError(dev_name(dev), "the device answered key_id %s for key %s; no key "
+        raise CommandError(dev_name(dev), "the device answered key_id %s for key %s; no key "
                         "saved" % (reply.get("key_id"), key_id(new)))
     if store.pending(device_id) is not None:
         store.confirm(device_id)

@@ -23,6 +23,7 @@ never do (see Archive). One of a newer schema, or a database holding other table
 same names, is refused with the reason.
 """
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -34,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from callcue.archive import sql
+from callcue.errors import CommandError
 from firmware.logformat import decode_log
 from firmware.protocol import crc32
 
@@ -57,8 +59,12 @@ def id_problem(device_id):
     return None
 
 
-class ArchiveError(Exception):
-    pass
+class ArchiveError(CommandError):
+    """The archive failed: str(e) is one line saying what to do. As a CommandError it names
+    no target (what is None): cli.main names the command's --archive."""
+
+    def __init__(self, reason):
+        super().__init__(None, reason)
 
 
 def is_url(target):
@@ -540,6 +546,14 @@ class Archive:
                 say("%d sessions copied" % stats["sessions"])
 
 
+def parse_day(text, option):
+    """Local midnight of YYYY-MM-DD as unix seconds, or the one-line error."""
+    try:
+        return int(dt.datetime.strptime(text, "%Y-%m-%d").timestamp())
+    except ValueError:
+        raise CommandError(option, f"{text!r} is not YYYY-MM-DD", code=2) from None
+
+
 def _when(start_time):
     if start_time <= 0:
         return "with the clock unset"
@@ -558,13 +572,11 @@ class _Exists(Exception):
 
 
 def open_for_cli(target, create=True):
-    """Archive(target), with any failure as the one-line HostError naming the archive."""
-    from callcue.device.ports import HostError
-
+    """Archive(target), with any failure as the one-line CommandError naming the archive."""
     try:
         return Archive(target, create=create)
     except ArchiveError as e:
-        raise HostError(error_name(target), str(e), code=2) from None
+        raise CommandError(error_name(target), str(e), code=2) from None
 
 
 def error_name(target):

@@ -7,17 +7,18 @@ centre's PostgreSQL database; each session in its own transaction, re-imported f
 raw log and checked, so a copy cut short is simply run again.
 """
 
-import datetime as dt
+import argparse
 import json
 import time
 
-from callcue.archive.store import ArchiveError, display_name, open_for_cli
-from callcue.device.ports import HostError
+from callcue.archive.store import ArchiveError, display_name, open_for_cli, parse_day
+from callcue.errors import CommandError
 
 ARCHIVE_HELP = "archive folder or postgresql://user@host/database URL"
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = (
         "examples: callcue archive assign cc-0042 'Ana Silva' --team north "
         "--since 2026-11-01 --archive postgresql://callcue@db.example/callcue\n"
@@ -41,15 +42,9 @@ def add_args(p):
     c.add_argument("dst", metavar="DST", help="the archive to copy into (created if new)")
 
 
-def parse_day(text, option):
-    """Local midnight of YYYY-MM-DD as unix seconds, or the one-line error."""
-    try:
-        return int(dt.datetime.strptime(text, "%Y-%m-%d").timestamp())
-    except ValueError:
-        raise HostError(option, f"{text!r} is not YYYY-MM-DD", code=2) from None
-
-
 def run(args):
+    """The archive itself: which rep (and team) wears which dongle, its size and schema, and
+    copying one archive into another (a folder's SQLite file into a PostgreSQL database)."""
     if args.action == "copy":
         return copy(args)
     with open_for_cli(args.archive, create=args.action == "assign") as ar:
@@ -82,26 +77,26 @@ def run(args):
                     for k, v in info.items():
                         print(f"{k:15} {v}")
         except ArchiveError as e:
-            raise HostError(ar.name, str(e)) from None
+            raise CommandError(ar.name, str(e)) from None
     return 0
 
 
 def copy(args):
     if display_name(args.src) == display_name(args.dst):
-        raise HostError(args.dst, "is the source itself; give another archive", code=2)
+        raise CommandError(args.dst, "is the source itself; give another archive", code=2)
     t0 = time.monotonic()
     with open_for_cli(args.src, create=False) as src, open_for_cli(args.dst) as dst:
         try:
             stats = dst.copy_from(src, say=print)
             want = src.counts()
         except ArchiveError as e:
-            raise HostError(dst.name, str(e)) from None
+            raise CommandError(dst.name, str(e)) from None
         # every source session is in the destination now: check it row by row, not hoped
         missing = [s for s in src.sessions()
                    if dst.find(s["device_id"], s["session_id"], s["start_time"],
                                s["crc32"]) is None]
         if missing:
-            raise HostError(dst.name, "%d session(s) of the source are missing after the "
+            raise CommandError(dst.name, "%d session(s) of the source are missing after the "
                             "copy; run it again" % len(missing))
         print("copied %d session(s) (%d records, %d talk-over events) from %s to %s in "
               "%.1f s: %d new, %d already there" % (

@@ -19,6 +19,7 @@ are at the constants below). The device counts, the host decides (PROTOCOL.md,
 `calibration`). Nothing is written until all three steps have passed.
 """
 
+import argparse
 import math
 import sys
 import time
@@ -267,6 +268,7 @@ def _keep(dev, results):
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("example: callcue calibrate --port /dev/ttyACM0\n"
                 "         callcue synth cal.wav --scenario calibration && "
                 "callcue calibrate --port sim://cal.wav --yes\n"
@@ -284,26 +286,30 @@ def add_args(p):
 
 
 def run(args):
+    """Guided calibration with the headset on: silence, rep alone, customer alone; measures noise
+    floors and sidetone/echo coupling, writes the implied thresholds to the dongle and reads
+    them back."""
     from callcue.device.client import DeviceError
-    from callcue.device.ports import HostError, connect
+    from callcue.device.ports import connect
+    from callcue.errors import CommandError
 
     if not 1 <= args.seconds <= 120:
-        raise HostError("--seconds", "must be 1-120, got %d" % args.seconds, code=2)
+        raise CommandError("--seconds", "must be 1-120, got %d" % args.seconds, code=2)
     if not args.yes and not sys.stdin.isatty():
-        raise HostError("calibrate", "stdin is not a terminal, so nobody can press Enter "
+        raise CommandError("calibrate", "stdin is not a terminal, so nobody can press Enter "
                         "between the steps: give --yes (scripted rigs)", code=2)
     try:
         with connect(args.port) as dev:
             calibrate(dev, seconds=args.seconds, yes=args.yes, write=not args.dry_run)
     except CalibrationError as e:
-        raise HostError(args.port, str(e) + "; nothing was written", code=1) from None
+        raise CommandError(args.port, str(e) + "; nothing was written", code=1) from None
     except (DeviceError, ValueError) as e:
-        raise HostError(args.port, "calibration failed: %s; nothing was written" % e,
+        raise CommandError(args.port, "calibration failed: %s; nothing was written" % e,
                         code=1) from None
     except EOFError:
-        raise HostError(args.port, "stdin closed at a prompt: calibration stopped; nothing "
+        raise CommandError(args.port, "stdin closed at a prompt: calibration stopped; nothing "
                         "was written", code=1) from None
     except KeyboardInterrupt:
-        raise HostError(args.port, "calibration interrupted; nothing was written",
+        raise CommandError(args.port, "calibration interrupted; nothing was written",
                         code=130) from None
     return 0

@@ -2,14 +2,17 @@
 dongle's identity, engine parameter overrides, clock and sealing key, over the serial
 protocol."""
 
+import argparse
 import json
 import time
 
 from callcue.device import human
-from callcue.device.ports import HostError, connect
+from callcue.device.ports import connect
+from callcue.errors import CommandError
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("examples: callcue device info --port /dev/ttyACM0\n"
                 "          callcue device config set fast_on_csps=520 --port /dev/ttyACM0\n"
                 "          callcue device time set --port /dev/ttyACM0\n"
@@ -29,6 +32,8 @@ def add_args(p):
                          "store, outside the archive)")
     key.add_argument("--rotate", action="store_true",
                      help="replace the key it has (the old one is kept to check old logs)")
+    from callcue.archive.keys import add_keys_arg
+
     add_keys_arg(key)
     for q in (info, cget, cset, tset, key):
         q.add_argument("--port", required=True, metavar="P",
@@ -37,25 +42,21 @@ def add_args(p):
         q.add_argument("--json", action="store_true", help="print the reply as JSON")
 
 
-def add_keys_arg(p):
-    p.add_argument("--keys", metavar="DIR", help="the key store (default: $CALLCUE_KEYS, "
-                   "else ~/.config/callcue/keys)")
-
-
 def _parse_pairs(pairs):
     params = {}
     for item in pairs:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise HostError(item, "not KEY=VALUE (e.g. fast_on_csps=520)", code=2)
+            raise CommandError(item, "not KEY=VALUE (e.g. fast_on_csps=520)", code=2)
         if value.lower() in ("default", "none", ""):
             params[key] = None
             continue
         try:
             params[key] = int(value)
         except ValueError:
-            raise HostError(item, "the value must be an integer, or 'default'", code=2) from None
+            raise CommandError(item, "the value must be an integer, or 'default'",
+                               code=2) from None
     return params
 
 
@@ -220,6 +221,7 @@ def config_status_text(status):
 
 
 def run(args):
+    """One dongle's identity, engine parameter overrides and clock."""
     if args.what == "config" and args.action == "set":
         params = _parse_pairs(args.pairs)
     if args.what == "key":

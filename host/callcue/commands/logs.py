@@ -17,22 +17,24 @@ list --archive: one line per archived session (device, rep, session, start, dura
 records, and the report's mark: verified, not signed, not verified).
 """
 
+import argparse
 import json
 import os
 import sys
 import time
 
 from callcue.archive.integrity import seal_result
-from callcue.archive.keys import key_id
+from callcue.archive.keys import add_keys_arg, key_id
 from callcue.archive.seal import BROKEN, NOT_SIGNED, WRONG_KEY
 from callcue.archive.store import ArchiveError, id_problem, open_for_cli
-from callcue.commands.device import add_keys_arg
-from callcue.device.ports import HostError, connect
+from callcue.device.ports import connect
+from callcue.errors import CommandError
 from firmware.logformat import FORMAT_VERSION
 from firmware.protocol import CHUNK_MAX
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("examples: callcue logs list --port /dev/ttyACM0\n"
                 "          callcue logs list --archive ~/callcue\n"
                 "          callcue logs pull --port /dev/ttyACM0 --archive ~/callcue --delete\n"
@@ -81,6 +83,9 @@ def add_args(p):
 
 
 def run(args):
+    """List a dongle's session logs, pull them into an archive (a folder's SQLite file or a
+    PostgreSQL database; resumable, idempotent, --delete only after a verified import), export
+    the archive."""
     if args.action == "export":
         return export(args)
     if args.action == "verify":
@@ -102,11 +107,11 @@ def run(args):
                 s["id"], start, s["records"], s["bytes"]))
         return 0
     if not 1 <= args.chunk <= CHUNK_MAX:
-        raise HostError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
+        raise CommandError("--chunk", f"must be 1..{CHUNK_MAX}", code=2)
     if args.team is not None and not args.rep:
-        raise HostError("--team", "goes with --rep NAME (the rep's team)", code=2)
+        raise CommandError("--team", "goes with --rep NAME (the rep's team)", code=2)
     if args.rep is not None and not args.rep.strip():
-        raise HostError("--rep", "give the rep's name", code=2)
+        raise CommandError("--rep", "give the rep's name", code=2)
     with connect(args.port) as dev:
         info = check_device(dev)  # before the archive is opened: a bad device creates nothing
         from callcue.archive.keys import KeyStore
@@ -144,7 +149,7 @@ def assign_rep(ar, device_id, rep, team, stats, say=print):
         ar.assign(device_id, rep, since, team)
         team = next((r["team"] for r in ar.reps() if r["rep_id"] == rep), None)
     except ArchiveError as e:
-        raise HostError(ar.name, str(e)) from None
+        raise CommandError(ar.name, str(e)) from None
     say("%s: %s's calls%s (team %s)" % (
         device_id, rep, " from %s" % time.strftime("%Y-%m-%d %H:%M", time.localtime(since))
         if since > 0 else "", team or "-"))
@@ -272,7 +277,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
                 data, warn=lambda msg, sid=sid: say("session %d: warning: %s" % (sid, msg)),
                 seal=verdict)
         except ArchiveError as e:
-            raise HostError(ar.name, f"session {sid}: {e}") from None
+            raise CommandError(ar.name, f"session {sid}: {e}") from None
         part.unlink(missing_ok=True)
         n, n_ev = ar.stored_counts(pk)
         stats["pulled"] += 1
@@ -286,7 +291,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
             "" if res is None else "; seal: " + res.status))
         if delete:
             if not ar.verify(pk, crc):
-                raise HostError(ar.name, f"session {sid}: the archived copy does not "
+                raise CommandError(ar.name, f"session {sid}: the archived copy does not "
                                 "read back whole; not deleting it from the device")
             dev.delete_session(sid, crc)
             stats["deleted"] += 1
@@ -308,7 +313,7 @@ def _live_sim_hint(dev):
 def _part_error(part, e):
     """A partial file's OSError (disk full, a read-only folder) as one line naming the
     file, not as the device going away (the port's errors are OSErrors too)."""
-    return HostError(str(part), f"cannot write ({e.strerror or e}); free some space or fix "
+    return CommandError(str(part), f"cannot write ({e.strerror or e}); free some space or fix "
                      "the folder's permissions, then pull again (it resumes)")
 
 
@@ -339,15 +344,15 @@ def device_losses(info):
 
 
 def check_device(dev):
-    """The device's `info`, or HostError naming the port when its id is no safe file name
+    """The device's `info`, or CommandError naming the port when its id is no safe file name
     (it names the partial files) or its log format is newer than this callcue reads."""
     info = dev.info()
     why = id_problem(info["device_id"])
     if why is not None:
-        raise HostError(dev_name(dev), why + "; nothing pulled (give the dongle a proper id: "
+        raise CommandError(dev_name(dev), why + "; nothing pulled (give the dongle a proper id: "
                         "`callcue flash --reset-config`)")
     if info.get("log_format", 1) > FORMAT_VERSION:
-        raise HostError(dev_name(dev), "the device writes session-log format %d, this callcue "
+        raise CommandError(dev_name(dev), "the device writes session-log format %d, this callcue "
                         "reads up to %d; update callcue (pip install -U callcue)" % (
                             info["log_format"], FORMAT_VERSION))
     return info
@@ -411,7 +416,7 @@ def export(args):
         try:
             out = sys.stdout if tmp is None else open(tmp, "w", newline="")  # noqa: SIM115
         except OSError as e:
-            raise HostError(args.out, e.strerror or str(e), code=2) from None
+            raise CommandError(args.out, e.strerror or str(e), code=2) from None
         try:
             w = human.RowWriter(out, args.format)
             for row in rows:
@@ -421,9 +426,9 @@ def export(args):
                 out.close()
                 os.unlink(tmp)
             if isinstance(e, ArchiveError):
-                raise HostError(ar.name, str(e)) from None
+                raise CommandError(ar.name, str(e)) from None
             if isinstance(e, OSError) and tmp is not None:
-                raise HostError(args.out, e.strerror or str(e), code=2) from None
+                raise CommandError(args.out, e.strerror or str(e), code=2) from None
             raise
         if tmp is not None:
             out.close()
@@ -437,17 +442,17 @@ def _parquet(rows, out, ar):
     from callcue.device import human
 
     if out == "-":
-        raise HostError("--out", "parquet is binary: give --out FILE.parquet", code=2)
+        raise CommandError("--out", "parquet is binary: give --out FILE.parquet", code=2)
     try:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise HostError("--format parquet", "needs pyarrow: pip install 'callcue[parquet]' "
+        raise CommandError("--format parquet", "needs pyarrow: pip install 'callcue[parquet]' "
                         "(or use --format csv / jsonl)") from None
     try:
         rows = list(rows)
     except ArchiveError as e:
-        raise HostError(ar.name, str(e)) from None
+        raise CommandError(ar.name, str(e)) from None
     table = pyarrow.Table.from_pylist(rows, schema=human.parquet_schema())
     tmp = "%s.%d.tmp" % (out, os.getpid())
     try:
@@ -456,7 +461,7 @@ def _parquet(rows, out, ar):
     except OSError as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise HostError(out, e.strerror or str(e), code=2) from None
+        raise CommandError(out, e.strerror or str(e), code=2) from None
     print("wrote %d rows (records and talk-over events) to %s" % (len(rows), out))
     return 0
 
@@ -488,7 +493,7 @@ def list_archive(args):
                                 s["start_time"]), "duration_s": n, "records": n + n_ev,
                             "talkovers": n_ev, "mark": check.mark, "mark_note": check.note})
         except ArchiveError as e:
-            raise HostError(ar.name, str(e)) from None
+            raise CommandError(ar.name, str(e)) from None
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -530,7 +535,7 @@ def verify_archive(args):
                 else:
                     counts[c.mark] += 1
         except ArchiveError as e:
-            raise HostError(ar.name, str(e)) from None
+            raise CommandError(ar.name, str(e)) from None
     print("%d session(s): %d verified, %d not signed, %d not verified (keys: %s)" % (
         counts[VERIFIED] + counts[NOT_SIGNED] + len(failed), counts[VERIFIED],
         counts[NOT_SIGNED], len(failed), store.folder))

@@ -31,53 +31,61 @@ import datetime as dt
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
 from callcue.analysis import wavio
-from callcue.device.ports import HostError
+from callcue.errors import BAD_INPUT, CommandError, bad_input
 from callcue.sim import dongle as simulator
 from dsp.cues import CUE_NAMES
 
 
-def run(args, fail):
+def run(args):
+    """Run calls through the virtual dongle: the real firmware under MicroPython's unix
+    port on a simulated board. Plays calls into a dongle kept in a folder (--dongle DIR;
+    then `--port sim://DIR` anywhere, like a real dongle plugged in), or serves a live
+    call's serial link on a pseudo-terminal (or `--port sim://CALL.wav`), or writes the
+    records it logged (--records), or pulls its sessions into an archive like a
+    supervisor (--pull ARCH). With --repl, a bare simulated RP2040 running stock
+    MicroPython instead, to flash (`callcue flash --port PTY`)."""
+    args.speed = default_speed(args)
     if args.repl:
         extra = [name for name, on in (("CALL.wav", args.calls), ("--dongle", args.dongle),
                                        ("--records", args.records), ("--pull", args.pull),
                                        ("--id", args.id)) if on]
         if extra:
-            return fail("--repl", "serves a bare MicroPython board: %s cannot go with it"
-                        % extra[0])
-        return _repl(args, fail)
+            raise bad_input("--repl", "serves a bare MicroPython board: %s cannot go with it"
+                            % extra[0])
+        return _repl(args)
     calls = args.calls
     why = _conflict(args)
     if why is not None:
-        return fail(*why)
+        raise bad_input(*why)
     try:
         if args.dongle:
-            return _dongle(args, fail)
+            return _dongle(args)
         if args.records:
-            return _records(args, fail)
+            return _records(args)
         if args.pull:
-            return _pull(args, fail)
+            return _pull(args)
         storage, kw = _storage(args.storage)
         dongle = simulator.VirtualDongle(calls[0], storage=storage, speed=args.speed,
                                          loop=args.loop, led=args.led, stay=True,
                                          device_id=args.id, **kw)
     except wavio.InputError as e:
-        return fail(e.path, e.reason)
+        raise bad_input(e.path, e.reason) from None
     except simulator.SimError as e:
-        return fail(*_what_reason(e))
-    except HostError as e:
-        return fail(e.what, e.reason)
+        raise bad_input(*_what_reason(e)) from None
+    except CommandError as e:
+        e.code = BAD_INPUT  # sim's every failure is its input's (exit 2), as always
+        raise
     return _serve(dongle, "virtual dongle")
 
 
 def _what_reason(e):
-    """A SimError's "WHAT: reason" as fail()'s two parts."""
+    """A SimError's "WHAT: reason" as its two parts."""
     what, sep, reason = str(e).partition(": ")
     return (what, reason) if sep else ("sim", str(e))
 
@@ -149,7 +157,7 @@ def _serve(dongle, what):
     return 0
 
 
-def _dongle(args, fail):
+def _dongle(args):
     """Play the calls into the dongle folder, or, with none, plug it in on a pty."""
     start = _parse_start(args.start) if args.start else None
     gap = 120
@@ -157,10 +165,11 @@ def _dongle(args, fail):
         try:
             gap = simulator.parse_duration(args.gap)
         except ValueError:
-            return fail("--gap", "%r is not a duration like 90s, 5m, 2h or 1d" % args.gap)
+            raise bad_input("--gap", "%r is not a duration like 90s, 5m, 2h or 1d"
+                            % args.gap) from None
     if not args.calls:
         if args.id:
-            return fail("--id", "names a new dongle: give the calls to play into it")
+            raise bad_input("--id", "names a new dongle: give the calls to play into it")
         folder = simulator.Dongle.open(args.dongle)
         return _serve(folder.plug_in(), "virtual dongle %s (%s), plugged in," % (
             folder.device_id, args.dongle))
@@ -181,7 +190,7 @@ def _dongle(args, fail):
 
 def _parse_start(text):
     """Local time YYYY-MM-DDTHH:MM (or a space for the T; a date alone: 09:00) as unix
-    seconds; HostError otherwise."""
+    seconds; CommandError otherwise."""
     t = text.strip()
     try:
         if len(t) == 10:
@@ -189,25 +198,25 @@ def _parse_start(text):
         else:
             when = dt.datetime.strptime(t.replace(" ", "T"), "%Y-%m-%dT%H:%M")
     except ValueError:
-        raise HostError("--start", "%r is not YYYY-MM-DDTHH:MM (local time)" % text,
+        raise CommandError("--start", "%r is not YYYY-MM-DDTHH:MM (local time)" % text,
                         code=2) from None
     if not 2020 <= when.year <= 2099:
-        raise HostError("--start", "%r is outside 2020-2099" % text, code=2)
+        raise CommandError("--start", "%r is outside 2020-2099" % text, code=2)
     return int(when.timestamp())
 
 
-def _repl(args, fail):
+def _repl(args):
     from callcue.sim import repl as replsim
 
     if args.storage and not (args.storage == "ram" or args.storage.endswith(".lfs")):
-        return fail("--storage", "the REPL board keeps a LittleFS image: give IMAGE.lfs")
+        raise bad_input("--storage", "the REPL board keeps a LittleFS image: give IMAGE.lfs")
     try:
         board = replsim.SimBoard(storage=args.storage or "ram", mpy=args.mpy,
                                  size_kb=args.size_kb, raw_paste=not args.no_raw_paste,
                                  micropython=not args.not_micropython,
                                  app_wdt_ms=args.app_wdt)
     except simulator.SimError as e:
-        return fail("sim", str(e))
+        raise bad_input("sim", str(e)) from None
     try:
         board.serve_pty(lambda path: print("simulated MicroPython board on %s (Ctrl-C stops it)"
                                            % path, flush=True))
@@ -218,7 +227,7 @@ def _repl(args, fail):
     return 0
 
 
-def _records(args, fail):
+def _records(args):
     storage = tempfile.mkdtemp(prefix="callcue-flash-")
     try:
         dongle = simulator.VirtualDongle(args.calls[0], storage=storage, speed=args.speed,
@@ -227,7 +236,7 @@ def _records(args, fail):
         dongle.close()
         if dongle.proc.returncode != 0:
             tail = (err or b"").decode(errors="replace").strip().splitlines()[-1:]
-            return fail("sim", "firmware stopped: %s" % (tail[0] if tail else "no output"))
+            raise bad_input("sim", "firmware stopped: %s" % (tail[0] if tail else "no output"))
         lines = [json.dumps(simulator.contract_second(rec))
                  for _, recs in simulator.session_records(storage) for rec in recs]
     finally:
@@ -253,7 +262,7 @@ def sim_url(wav, speed=1, storage=None, led=False, device_id=None):
     return url + "&led" if led else url
 
 
-def _pull(args, fail):
+def _pull(args):
     """Play the call on a live virtual dongle, wait for it to end, then pull its sessions
     into the archive as `logs pull --delete` does, and summarise each."""
     from callcue.archive.store import ArchiveError, open_for_cli
@@ -283,7 +292,7 @@ def _pull(args, fail):
                 for s in stats["sessions"]:
                     print(_summary(*decode_session(ar.raw(s["pk"]))), flush=True)
             except ArchiveError as e:
-                raise HostError(ar.name, str(e)) from None
+                raise CommandError(ar.name, str(e)) from None
             name = ar.name
         dev.reboot()
     print("archived %d session(s) into %s: callcue report --archive %s --out report.html" % (
@@ -394,12 +403,3 @@ def default_speed(args):
     if args.dongle or args.records:
         return 0
     return 10 if args.pull else 1
-
-
-def main_for_tests(argv):  # pragma: no cover - convenience
-    from callcue.cli import main
-    return main(["sim", *argv])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main_for_tests(sys.argv[1:]))

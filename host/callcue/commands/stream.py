@@ -9,16 +9,19 @@ the dashboard says so and reopens it every second until the device is back; Ctrl
 streaming and exits cleanly (exit 0). On a non-terminal it prints one line per second.
 """
 
+import argparse
 import contextlib
 import time
 
 from callcue.device import human
-from callcue.device.ports import HostError, open_device
+from callcue.device.ports import open_device
+from callcue.errors import CommandError
 
 QUIET_S = 3.0      # no stream line for this long: check the device still answers
 
 
 def add_args(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = ("examples: callcue stream --port /dev/ttyACM0\n"
                 "          callcue stream --port /dev/ttyACM0 --jsonl call.jsonl --seconds 600")
     p.add_argument("--port", required=True, metavar="P",
@@ -102,7 +105,7 @@ class Sinks:
                     self.writers.append(human.RowWriter(f, fmt))
         except OSError as e:
             self.close()
-            raise HostError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
+            raise CommandError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
                             code=2) from None
 
     def write(self, row):
@@ -165,6 +168,8 @@ def _session(port, tally, sinks, show, limit, opened):
 
 
 def run(args):
+    """A live dashboard of the dongle's per-second records; --csv/--jsonl record them. Reconnects
+    after unplug/replug; Ctrl-C exits."""
     from rich.console import Console
     from rich.live import Live
 
@@ -202,7 +207,7 @@ def run(args):
             try:
                 _session(args.port, tally, sinks, show, args.seconds, opened)
                 return 0
-            except HostError as e:
+            except CommandError as e:
                 if state["lost_at"] is None:
                     raise  # never connected: say why and stop
                 reason = e.reason
@@ -213,7 +218,7 @@ def run(args):
                     "come back (Ctrl-C stops)")
             gone = time.monotonic() - state["lost_at"]
             if args.give_up is not None and gone > args.give_up:
-                raise HostError(args.port, f"gone for {gone:.0f} s ({reason}); plug it back "
+                raise CommandError(args.port, f"gone for {gone:.0f} s ({reason}); plug it back "
                                 "in and run the command again")
             time.sleep(1.0)
     except KeyboardInterrupt:

@@ -3,28 +3,19 @@
     with connect("/dev/ttyACM0") as dev:     # or a pty from `callcue sim`, or sim://CALL.wav
         print(dev.info()["device_id"])
 
-Every failure to reach a device becomes HostError(port, what to do): one line for the
-command line, never a traceback. Every read has a timeout (Device polls at 50 ms and gives
-up after its request timeout), so nothing here can hang on a silent port.
+Every failure to reach a device becomes callcue.errors.CommandError(port, what to do): one
+line for the command line, never a traceback. Every read has a timeout (Device polls at
+50 ms and gives up after its request timeout), so nothing here can hang on a silent port.
 """
 
 import contextlib
 
 from callcue.device.client import Device, DeviceError
-
-
-class HostError(Exception):
-    """A host command failed: `what` (a port, file or option) and `reason` (what to do)."""
-
-    def __init__(self, what, reason, code=1):
-        super().__init__(what, reason)
-        self.what = what
-        self.reason = reason
-        self.code = code
+from callcue.errors import CommandError
 
 
 def open_device(port, timeout=5.0):
-    """A connected Device on `port` (path or pyserial URL); HostError if it cannot be."""
+    """A connected Device on `port` (path or pyserial URL); CommandError if it cannot be."""
     import serial
 
     try:
@@ -38,27 +29,27 @@ def open_device(port, timeout=5.0):
             reason = "no such port: plug the dongle in, or list ports with `callcue devices`"
         else:
             reason = f"cannot open the port ({text})"
-        raise HostError(port, reason) from None
+        raise CommandError(port, reason) from None
     except DeviceError as e:
-        raise HostError(port, f"the device does not answer the callcue protocol ({e}); is "
+        raise CommandError(port, f"the device does not answer the callcue protocol ({e}); is "
                         "the callcue firmware flashed (`callcue flash`)?") from None
     except OSError as e:
-        raise HostError(port, f"cannot open the port ({e.strerror or e})") from None
+        raise CommandError(port, f"cannot open the port ({e.strerror or e})") from None
 
 
 @contextlib.contextmanager
 def connect(port, timeout=5.0):
     """open_device() as a context manager that turns DeviceError and a vanished port
-    (serial/OS errors mid-transfer) into HostError naming the port."""
+    (serial/OS errors mid-transfer) into CommandError naming the port."""
     import serial
 
     dev = open_device(port, timeout)
     try:
         yield dev
     except DeviceError as e:
-        raise HostError(port, str(e)) from None
+        raise CommandError(port, str(e)) from None
     except (serial.SerialException, OSError) as e:
-        raise HostError(port, f"the device went away ({e}); plug it back in and run the "
+        raise CommandError(port, f"the device went away ({e}); plug it back in and run the "
                         "command again (pulls resume where they stopped)") from None
     finally:
         with contextlib.suppress(Exception):
@@ -77,7 +68,7 @@ def probe(port, timeout=1.0):
     """{port, device_id, firmware, ...} if a callcue dongle answers on `port`, else None."""
     try:
         dev = open_device(port, timeout)
-    except HostError:
+    except CommandError:
         return None
     try:
         info = dev.info()
@@ -90,29 +81,3 @@ def probe(port, timeout=1.0):
             "sessions_free_bytes": info.get("free_bytes"), "time": info.get("time")}
 
 
-def add_args(p):
-    p.epilog = "example: callcue devices        (or: callcue devices --port /dev/pts/5)"
-    p.add_argument("--port", action="append", default=[], metavar="P",
-                   help="also probe this port or URL (may be repeated), e.g. a pty from "
-                   "`callcue sim`")
-    p.add_argument("--json", action="store_true", help="print the list as JSON")
-
-
-def run(args):
-    import json
-
-    ports = list(dict.fromkeys([*usb_ports(), *args.port]))
-    found = [d for d in (probe(p) for p in ports) if d is not None]
-    if args.json:
-        print(json.dumps(found, indent=1))
-        return 0
-    if not found:
-        print("no callcue dongle found (%d serial port%s probed)" % (
-            len(ports), "" if len(ports) == 1 else "s"))
-        return 1
-    for d in found:
-        # a device's words are shown quoted when they could draw on the terminal
-        dev_id, fw = (x if isinstance(x, str) and x.isprintable() else repr(x)
-                      for x in (d["device_id"], d["firmware"]))
-        print("%-20s %-16s firmware %s" % (d["port"], dev_id, fw))
-    return 0
