@@ -7,7 +7,7 @@ twins on MicroPython.
 Scaling and overflow:
 - biquad_q13: direct form I. Input, output and state int16; coefficients Q13
   (|c| < 4). The accumulator is Q13 with sum(|c|) * 2**15 <= 3.99 * 2**28 < 2**30
-  by construction (callcue.design rejects larger sections); it is rounded half up
+  by construction (callcue.analysis.design rejects larger sections); it is rounded half up
   by (acc + 2**12) >> 13 and the output saturates to int16, so the state can never
   grow past int16 and the bound holds for every later sample.
 - energy: sum of (x * x + 128) >> 8 (rounded) over a 10 ms frame (80 samples), with

@@ -3,7 +3,7 @@ table, request parsing and the reply encoders.
 
 Pure (no port access, no I/O) and shared: the dongle and the host both import it as
 `firmware.protocol`. What only a host does (encode requests, parse and check responses,
-check chunks, encode replay PCM, the host's error codes) is callcue/wire.py, which takes
+check chunks, encode replay PCM, the host's error codes) is callcue/device/wire.py, which takes
 every constant from here. It gives identical results under MicroPython and
 CPython (tests/firmware/mpy/protocol_golden.py), which is why it carries its own JSON writer and a
 strict JSON-subset reader for request arguments instead of leaning on `json` (the two

@@ -25,7 +25,7 @@ Seals: under a key (SessionLog(..., key=K), or set_key(K) for the sessions after
 every commit ends in a seal record, written and flushed with the records it covers:
 a truncated HMAC-SHA256 chaining them to the seal before (the first to the header),
 so the host can prove a pulled log is what this unit wrote (LOGFORMAT.md, "Seal";
-callcue.seal.verify). recover() seals again what it rewrites. Readers skip seals.
+callcue.archive.seal.verify). recover() seals again what it rewrites. Readers skip seals.
 
 CRC and its one allocation per second: logformat.py.
 """

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import serial
 
-from callcue import wire as W
+from callcue.device import wire as W
 from callcue.device.client import Device, DeviceError
 from dsp import engine as dsp_engine
 from dsp.params import Params

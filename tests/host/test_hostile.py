@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from callcue import wire as W
+from callcue.device import wire as W
 from callcue.device.client import Device, DeviceError
 from firmware import protocol as P
 

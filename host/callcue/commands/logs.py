@@ -363,7 +363,7 @@ def dev_name(dev):
 
 
 def _head(dev, sid):
-    from callcue.wire import chunk_data
+    from callcue.device.wire import chunk_data
 
     return chunk_data(dev.request("get_session", id=sid, offset=0, len=64), 0)
 

@@ -23,8 +23,8 @@ import random
 import time
 from collections import deque
 
-from callcue import wire
-from callcue.wire import BAD_RESPONSE, CRC, TIMEOUT
+from callcue.device import wire
+from callcue.device.wire import BAD_RESPONSE, CRC, TIMEOUT
 from firmware import protocol
 from firmware.protocol import (
     BAD_ARGS,

@@ -19,11 +19,11 @@ sys.path.insert(0, sys.argv[1])
 import json  # noqa: E402
 
 sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
-sys.path.insert(0, sys.argv[1] + "/host")  # callcue.wire: the host's encode_pcm
+sys.path.insert(0, sys.argv[1] + "/host")  # callcue.device.wire: the host's encode_pcm
 
 import hal_sim  # noqa: E402
 
-from callcue.wire import encode_pcm  # noqa: E402
+from callcue.device.wire import encode_pcm  # noqa: E402
 from firmware import protocol  # noqa: E402
 from firmware.app import REPLAY_IDLE_MS, App  # noqa: E402
 from firmware.config import Config  # noqa: E402

@@ -14,7 +14,7 @@ from array import array  # noqa: E402
 from firmware import protocol as P  # noqa: E402
 
 sys.path.insert(0, sys.argv[1] + "/host")
-from callcue import wire as W  # noqa: E402 - the host's half, pure too
+from callcue.device import wire as W  # noqa: E402 - the host's half, pure too
 
 REQUESTS = (
     b"7 info",
