@@ -666,8 +666,8 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
     and the host pulls the rest, intact, saying what was lost."""
     from array import array
 
+    from callcue.archive import pull
     from callcue.archive.store import Archive
-    from callcue.commands import logs
     from firmware import logformat as sl
     from firmware import sessionlog
 
@@ -704,7 +704,7 @@ def test_recovery_drops_only_bad_records_and_says_so(micropython, tmp_path):
         # logs pull says what the device lost before it pulls what is left
         said = []
         with Archive(tmp_path / "archive") as ar:
-            stats = logs.pull_all(dev, ar, say=said.append)
+            stats = pull.pull_all(dev, ar, say=said.append)
         warnings = [x for x in said if x.startswith("warning: cc-sim-0001: ")]
         assert any("dropped 1 damaged records" in x for x in warnings), said
         assert any("rebuilt 1 corrupt session headers" in x for x in warnings), said

@@ -11,6 +11,7 @@ import pytest
 import soundfile
 
 from callcue.archive import keys as hk
+from callcue.archive.provision import provision
 from callcue.device.client import Device, DeviceError
 from callcue.errors import CommandError
 
@@ -79,13 +80,13 @@ def test_refused_key_is_not_kept_and_accepted_key_is_never_lost(tmp_path, quiet)
     store = hk.KeyStore(tmp_path / "keys")
     with Device.open(_url(quiet, tmp_path / "f1")) as dev:
         with pytest.raises(CommandError) as e:
-            hk.provision(_Race(dev, "other-host-first"), store, say=lambda m: None)
+            provision(_Race(dev, "other-host-first"), store, say=lambda m: None)
         assert "refused" in e.value.reason and "MISMATCH" in e.value.reason
     assert not store.folder.exists() or not any(store.folder.iterdir())
     assert store.keys("cc-sim-0001") == [] and store.pending("cc-sim-0001") is None
 
     with Device.open(_url(quiet, tmp_path / "f2")) as dev:   # the answer is lost
-        _, kid = hk.provision(_Race(dev, "lost-answer"), store, say=lambda m: None)
+        _, kid = provision(_Race(dev, "lost-answer"), store, say=lambda m: None)
         assert dev.info()["key_id"] == kid
     assert hk.key_id(store.current("cc-sim-0001")) == kid
     assert store.pending("cc-sim-0001") is None
@@ -94,13 +95,13 @@ def test_refused_key_is_not_kept_and_accepted_key_is_never_lost(tmp_path, quiet)
     store3 = hk.KeyStore(tmp_path / "keys3")                  # the port goes away
     with Device.open(_url(quiet, tmp_path / "f3")) as dev:
         with pytest.raises(CommandError) as e:
-            hk.provision(_Race(dev, "gone"), store3, say=lambda m: None)
+            provision(_Race(dev, "gone"), store3, say=lambda m: None)
         assert "pending" in e.value.reason
         dev.ping()                                # (the set_key got there meanwhile)
     assert store3.keys("cc-sim-0001") == [] and store3.pending("cc-sim-0001") is not None
     said = []
     with Device.open(_url(quiet, tmp_path / "f3")) as dev:   # the next run settles it
-        hk.provision(dev, store3, say=said.append)
+        provision(dev, store3, say=said.append)
     assert "accepted" in said[0] and "already has" in said[1]
     assert (tmp_path / "f3" / "key.bin").read_bytes() == store3.current("cc-sim-0001")
     assert store3.pending("cc-sim-0001") is None

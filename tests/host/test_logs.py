@@ -148,7 +148,7 @@ class FlakyPort:
 
 
 def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue, monkeypatch):
-    from callcue.commands import logs
+    from callcue.archive import pull
 
     port = dongle.port
     r = callcue("logs", "list", "--port", port, "--json")
@@ -162,7 +162,7 @@ def test_pull_resume_idempotent_delete_export(dongle, tmp_path, callcue, monkeyp
     with Device(FlakyPort(serial.serial_for_url(port, timeout=0.05), writes=4)) as dev, \
             Archive(archive) as ar:
         with pytest.raises(serial.SerialException):
-            logs.pull_all(dev, ar, chunk=64, say=lambda msg: None)
+            pull.pull_all(dev, ar, chunk=64, say=lambda msg: None)
         parts = list((archive / "partial").iterdir())
         assert len(parts) == 1 and parts[0].stat().st_size == 4 * 64
         assert ar.counts()["sessions"] == 0

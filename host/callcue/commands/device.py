@@ -225,7 +225,8 @@ def run(args):
     if args.what == "config" and args.action == "set":
         params = _parse_pairs(args.pairs)
     if args.what == "key":
-        from callcue.archive.keys import KeyStore, provision
+        from callcue.archive.keys import KeyStore
+        from callcue.archive.provision import provision
 
         with connect(args.port) as dev:
             provision(dev, KeyStore(args.keys), rotate=args.rotate)

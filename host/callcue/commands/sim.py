@@ -265,8 +265,8 @@ def sim_url(wav, speed=1, storage=None, led=False, device_id=None):
 def _pull(args):
     """Play the call on a live virtual dongle, wait for it to end, then pull its sessions
     into the archive as `logs pull --delete` does, and summarise each."""
+    from callcue.archive.pull import pull_all
     from callcue.archive.store import ArchiveError, open_for_cli
-    from callcue.commands.logs import pull_all
     from callcue.device.ports import connect
     from firmware.logformat import decode_session
 
