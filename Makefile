@@ -62,13 +62,17 @@ run: setup
 	@echo "live call: $(DEMO)/call.records.jsonl (dongle) vs $(DEMO)/call.json (host analysis)"
 	@echo "team report: $(DEMO)/report.html   team table: $(DEMO)/team.csv   archive: $(ARCHIVE)"
 
-# test files run in parallel, one file per worker (a file's tests share its fixtures)
-PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+# Tests run on every core (pytest-xdist): a file's tests on one worker, as they share its
+# fixtures, except the files tests/conftest.py spreads test by test; files with slow tests
+# are handed out first. By area: `$(PYTEST) tests/dsp`; by marker: `$(PYTEST) -m sim`.
+PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup \
+	--no-loadscope-reorder
 
 test: setup
 	$(PYTEST)
 
-# the quick loop for daily work: everything but the slow tests (tests/conftest.py)
+# the quick loop for daily work, under a minute: all but the tests marked slow in
+# tests/conftest.py (each with its reason), still a part of every area
 test-fast: setup
 	$(PYTEST) -m "not slow"
 

@@ -17,36 +17,143 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# `make test-fast` leaves these out (-m "not slow"): the files whose tests drive the
-# virtual dongle over serial, a browser, PostgreSQL, espeak-ng or the benches, and the
-# exhaustive power-cut and bound runs; each takes seconds a test. `make test` runs all.
-SLOW_FILES = {
-    "dsp/test_bounds.py", "dsp/test_espeak.py", "dsp/test_realspeech.py",
-    "firmware/test_bench.py", "firmware/test_seal.py",
-    "host/test_archive.py", "host/test_archive_damage.py", "host/test_calibrate.py",
-    "host/test_dongles.py", "host/test_flash_board.py", "host/test_hostile.py",
-    "host/test_logs.py", "host/test_report.py", "host/test_stream.py",
+# Markers, given here by path so that each test file stays about what it checks. Select
+# with -m: `pytest -m "not slow"` (= `make test-fast`), `pytest -m sim`, `pytest -m "sim
+# and not slow"`; by area with the folder: `pytest tests/dsp` (dsp, firmware, host,
+# hardware). An entry is a path under tests/: a file, or FILE::TEST (every parameter of it).
+#
+# slow: left out of `make test-fast`, which must stay under a minute on two cores; each
+# entry says what makes it take seconds. `make test` runs everything.
+SLOW = {
+    "dsp/test_bounds.py": "traces every integer of the engine, line by line",
+    "dsp/test_espeak.py": "espeak-ng speech and Praat's pitch tracker",
+    "dsp/test_realspeech.py": "fetches and builds the real-speech set",
+    "dsp/test_scenarios.py::test_talkover_events_match_truth": "every scenario, 2 seeds",
+    "dsp/test_scenarios.py::test_rate_and_talk_time_match_truth": "every scenario, 2 seeds",
+    "dsp/test_scenarios.py::test_median_pitch_matches_truth": "every scenario, 2 seeds",
+    "dsp/test_scenarios.py::test_expected_cues": "every scenario, 2 seeds",
+    "dsp/test_scenarios.py::test_pitch_track_matches_truth": "a pitch track per call",
+    "dsp/test_verify.py::test_every_scenario": "the float reference over every scenario",
+    "dsp/test_verify.py::test_worst_cases": "the float reference over each worst case",
+    "dsp/test_verify.py::test_a_broken_stage": "a 60 s call through verify per stage",
+    "dsp/test_verify.py::test_command": "callcue verify processes on a call",
+    "dsp/test_verify.py::test_mono": "callcue verify processes on a call",
+    "dsp/test_verify.py::test_bad_input_is_one_line": "a callcue verify process per case",
+    "firmware/test_bench.py": "runs the benches",
+    "firmware/test_seal.py": "power cuts at every write; a sealed call on the board",
+    "firmware/test_sessionlog.py::test_power_cuts_on": "a power cut at every write",
+    "firmware/test_sessionlog.py::test_power_cuts_at": "a power cut at every write",
+    "firmware/test_sessionlog.py::test_flash_full": "fills a LittleFS image",
+    "firmware/test_sessionlog.py::test_flash_io_errors": "an I/O error at every write",
+    "firmware/test_sessionlog.py::test_append_allocates_nothing": "appends under heap_lock",
+    "firmware/test_firmware.py::test_stream": "streams a call over the sim:// port",
+    "firmware/test_firmware.py::test_no_audio": "waits out the capture's timeouts",
+    "firmware/test_firmware.py::test_hostile": "hostile input through the board",
+    "firmware/test_firmware.py::test_session_log_commits_after_quiet_seconds":
+        "plays quiet seconds on the board",
+    "firmware/test_firmware.py::test_audio_the_capture_never_delivered":
+        "100,000 simulated frames under heap_lock",
+    "firmware/test_firmware.py::test_logged_talkover_events_equal_analyze":
+        "a call on the board and analyzed",
+    "firmware/test_firmware.py::test_dongle_learns_the_reps_usual_rate": "calls on the board",
+    "host/test_archive.py": "PostgreSQL; virtual dongles",
+    "host/test_archive_damage.py": "a callcue process per damaged archive",
+    "host/test_calibrate.py": "calibration calls through the virtual dongle",
+    "host/test_cli_analysis.py::test_analyze_bad_input": "a callcue process per bad file",
+    "host/test_cli_analysis.py::test_analyze_rates_and_encodings": "a process per encoding",
+    "host/test_cli_analysis.py::test_verify_takes_the_two_sides":
+        "verify runs the float reference",
+    "host/test_cli_analysis.py::test_analyze_json_as_a_flag": "three analyze processes",
+    "host/test_cli_analysis.py::test_synth_same_seed_same_file": "two synth processes",
+    "host/test_dongles.py": "calls played into virtual dongles",
+    "host/test_flash_board.py": "mpremote against a simulated board's REPL",
+    "host/test_hostile.py": "hostile devices and archives",
+    "host/test_keys.py": "the virtual dongle over a pty; PostgreSQL",
+    "host/test_logs.py": "the virtual dongle over a pty",
+    "host/test_report.py": "calls played through the virtual dongle; headless Chromium",
+    "host/test_stream.py": "the virtual dongle over a pty",
+    "host/test_synth.py::test_events_scale_with_duration": "renders 2-minute calls",
+    "host/test_synth.py::test_cli_seed_defaults": "synth processes",
 }
-SLOW_TESTS = (
-    "firmware/test_sessionlog.py::test_power_cuts_on",
-    "firmware/test_sessionlog.py::test_power_cuts_at",
-    "firmware/test_sessionlog.py::test_flash_full",
-    "firmware/test_sessionlog.py::test_flash_io_errors",
-    "firmware/test_firmware.py::test_stream", "firmware/test_firmware.py::test_no_audio",
-    "firmware/test_firmware.py::test_hostile", "dsp/test_verify.py::test_every_scenario",
-    "dsp/test_verify.py::test_command", "dsp/test_verify.py::test_mono",
+# sim: drives the virtual dongle or the simulated board (the real firmware under the
+# micropython unix port, behind a sim:// port, a pty or a simulated REPL).
+SIM = (
+    "firmware/test_firmware.py",
+    *("firmware/test_seal.py::" + t for t in (
+        "test_key_provisioned_over_the_port_then_a_call_is_sealed",
+        "test_sealing_keeps_the_frame_path_allocation_free",
+        "test_host_pulls_exports_and_reports_sealed_logs_as_before")),
+    *("host/test_archive.py::" + t for t in (
+        "test_logs_pull_from_the_virtual_dongle", "test_concurrent_pulls_into_a_new_archive",
+        "test_restarted_ids_are_archived_side_by_side")),
+    *("host/test_archive_damage.py::" + t for t in (
+        "test_bad_archive_one_line_and_untouched", "test_unwritable_partial_file_is_one_line")),
+    *("host/test_calibrate.py::" + t for t in (
+        "test_calibrate_measures_coupling", "test_calibration_scenario_end_to_end",
+        "test_a_normal_call_is_refused", "test_speech_in_the_silence_step_is_refused",
+        "test_the_customer_in_the_rep_step_is_refused", "test_stopping_at_a_prompt",
+        "test_calibration_frames_allocate_nothing")),
+    *("host/test_dongles.py::" + t for t in (
+        "test_team_of_dongles_into_one_archive", "test_dongle_keeps_what_it_is_told",
+        "test_config_persists_on_an_lfs_image", "test_live_call_is_never_pulled",
+        "test_sim_pull_archives", "test_bad_input_is_one_line", "test_plugged_in_on_a_pty")),
+    "host/test_flash_board.py",
+    *("host/test_hostile.py::" + t for t in (
+        "test_pull_refuses_an_unsafe", "test_oversized_config_leaves_info_working")),
+    *("host/test_keys.py::" + t for t in (
+        "test_device_key", "test_refused_key", "test_keyed_call", "test_logs_verify",
+        "test_pull_warns", "test_schema_3_archive")),
+    *("host/test_logs.py::" + t for t in (
+        "test_devices_and_device_commands", "test_pull_resume_idempotent_delete_export")),
+    "host/test_report.py",
+    *("host/test_stream.py::" + t for t in (
+        "test_stream_records_csv_and_jsonl", "test_stream_survives_replug_and_ctrl_c")),
 )
 
 
+# `make test` runs on every core (pytest-xdist, --dist loadgroup --no-loadscope-reorder). A
+# file's tests stay together on one worker, as they share its module fixtures (calls
+# played, servers started), except in these files, whose tests share nothing costly and go
+# one by one to whichever worker is free:
+SPREAD = {
+    "dsp/test_bounds.py", "dsp/test_interpreters.py", "dsp/test_verify.py",
+    "firmware/test_firmware.py", "firmware/test_mpy_cross.py", "firmware/test_protocol.py",
+    "firmware/test_sessionlog.py", "host/test_archive_damage.py", "host/test_calibrate.py",
+    "host/test_cli_analysis.py", "host/test_flash_board.py",
+}
+# and files with slow tests are handed out first, so that at the end the workers share the
+# quick ones instead of one of them finishing a long file alone.
+
+
+def _listed(nodeid, entries):
+    """Whether a test's nodeid is one of the entries (a file, or FILE::TEST: a test whose
+    name starts with TEST, with any parameters)."""
+    path, _, rest = nodeid.removeprefix("tests/").partition("::")
+    name = rest.split("[")[0]
+    return any(e == path or (e.startswith(path + "::") and name.startswith(e.split("::")[1]))
+               for e in entries)
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: left out of `make test-fast`")
+    config.addinivalue_line("markers", "slow: left out of `make test-fast` (tests/conftest.py)")
+    config.addinivalue_line("markers", "sim: drives the virtual dongle or the simulated board")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    has_slow = set()
     for item in items:
-        nodeid = item.nodeid.removeprefix("tests/")
-        if nodeid.split("::")[0] in SLOW_FILES or nodeid.startswith(SLOW_TESTS):
+        path = item.nodeid.removeprefix("tests/").split("::")[0]
+        if _listed(item.nodeid, SLOW):
             item.add_marker(pytest.mark.slow)
+            has_slow.add(path)
+        if _listed(item.nodeid, SIM):
+            item.add_marker(pytest.mark.sim)
+        if path not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(path))
+    # a stable sort: files keep their tests together and in order
+    items.sort(key=lambda item: item.nodeid.removeprefix("tests/").split("::")[0]
+               not in has_slow)
 
 
 @pytest.fixture(scope="session")
