@@ -319,40 +319,23 @@ def cents_to_hz(cents):
 
 
 def summary(doc, name=""):
-    """A short human-readable summary of an analysis dict, as lines of text."""
-    talk = doc["talk"]
-    rep, cust = talk["rep_s"], talk["customer_s"]
-    both = rep + cust
-    share = f"rep {100 * rep / both:.0f}% : customer {100 * cust / both:.0f}%" if both else "-"
-    ev = doc["talkover_events"]
-    by = {who: sum(1 for e in ev if e["interrupter"] == who) for who in _INTERRUPTER}
-    rate = doc["rate"]
+    """The text summary of an analysis dict: its length, the one call summary
+    (callcue.analysis.summary) of its per-second records and talk-over events, then the
+    whole-call figures the engine gives on the host (articulation rate, pitch median)."""
+    from callcue.analysis.summary import call_metrics, records_from_analysis, summary_lines
+
+    rate, pitch = doc["rate"], doc["pitch"]
     sps = rate["articulation_rate_sps"]
-    pitch = doc["pitch"]
-    counts = {c: 0 for c in CUE_NAMES[1:]}
-    cue_s = {c: 0.0 for c in CUE_NAMES[1:]}
-    for c in doc["cues"]:
-        counts[c["cue"]] += 1
-        cue_s[c["cue"]] += c["end_s"] - c["start_s"]
-    lines = [
+    return [
         f"{name + ': ' if name else ''}{doc['duration_s']:.2f} s analysed at "
         f"{doc['dsp_rate_hz']} Hz, {len(doc['seconds'])} per-second records",
-        f"talk       rep {rep:.1f} s, customer {cust:.1f} s ({share}), "
-        f"overlap {talk['overlap_s']:.1f} s, silence {talk['silence_s']:.1f} s",
-        f"talk-over  {len(ev)} event(s): rep interrupted {by['rep']}, "
-        f"customer interrupted {by['customer']}",
-        f"rate       {rate['syllables']} syllables in {rate['rep_speaking_s']:.1f} s of rep "
-        "speech = " + (f"{sps:.2f} syllables/s" if sps is not None else "- (rep silent)"),
-        "pitch      "
-        + (
-            f"median {pitch['median_hz']:.1f} Hz, SD {pitch['sd_semitones']:.2f} semitones "
-            f"over {pitch['voiced_s']:.1f} s voiced"
-            if pitch["median_hz"] is not None
-            else "- (no voiced rep speech)"
-        ),
-        "cues       " + ", ".join(f"{c} {counts[c]}x ({cue_s[c]:.1f} s)" for c in counts),
+        *summary_lines(call_metrics(*records_from_analysis(doc))),
+        f"whole call {rate['syllables']} syllables in {rate['rep_speaking_s']:.1f} s of rep "
+        "speech = " + (f"{sps:.2f} syllables/s" if sps is not None else "- (rep silent)")
+        + "; pitch " + (f"median {pitch['median_hz']:.1f} Hz, SD {pitch['sd_semitones']:.2f} "
+                        f"semitones over {pitch['voiced_s']:.1f} s voiced"
+                        if pitch["median_hz"] is not None else "- (no voiced rep speech)"),
     ]
-    return lines
 
 
 def _secs(frames):

@@ -39,7 +39,6 @@ from pathlib import Path
 from callcue.analysis import wavio
 from callcue.errors import BAD_INPUT, CommandError, bad_input
 from callcue.sim import dongle as simulator
-from dsp.cues import CUE_NAMES
 
 
 def run(args):
@@ -268,7 +267,7 @@ def _pull(args):
     from callcue.archive.pull import pull_all
     from callcue.archive.store import ArchiveError, open_for_cli
     from callcue.device.ports import connect
-    from firmware.logformat import decode_session
+    from firmware.logformat import decode_log
 
     wav = args.calls[0]
     wavio.read_call(wav)          # a bad WAV: its one line, before anything is made
@@ -290,7 +289,7 @@ def _pull(args):
             stats = pull_all(dev, ar, delete=True, say=lambda line: print(line, flush=True))
             try:
                 for s in stats["sessions"]:
-                    print(_summary(*decode_session(ar.raw(s["pk"]))), flush=True)
+                    print(_summary(*decode_log(ar.raw(s["pk"]))), flush=True)
             except ArchiveError as e:
                 raise CommandError(ar.name, str(e)) from None
             name = ar.name
@@ -300,28 +299,17 @@ def _pull(args):
     return 0
 
 
-def _summary(header, recs):
+def _summary(header, recs, events):
+    """A pulled session as indented lines: when it started and how much was logged, then
+    the one call summary (callcue.analysis.summary) of its records and talk-overs."""
+    from callcue.analysis.summary import call_metrics, summary_lines
+
     n = len(recs)
-    rep = sum(r["rep_active_ms"] for r in recs) / 1000
-    cust = sum(r["customer_active_ms"] for r in recs) / 1000
-    overlap = sum(r["overlap_ms"] for r in recs) / 1000
-    talkovers = sum(r["talkovers"] for r in recs)
-    cue_s = {}
-    for r in recs:
-        if r["cue"]:
-            name = CUE_NAMES[r["cue"]]
-            cue_s[name] = cue_s.get(name, 0) + 1
-    rates = [r["rate_csps"] / 100 for r in recs if r["rate_csps"] >= 0]
-    sds = [r["pitch_sd_cents"] / 100 for r in recs if r["pitch_sd_cents"] >= 0]
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(header["start_time"]))
-    lines = [
-        "  started %s, %d s logged, overruns %d" % (started, n, recs[-1]["overruns"] if n else 0),
-        "  talk     rep %.1f s, customer %.1f s, overlap %.1f s" % (rep, cust, overlap),
-        "  talk-overs %d; last rate %s syl/s; last pitch SD %s st" % (
-            talkovers, "%.2f" % rates[-1] if rates else "-", "%.2f" % sds[-1] if sds else "-"),
-        "  cue seconds " + (", ".join("%s %d" % kv for kv in cue_s.items()) or "none"),
-    ]
-    return "\n".join(lines)
+    lines = ["started %s, %d s logged, overruns %d" % (
+        started, n, recs[-1]["overruns"] if n else 0)]
+    lines += summary_lines(call_metrics(recs, events))
+    return "\n".join("  " + line for line in lines)
 
 
 def add_args(p):

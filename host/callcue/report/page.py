@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from callcue.analysis.summary import INTERRUPTERS, call_metrics
+
 CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
 CUE_LABELS = {"talkover": "talk-over", "fast": "fast pace", "flat": "flat pitch",
               "dead_air": "dead air"}
@@ -36,10 +38,7 @@ CUE_COLOURS = {"talkover": "#d62728", "fast": "#ff7f0e", "flat": "#9467bd",
 REP, CUSTOMER, OVERLAP = "#1f77b4", "#2ca02c", "#d62728"
 OVERLAP_ANY = "#7f7f7f"   # overlap seconds when talk-overs are drawn on top of them
 INTERRUPTER_COLOURS = {"rep": "#d62728", "customer": "#17becf"}
-INTERRUPTERS = ("rep", "customer")
 
-# A party speaks in a second with at least this much speech (ms): turns and answers
-ACTIVE_MS = 200
 # Per-hour rates only over calls with at least this much talk (s): a talk-over in a
 # 7-second call is not "514 an hour"
 MIN_TALK_S = 60
@@ -83,106 +82,6 @@ def _and(parts):
 
 
 # ------------------------------------------------------------------------ metrics
-
-
-def _runs(mask):
-    """Lengths of the runs of True in a boolean array."""
-    if not mask.any():
-        return np.zeros(0, int)
-    d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-
-
-def _speech_span(active):
-    on = np.flatnonzero(active > 0)
-    return slice(on[0], on[-1] + 1) if on.size else slice(0, 0)
-
-
-def response_gaps(rep, cust, both):
-    """How long the rep took to answer each time the customer stopped (s), from the
-    per-second activity (ms each party spoke each second; the log keeps no finer
-    timing). A customer turn ends in second i (customer speaking in i, silent in i+1)
-    while the rep was listening (silent in i-1). The answer is the rep's next second of
-    speech, if it comes before the customer speaks again; each second's speech is
-    taken to sit at the turn's edge (the customer's at the start of their last second,
-    the rep's at the end of their first), so one gap is good to about a second, and a
-    median over many turns is steadier. An answer that overlaps the customer is a
-    talk-over, not a response, and is left out."""
-    gaps = []
-    n = len(rep)
-    for i in range(n - 1):
-        if cust[i] < ACTIVE_MS or cust[i + 1] >= ACTIVE_MS or (i and rep[i - 1] >= ACTIVE_MS):
-            continue
-        if rep[i] >= ACTIVE_MS:
-            # the rep began in the customer's last second: after them, if they did not
-            # overlap (then the two shares of the second and the silence add up to 1 s)
-            if both[i] < ACTIVE_MS:
-                gaps.append(max(0.0, 1.0 - (cust[i] + rep[i] - both[i]) / 1000))
-            continue
-        for j in range(i + 1, n):
-            if cust[j] >= ACTIVE_MS:
-                break                         # the customer went on: no answer
-            if rep[j] >= ACTIVE_MS:
-                gaps.append((j - i - 1) + (1000 - cust[i]) / 1000 + (1000 - rep[j]) / 1000)
-                break
-    return gaps
-
-
-def talkover_metrics(events):
-    """Talk-over count and time (s) by interrupter from a call's events."""
-    out = {}
-    for i, who in enumerate(INTERRUPTERS):
-        mine = [e for e in events if e["interrupter"] == i]
-        out[f"talkovers_{who}"] = len(mine)
-        out[f"talkover_{who}_s"] = sum(e["end_f"] - e["start_f"] for e in mine) / 100
-    return out
-
-
-def call_metrics(recs, events=None):
-    """The summary figures of one call from its per-second records and, when the log has
-    them (format 2), its talk-over events (device units)."""
-    col = {k: np.array([r[k] for r in recs], dtype=np.int64) for k in recs[0]} if recs else {}
-    n = len(recs)
-    if not n:
-        return {"seconds": 0, "talk_s": 0.0, "responses_s": [], "cue_counts": {},
-                "lost_frames": 0, "missing_s": 0,
-                **(talkover_metrics(events) if events is not None else {})}
-    rep, cust, both = col["rep_active_ms"], col["customer_active_ms"], col["overlap_ms"]
-    talk = (rep.sum() + cust.sum()) / 1000
-    rate = col["rate_csps"][col["rate_csps"] >= 0] / 100
-    sd = col["pitch_sd_cents"][col["pitch_sd_cents"] >= 0] / 100
-    cue = col["cue"]
-    onsets = (cue != 0) & np.concatenate([[True], cue[1:] != cue[:-1]])
-    hours = n / 3600
-    gaps = response_gaps(rep, cust, both)
-    over = col["overruns"]
-    return {
-        "seconds": n,
-        "rep_s": rep.sum() / 1000,
-        "customer_s": cust.sum() / 1000,
-        # seconds in which someone spoke, overlaps once
-        "talk_s": (rep.sum() + cust.sum() - both.sum()) / 1000,
-        "talk_ratio": rep.sum() / 1000 / talk if talk else None,
-        "talkovers": int(col["talkovers"].sum()),
-        "overlap_s": both.sum() / 1000,
-        "longest_monologue_s": int(_runs((rep >= 500) & (cust < 200)).max(initial=0)),
-        # silent seconds between the first and the last speech (not the call-end tail)
-        "dead_air_s": int(((rep == 0) & (cust == 0))[_speech_span(rep + cust)].sum()),
-        "median_rate_sps": float(np.median(rate)) if rate.size else None,
-        "median_pitch_sd_st": float(np.median(sd)) if sd.size else None,
-        "responses_s": gaps,
-        "median_response_s": float(np.median(gaps)) if gaps else None,
-        "cue_counts": {name: int(onsets[cue == i].sum())
-                       for i, name in enumerate(CUE_NAMES) if i},
-        "cues_per_hour": {name: int(onsets[cue == i].sum()) / hours
-                          for i, name in enumerate(CUE_NAMES) if i},
-        "overruns": int(over.max()),
-        # the capture's counter runs from the dongle's boot: this call's loss is its rise
-        "lost_frames": int(over[-1] - over[0]),
-        # seconds the log has no record of (dropped for space or by recovery)
-        "missing_s": int(col["t_s"][-1] - col["t_s"][0] + 1 - n),
-        **(talkover_metrics(events) if events is not None else {}),
-    }
 
 
 def call_sentence(m):
