@@ -53,6 +53,10 @@ from .vad import Vad
 RATE_HZ = 8000
 FRAME = 80
 FRAMES_PER_S = 100
+# process()'s stages in order, as its `stage` marks number them (0..5; the last, the
+# per-second counts and record, runs from mark 5 to the return)
+STAGES = ("front_end", "activity", "talkover_cues", "syllable_envelope", "pitch",
+          "syllables", "per_second")
 
 
 class Engine:
@@ -119,8 +123,17 @@ class Engine:
         self.n_both = 0
         self.n_syl = 0
 
-    def process(self, rep, cust):
-        """Run one frame pair (FRAME int16 samples each); True when a record is ready."""
+    # One body for every caller. The stages (named in STAGES) stay inline in process():
+    # as methods of their own, the calls and the attribute round trips cost 5.8 % more
+    # engine time on an emulated RP2040 (MicroPython 1.28, heap locked: 273.8 -> 289.8 ms
+    # per audio second; 10 % with heap frames), too much for the dongle's budget. A bench
+    # that times them (bench/pico/bench.py) passes `stage`, called with each stage's
+    # index as it ends; the firmware passes nothing, and the six checks cost nothing
+    # measurable there (273.5 ms). dsp/README.md, "Stage marks".
+    def process(self, rep, cust, stage=None):
+        """Run one frame pair (FRAME int16 samples each); True when a record is ready.
+        stage: None, or a function called with STAGES' index of each stage as it ends
+        (for timing: the frame's result is the same)."""
         k = self.k
         f = self.frame
         x0 = self.x[0]
@@ -135,6 +148,8 @@ class Engine:
         self.energy_cust = e1
         self.level_rep = l0
         self.level_cust = l1
+        if stage is not None:
+            stage(0)
 
         vr = self.vad_rep
         vc = self.vad_cust
@@ -154,6 +169,8 @@ class Engine:
         w = self.pitch_worker
         if w is not None:
             w.start(a0)
+        if stage is not None:
+            stage(1)
 
         to = self.talkover
         to.step(f, a0, a1, vr.start, vc.start, vr.speech, vc.speech)
@@ -164,15 +181,21 @@ class Engine:
             self.event_interrupter = to.interrupter
         dead = self.dead.step(a0 or a1)
         self.cue = self.cues.step(f, to.confirmed, dead)
+        if stage is not None:
+            stage(2)
 
         # syllable envelope: the rep's high-passed energy over the last 20 ms, and
         # that of the pitch low-pass and the whole band for the voicing test; each
         # sum < 2**29.33
         eh = k.highpass_energy(x0, FRAME, self.hp_state)
+        if stage is not None:
+            stage(3)
 
         f0 = self.pitch.step(x0, FRAME, a0) if w is None else w.result()
         self.f0_cents = f0
         self.spread.push(f0)
+        if stage is not None:
+            stage(4)
         el = self.pitch.lp_energy     # the pitch stage's low band, this frame
         env = k.db_q8(eh + self.eh_prev)
         # the syllables take this search's voicing, not the path's (100 ms late)
@@ -181,6 +204,8 @@ class Engine:
         self.e_prev = e0
         self.eh_prev = eh
         self.el_prev = el
+        if stage is not None:
+            stage(5)
 
         # credit a bridged gap only within this second: the record of the last
         # second is already out (drops at most one hangover per second boundary)
@@ -201,7 +226,7 @@ class Engine:
         if f % FRAMES_PER_S:
             return False
         self.close_second(f // FRAMES_PER_S - 1)
-        return True
+        return True     # `stage` sees no mark 6: it is the time from mark 5 to the return
 
     def close_second(self, t_s):
         rate = self.rate.push_second(self.n_syl, self.n_rep)

@@ -12,9 +12,9 @@ It synthesises N seconds (default 6) of two-channel speech-like audio on the fly
 syllables and a drifting F0, a customer 1.9-3.8 s, so 0.5 s of overlap per cycle),
 or reads planar frames (80 rep + 80 customer int16 per 10 ms, as `callcue sim`
 writes them). It runs the engine over them twice: once through Engine.process
-(total time, bytes allocated per frame from gc.mem_alloc), once through the same
-stages called one by one in Engine.process's order with time.ticks_us between
-them (per-stage time; its per-second records are checked equal to the first run's).
+(total time, bytes allocated per frame from gc.mem_alloc), once with its stage marks
+timed (Engine.process(..., stage): time.ticks_us as each stage ends; per-stage time,
+its per-second records checked equal to the first run's).
 Where firmware/core1.py is present (and _thread), a third run puts the pitch stage
 on the second core as the firmware does and times each core's busy share. The last
 line is
@@ -38,6 +38,11 @@ from dsp.engine import FRAME, FRAMES_PER_S, Engine  # noqa: E402
 from dsp.params import Params  # noqa: E402
 from dsp.pitch import Pitch  # noqa: E402
 
+# Engine.process's stages (dsp/engine.py STAGES, timed by its stage marks) in five
+# buckets (names kept for the results files): filters = front_end (band-pass, energies,
+# levels), energy_vad = activity (VAD, crosstalk gate), pitch, syllables =
+# syllable_envelope + syllables, cue = talkover_cues (talk-over, dead air, cue policy)
+# + per_second (counts, record)
 STAGES = ("filters", "energy_vad", "pitch", "syllables", "cue")
 
 # one period of a sine, int16 amplitude 8192, 256 steps
@@ -145,83 +150,26 @@ except AttributeError:  # CPython
         return a - b
 
 
+_MARKS = [0] * 6       # ticks_us at each of Engine.process's stage marks (preallocated)
+
+
+def _mark(i):
+    _MARKS[i] = ticks_us()
+
+
 def staged(eng, rep, cust, t):
-    """Engine.process(rep, cust) split into STAGES, adding each stage's us to t[i].
-    Same statements in the same order as dsp/engine.py; records are checked equal."""
+    """Engine.process(rep, cust) itself, its stage marks timed (dsp/engine.py, STAGES),
+    adding each bucket's us to t[i] (STAGES here); records are checked equal to the
+    unmarked run's."""
     t0 = ticks_us()
-    k = eng.k
-    f = eng.frame
-    x0 = eng.x[0]
-    x1 = eng.x[1]
-    k.biquad_q13(rep, x0, FRAME, eng.bp, eng.bp_state[0])
-    k.biquad_q13(cust, x1, FRAME, eng.bp, eng.bp_state[1])
-    t1 = ticks_us()
-    e0 = k.energy(x0, FRAME)
-    e1 = k.energy(x1, FRAME)
-    l0 = k.db_q8(e0)
-    l1 = k.db_q8(e1)
-    eng.energy_rep = e0
-    eng.energy_cust = e1
-    eng.level_rep = l0
-    eng.level_cust = l1
-    vr = eng.vad_rep
-    vc = eng.vad_cust
-    s0 = vr.speech_like(l0)
-    s1 = vc.speech_like(l1)
-    xt = eng.xtalk
-    xt.gate(l0, l1)
-    a0 = vr.step(s0 and xt.rep_ok, f)
-    a1 = vc.step(s1 and xt.cust_ok, f)
-    eng.rep_active = a0
-    eng.cust_active = a1
-    eng.rep_speech = vr.speech
-    eng.cust_speech = vc.speech
-    to = eng.talkover
-    to.step(f, a0, a1, vr.start, vc.start, vr.speech, vc.speech)
-    eng.event_ready = to.ready
-    if to.ready:
-        eng.event_start = to.start
-        eng.event_end = to.end
-        eng.event_interrupter = to.interrupter
-    dead = eng.dead.step(a0 or a1)
-    t2 = ticks_us()
-    eng.cue = eng.cues.step(f, to.confirmed, dead)
-    tc = ticks_us()
-    f0 = eng.pitch.step(x0, FRAME, a0)
-    eng.f0_cents = f0
-    eng.spread.push(f0)
-    t3 = ticks_us()
-    eh = k.highpass_energy(x0, FRAME, eng.hp_state)
-    el = eng.pitch.lp_energy
-    env = k.db_q8(eh + eng.eh_prev)
-    eng.syllable = eng.syl.step(env, el + eng.el_prev, e0 + eng.e_prev, eng.pitch.raw_cents,
-                                a0)
-    eng.e_prev = e0
-    eng.eh_prev = eh
-    eng.el_prev = el
-    t4 = ticks_us()
-    into = f % FRAMES_PER_S
-    t0_ = vr.speech + (vr.credit if vr.credit < into else into)
-    t1_ = vc.speech + (vc.credit if vc.credit < into else into)
-    eng.n_rep += t0_
-    eng.n_cust += t1_
-    eng.n_both += vr.speech & vc.speech
-    eng.total_rep += t0_
-    eng.total_cust += t1_
-    eng.total_both += vr.speech & vc.speech
-    eng.n_syl += eng.syllable
-    f += 1
-    eng.frame = f
-    ready = False
-    if f % FRAMES_PER_S == 0:
-        eng.close_second(f // FRAMES_PER_S - 1)
-        ready = True
-    t5 = ticks_us()
-    t[0] += ticks_diff(t1, t0)
-    t[1] += ticks_diff(t2, t1)
-    t[2] += ticks_diff(t3, tc)
-    t[3] += ticks_diff(t4, t3)
-    t[4] += ticks_diff(tc, t2) + ticks_diff(t5, t4)
+    ready = eng.process(rep, cust, _mark)
+    end = ticks_us()
+    m = _MARKS
+    t[0] += ticks_diff(m[0], t0)                                # front_end
+    t[1] += ticks_diff(m[1], m[0])                              # activity
+    t[2] += ticks_diff(m[4], m[3])                              # pitch
+    t[3] += ticks_diff(m[3], m[2]) + ticks_diff(m[5], m[4])     # syllable envelope, nuclei
+    t[4] += ticks_diff(m[2], m[1]) + ticks_diff(end, m[5])      # talkover_cues, per_second
     return ready
 
 
