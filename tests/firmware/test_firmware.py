@@ -638,7 +638,8 @@ def test_commands_in_every_state(micropython, tmp_path):
     logging resumes in the same session; set_config in a call closes the session, then
     the new engine starts and the call goes on in a new session (t_s rises in every
     log, the new header carries the new calibration hash); during a replay it waits for
-    the replay's end."""
+    the replay's end. Every command of protocol.COMMANDS has its handler (commands.py
+    registers them from that table) or is the link's own."""
     call, _ = synth.render("rep-interrupts", seed=3, duration_s=150.0)
     pcm = np.concatenate([np.zeros((2 * 8000, 2), np.int16), call,
                           np.zeros((60 * 8000, 2), np.int16)])
@@ -654,7 +655,7 @@ def test_commands_in_every_state(micropython, tmp_path):
                  "call_get_session_busy", "get_session_past_end_bad_args",
                  "replay_times_out", "call_logging_resumes", "call_set_config_closes_session",
                  "call_new_session_after_config", "replay_set_config_waits",
-                 "run_loop_replay_times_out"):
+                 "run_loop_replay_times_out", "every_command_handled", "help_lists_the_table"):
         assert want in names
     assert lines[-1] == "checks %d failed 0" % len(names), lines[-1]
 

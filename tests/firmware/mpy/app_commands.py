@@ -106,6 +106,13 @@ SILENT_PCM = encode_pcm([0] * 80, [0] * 80)
 
 # ---------------------------------------------------------------- idle
 frames(100)
+# every command of the protocol's table is answered: by the link itself (BUILTIN) or by
+# the handler commands.py registered from the table
+check("every_command_handled", sorted(list(link.handlers) + list(protocol.BUILTIN))
+      == sorted(protocol.COMMAND_NAMES), sorted(link.handlers))
+code, r = cmd("help")
+check("help_lists_the_table", code == "OK" and r["commands"] == list(protocol.COMMAND_NAMES),
+      (code, r))
 check("idle_state", app.session == -1 and not app.engine.dead.in_call, "session %d" % app.session)
 code, r = cmd("calibrate", {"step": "silence", "seconds": 1})
 check("idle_calibrate_ok", code == "OK" and r["frames"] == 100, (code, r))
