@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "host"))
 
 from callcue import manifest  # noqa: E402
 from callcue.analysis import analyze, synth  # noqa: E402
-from callcue.sim import BOARD  # noqa: E402
+from callcue.sim import BOARD, process  # noqa: E402
 from callcue.sim import dongle as simulator  # noqa: E402
 from dsp import engine as dsp_engine  # noqa: E402
 from dsp import kernels as plain_kernels  # noqa: E402
@@ -488,9 +488,9 @@ def firmware_records(tmp, pcm, doc):
     store = tmp / "flash"
     frames = tmp / "fw-frames.raw"
     simulator.write_frames(pcm[:, 0], pcm[:, 1], frames)
-    root = simulator.device_root(tmp)
+    root = process.device_root(tmp)
     e = dict(os.environ)
-    e["MICROPYPATH"] = simulator.micropypath(root)
+    e["MICROPYPATH"] = process.micropypath(root)
     p = subprocess.run(
         [
             str(MPY),

@@ -1,4 +1,4 @@
-"""`callcue analyze`: run the DSP engine over a call and build the analysis JSON.
+"""Run the DSP engine over a call and build the analysis JSON (`callcue analyze`).
 
 The engine is the same fixed-point code the dongle runs (dsp). This module feeds
 it whole 10 ms frames, keeps a per-frame trace and the per-second records, and turns them

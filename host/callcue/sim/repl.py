@@ -18,20 +18,23 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from callcue.sim import BOARD
-from callcue.sim import dongle as simulator
+from callcue.sim.process import (
+    HEAP,
+    BoardProcess,
+    SimError,
+    device_root,
+    micropypath,
+    micropython_exe,
+)
 
 
-class SimBoard(simulator.VirtualDongle):
+class SimBoard(BoardProcess):
     """The REPL board in a subprocess (stdin/stdout), served on a pty by serve_pty()."""
 
     def __init__(self, storage="ram", mpy=None, size_kb=None, raw_paste=True,
                  micropython=True, unique_id=None, app_wdt_ms=None):
-        self.tmp = tempfile.mkdtemp(prefix="callcue-repl-")
-        root = simulator.device_root(self.tmp)
-        args = [simulator.micropython_exe(), "-X", "heapsize=16M",
-                str(BOARD / "sim_repl.py"),
-                "--storage", storage if storage == "ram" else str(Path(storage).resolve())]
+        super().__init__("callcue-repl-")
+        args = ["--storage", storage if storage == "ram" else str(Path(storage).resolve())]
         if mpy:
             args += ["--mpy", mpy]
         if size_kb:
@@ -44,9 +47,11 @@ class SimBoard(simulator.VirtualDongle):
             args += ["--unique-id", unique_id]
         if app_wdt_ms:
             args += ["--app-wdt", str(app_wdt_ms)]
-        env = dict(os.environ, MICROPYPATH=simulator.micropypath(root))
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=env, bufsize=0)
+        try:
+            self.start("sim_repl.py", args, stderr=None)
+        except BaseException:
+            self._cleanup()
+            raise
 
 
 _LIST_FILES = """
@@ -72,18 +77,18 @@ def read_image(image, with_text=("config.json",)):
     of the files named in with_text, read by MicroPython's own VfsLfs2."""
     tmp = tempfile.mkdtemp(prefix="callcue-img-")
     try:
-        return _read_image(image, with_text, simulator.device_root(tmp))
+        return _read_image(image, with_text, device_root(tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_image(image, with_text, root):
-    env = dict(os.environ, MICROPYPATH=simulator.micropypath(root))
-    upy = [simulator.micropython_exe(), "-X", "heapsize=16M", "-c"]
+    env = dict(os.environ, MICROPYPATH=micropypath(root))
+    upy = [micropython_exe(), "-X", HEAP, "-c"]
     r = subprocess.run([*upy, _LIST_FILES, str(image)], capture_output=True, text=True,
                        env=env, timeout=60)
     if r.returncode != 0:
-        raise simulator.SimError("cannot read %s: %s" % (
+        raise SimError("cannot read %s: %s" % (
             image, (r.stderr or r.stdout).strip()[-300:]))
     files = {}
     for line in r.stdout.splitlines():
