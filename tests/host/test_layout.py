@@ -124,3 +124,17 @@ def test_imports_alone(name):
     r = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_one_module_per_subcommand():
+    """Every subcommand of cli.py's table is callcue/commands/NAME.py with add_args(p) and
+    run(args), run's docstring its description; every module there is a subcommand."""
+    from callcue import cli
+
+    names = [name for name, _help in cli.COMMANDS]
+    files = sorted(p.stem for p in (PACKAGE / "commands").glob("*.py") if p.stem != "__init__")
+    assert sorted(names) == files
+    for name in names:
+        module = cli.command_module(name)
+        assert callable(module.add_args) and callable(module.run), name
+        assert (module.run.__doc__ or "").strip(), name
