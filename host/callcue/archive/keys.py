@@ -74,7 +74,7 @@ class KeyStore:
                 key = b""
             if len(key) != KEY_SIZE:
                 raise CommandError(str(path), "not a key file (each line: 64 hex digits and "
-                                "the time it was set); restore it from a backup")
+                                   "the time it was set); restore it from a backup")
             out.append((key, since))
         return out
 
@@ -140,7 +140,7 @@ class KeyStore:
             _fsync_dir(self.folder)
         except OSError as e:
             raise CommandError(str(self.path(device_id, pending=True)),
-                            "cannot remove it (%s)" % (e.strerror or e)) from None
+                               "cannot remove it (%s)" % (e.strerror or e)) from None
 
 
 def _fsync_dir(folder):

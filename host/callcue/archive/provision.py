@@ -52,12 +52,12 @@ def provision(dev, store, rotate=False, say=print):
                     device_id, info["key_id"], store.folder))
                 return device_id, info["key_id"]
             raise CommandError(dev_name(dev), "%s has a key (%s) that is not in %s; give the "
-                            "key store that provisioned it (--keys DIR)" % (
+                               "key store that provisioned it (--keys DIR)" % (
                                 device_id, info.get("key_id"), store.folder))
         if cur is None:
             raise CommandError(dev_name(dev), "cannot replace %s's key %s: it is not in %s, and "
-                            "the device takes a new key only with proof of the current one"
-                            % (device_id, info.get("key_id"), store.folder))
+                               "the device takes a new key only with proof of the current one"
+                               % (device_id, info.get("key_id"), store.folder))
     elif rotate:
         say("%s has no key yet: giving it its first" % device_id)
     new = secrets.token_bytes(KEY_SIZE)
@@ -70,27 +70,27 @@ def provision(dev, store, rotate=False, say=print):
         if e.code in ("MISMATCH", "BAD_ARGS", "STORAGE", "BUSY", "UNSUPPORTED"):
             store.drop_pending(device_id)       # refused: nothing changed on the device
             raise CommandError(dev_name(dev), "the device refused the key (%s); no key "
-                            "saved" % e) from None
+                               "saved" % e) from None
         try:                                    # no answer: ask what the device holds
             now = dev.info()
         except (DeviceError, OSError):
             raise CommandError(dev_name(dev), "no answer to set_key (%s); the key is kept as "
-                            "pending in %s: run `callcue device key` again with the dongle "
-                            "connected to settle it" % (e, store.folder)) from None
+                               "pending in %s: run `callcue device key` again with the dongle "
+                               "connected to settle it" % (e, store.folder)) from None
         settle_pending(dev, store, now, say=lambda _m: None)
         if now.get("key_id") != key_id(new):
             raise CommandError(dev_name(dev), "the device did not take the key (%s); no key "
-                            "saved" % e) from None
+                               "saved" % e) from None
         reply = {"key_id": now["key_id"]}
     except OSError as e:
         raise CommandError(dev_name(dev), "the device went away during set_key (%s); the key "
-                        "is kept as pending in %s: run `callcue device key` again with the "
-                        "dongle connected to settle it" % (e.strerror or e, store.folder)
-                        ) from None
+                           "is kept as pending in %s: run `callcue device key` again with the "
+                           "dongle connected to settle it" % (e.strerror or e, store.folder)
+                           ) from None
     if reply.get("key_id") != key_id(new):
         store.drop_pending(device_id)
         raise CommandError(dev_name(dev), "the device answered key_id %s for key %s; no key "
-                        "saved" % (reply.get("key_id"), key_id(new)))
+                           "saved" % (reply.get("key_id"), key_id(new)))
     if store.pending(device_id) is not None:
         store.confirm(device_id)
     say("%s: %s key %s, saved in %s" % (

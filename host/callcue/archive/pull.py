@@ -154,7 +154,7 @@ def pull_all(dev, ar, chunk=CHUNK_MAX, delete=False, say=print, progress=None, k
         if delete:
             if not ar.verify(pk, crc):
                 raise CommandError(ar.name, f"session {sid}: the archived copy does not "
-                                "read back whole; not deleting it from the device")
+                                   "read back whole; not deleting it from the device")
             dev.delete_session(sid, crc)
             stats["deleted"] += 1
             say("session %d: deleted from the device" % sid)
@@ -176,7 +176,7 @@ def _part_error(part, e):
     """A partial file's OSError (disk full, a read-only folder) as one line naming the
     file, not as the device going away (the port's errors are OSErrors too)."""
     return CommandError(str(part), f"cannot write ({e.strerror or e}); free some space or fix "
-                     "the folder's permissions, then pull again (it resumes)")
+                        "the folder's permissions, then pull again (it resumes)")
 
 
 LOSSES = (
@@ -210,10 +210,10 @@ def check_device(dev):
     why = id_problem(info["device_id"])
     if why is not None:
         raise CommandError(dev_name(dev), why + "; nothing pulled (give the dongle a proper id: "
-                        "`callcue flash --reset-config`)")
+                           "`callcue flash --reset-config`)")
     if info.get("log_format", 1) > FORMAT_VERSION:
         raise CommandError(dev_name(dev), "the device writes session-log format %d, this callcue "
-                        "reads up to %d; update callcue (pip install -U callcue)" % (
+                           "reads up to %d; update callcue (pip install -U callcue)" % (
                             info["log_format"], FORMAT_VERSION))
     return info
 

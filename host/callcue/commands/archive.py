@@ -97,7 +97,7 @@ def copy(args):
                                s["crc32"]) is None]
         if missing:
             raise CommandError(dst.name, "%d session(s) of the source are missing after the "
-                            "copy; run it again" % len(missing))
+                               "copy; run it again" % len(missing))
         print("copied %d session(s) (%d records, %d talk-over events) from %s to %s in "
               "%.1f s: %d new, %d already there" % (
                   stats["sessions"], want["records"], want["events"], src.name, dst.name,

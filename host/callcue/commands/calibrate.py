@@ -297,7 +297,7 @@ def run(args):
         raise CommandError("--seconds", "must be 1-120, got %d" % args.seconds, code=2)
     if not args.yes and not sys.stdin.isatty():
         raise CommandError("calibrate", "stdin is not a terminal, so nobody can press Enter "
-                        "between the steps: give --yes (scripted rigs)", code=2)
+                           "between the steps: give --yes (scripted rigs)", code=2)
     try:
         with connect(args.port) as dev:
             calibrate(dev, seconds=args.seconds, yes=args.yes, write=not args.dry_run)
@@ -305,11 +305,11 @@ def run(args):
         raise CommandError(args.port, str(e) + "; nothing was written", code=1) from None
     except (DeviceError, ValueError) as e:
         raise CommandError(args.port, "calibration failed: %s; nothing was written" % e,
-                        code=1) from None
+                           code=1) from None
     except EOFError:
         raise CommandError(args.port, "stdin closed at a prompt: calibration stopped; nothing "
-                        "was written", code=1) from None
+                           "was written", code=1) from None
     except KeyboardInterrupt:
         raise CommandError(args.port, "calibration interrupted; nothing was written",
-                        code=130) from None
+                           code=130) from None
     return 0

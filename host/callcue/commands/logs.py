@@ -244,7 +244,7 @@ def _parquet(rows, out, ar):
         import pyarrow.parquet
     except ImportError:
         raise CommandError("--format parquet", "needs pyarrow: pip install 'callcue[parquet]' "
-                        "(or use --format csv / jsonl)") from None
+                           "(or use --format csv / jsonl)") from None
     try:
         rows = list(rows)
     except ArchiveError as e:

@@ -56,12 +56,12 @@ def _select(ar, args, since, until):
         sessions = ar.sessions(args.session, args.device, since, until)
     except ValueError:
         raise CommandError("--session", "give an archive row number or DEVICE:SESSION",
-                        code=2) from None
+                           code=2) from None
     if args.session and ":" in str(args.session) and len(sessions) > 1:
         # a dongle whose session ids restarted (new flash, clock unset): never guess
         raise CommandError("--session", "%s names %d archived calls (the dongle's session ids "
-                        "restarted): %s; give one of those archive row numbers, e.g. "
-                        "--session %d" % (
+                           "restarted): %s; give one of those archive row numbers, e.g. "
+                           "--session %d" % (
                             args.session, len(sessions), ", ".join(
                                 "row %d (%s)" % (s["pk"], when(s["start_time"])
                                                  or "clock not set")
@@ -73,7 +73,7 @@ def _select(ar, args, since, until):
         sessions = [s for s in sessions if s["team"] == args.team]
     if not sessions:
         raise CommandError(ar.name, "no archived calls match; check --session, --device, "
-                        "--team, --since and --until (or pull logs first)")
+                           "--team, --since and --until (or pull logs first)")
     return sessions
 
 
@@ -153,11 +153,11 @@ def _write(path, text):
 def _summary(ar, args, since, until, t0):
     if args.session or args.device or args.pdf:
         raise CommandError("--summary", "takes --since, --until and --team (not --session, "
-                        "--device or --pdf)", code=2)
+                           "--device or --pdf)", code=2)
     summary = ar.summary(since, until, args.team)
     if not summary["teams"]:
         raise CommandError(ar.name, "no archived calls match; check --team, --since and "
-                        "--until (or pull logs first)")
+                           "--until (or pull logs first)")
     seconds = time.monotonic() - t0
     _write(args.out, build_summary(summary, _scope(args)))
     rows = [summary_row(x) for x in summary["teams"]] + \

@@ -198,7 +198,7 @@ def _parse_start(text):
             when = dt.datetime.strptime(t.replace(" ", "T"), "%Y-%m-%dT%H:%M")
     except ValueError:
         raise CommandError("--start", "%r is not YYYY-MM-DDTHH:MM (local time)" % text,
-                        code=2) from None
+                           code=2) from None
     if not 2020 <= when.year <= 2099:
         raise CommandError("--start", "%r is outside 2020-2099" % text, code=2)
     return int(when.timestamp())

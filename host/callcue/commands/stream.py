@@ -106,7 +106,7 @@ class Sinks:
         except OSError as e:
             self.close()
             raise CommandError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
-                            code=2) from None
+                               code=2) from None
 
     def write(self, row):
         for w in self.writers:
@@ -219,7 +219,7 @@ def run(args):
             gone = time.monotonic() - state["lost_at"]
             if args.give_up is not None and gone > args.give_up:
                 raise CommandError(args.port, f"gone for {gone:.0f} s ({reason}); plug it back "
-                                "in and run the command again")
+                                   "in and run the command again")
             time.sleep(1.0)
     except KeyboardInterrupt:
         return 0

@@ -32,7 +32,7 @@ def open_device(port, timeout=5.0):
         raise CommandError(port, reason) from None
     except DeviceError as e:
         raise CommandError(port, f"the device does not answer the callcue protocol ({e}); is "
-                        "the callcue firmware flashed (`callcue flash`)?") from None
+                           "the callcue firmware flashed (`callcue flash`)?") from None
     except OSError as e:
         raise CommandError(port, f"cannot open the port ({e.strerror or e})") from None
 
@@ -50,7 +50,7 @@ def connect(port, timeout=5.0):
         raise CommandError(port, str(e)) from None
     except (serial.SerialException, OSError) as e:
         raise CommandError(port, f"the device went away ({e}); plug it back in and run the "
-                        "command again (pulls resume where they stopped)") from None
+                           "command again (pulls resume where they stopped)") from None
     finally:
         with contextlib.suppress(Exception):
             dev.close()
