@@ -66,7 +66,7 @@ EAR_RANGE_DB = 12.0
 EAR_SOURCE_OHM = 50.0  # headphone amplifier output impedance (worst common case)
 CREST_DB = 12.0  # speech peaks over its rms level (long-term, 1 % of samples)
 
-# --- targets: the design is checked against these (tests/test_hardware.py) ------------------
+# --- targets: the design is checked against these (tests/hardware/test_hardware.py) ---
 
 TARGETS = {
     "ripple_db": 1.0,  # max - min gain over 300-3400 Hz, each channel (analog chain)

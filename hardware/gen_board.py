@@ -1,6 +1,6 @@
 """Generate firmware/board.py (pin and bus constants) from hardware/pinout.toml.
 
-Run `python hardware/gen_board.py` after editing the pinout; tests/test_hardware.py fails
+Run `python hardware/gen_board.py` after editing the pinout; tests/hardware/test_hardware.py fails
 while firmware/board.py differs from what this script would write.
 """
 

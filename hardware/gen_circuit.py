@@ -6,7 +6,7 @@ rewrites, all from the one description in circuit.py:
   hardware/bom.csv        order codes, quantities, rough unit costs and the total;
   hardware/schematic.svg  the schematic, drawn by schematic.py;
   hardware/README.md      the block between the front-end markers (frontend.py's figures).
-tests/test_hardware.py fails while any of them differs from what this script would write.
+tests/hardware/test_hardware.py fails while any of them differs from what this script would write.
 """
 
 import csv

@@ -111,7 +111,7 @@ SCENARIOS: dict[str, str] = {
 # Expected cues with the engine defaults: talkover = both speaking >= 0.4 s,
 # fast = rate 30 % above the rep's own pace (a new dongle has none but the call's
 # average, so a rep who is fast all call long is at their own pace: no fast cue;
-# tests/test_scenarios.py shows it with a learned baseline), flat = pitch SD < 1.0 st,
+# tests/dsp/test_scenarios.py shows it with a learned baseline), flat = pitch SD < 1.0 st,
 # dead_air = silence >= 5 s.
 _CUES = ("talkover", "fast", "flat", "dead_air")
 _PRESENT: dict[str, tuple[str, ...]] = {

@@ -23,7 +23,7 @@ SNR_MIN_DBFS, where the rounding noise is far below the signal (none: n/a); leve
 frames above `vad_min_dbfs`; pitch figures need MIN_VOICED frames voiced by both.
 
 Tolerances (TOLERANCES below) were set from measurement, with a margin, each with its
-reason and worst measured figure; tests/bench/verify_margins.py measures them again.
+reason and worst measured figure; bench/verify_margins.py measures them again.
 `callcue verify` exits 1 (EXIT_OUT_OF_TOLERANCE) when any figure is outside its
 tolerance. A call that overloads the band-pass for much of its length compares a
 saturating engine with an unbounded reference, and its end-to-end figures may fail.
@@ -60,7 +60,7 @@ class Tolerance:
 
 # check id -> tolerance, with its reason and the worst figure measured (over the ten
 # scenarios x seeds 0-5 at 60 s, tests/signals.py's worst cases, full-scale chirps, the
-# espeak-ng calls, and speech at -40 dBFS and clipping; tests/bench/verify_margins.py).
+# espeak-ng calls, and speech at -40 dBFS and clipping; bench/verify_margins.py).
 # "_engine": the stage fed the engine's own upstream outputs; plain: end to end.
 TOLERANCES = {
     "bandpass.snr": Tolerance(">=", 55.0, "dB",

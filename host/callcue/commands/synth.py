@@ -10,7 +10,7 @@ SYNTH_SEED = 1
 
 def add_args(p):
     # synth.MIN_DURATION_S, MAX_DURATION_S and MAX_SAMPLES, written out: importing synth
-    # (numpy, scipy) would slow every callcue command (tests/test_synth.py checks them)
+    # (numpy, scipy) would slow every callcue command (tests/host/test_synth.py checks them)
     MIN_DURATION_S, MAX_DURATION_S, MAX_SAMPLES = 20, 3600, 57_600_000
     p.epilog = ("example: callcue synth call.wav --scenario rep-interrupts\n"
                 "         callcue synth cal.wav --scenario calibration && "
