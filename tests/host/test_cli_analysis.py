@@ -1,9 +1,9 @@
 """The callcue command end to end, as a user runs it (a subprocess of `python -m callcue`).
 
 Covers `synth` (scenarios, WAV + truth), `analyze` against the analysis-JSON contract
-(schema callcue.analysis/1, README.md), the accepted input encodings and rates, the
-two-mono-file form, and every kind of bad input: one stderr line naming the file, exit
-code 2, no traceback, and no output file left behind.
+(schema callcue.analysis/1, host/callcue/analysis/ANALYSIS.md), the accepted input
+encodings and rates, the two-mono-file form, and every kind of bad input: one stderr
+line naming the file, exit code 2, no traceback, and no output file left behind.
 """
 
 import json
@@ -204,6 +204,34 @@ def test_analyze_json_to_stdout(callcue, base_call):
     proc = callcue("analyze", wav, "--json", "-")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == doc
+
+
+def test_contract_document_matches_the_output(base_call):
+    """ANALYSIS.md's example has every key a real analysis has, at every level, and no
+    other (params aside: the example shows two of them)."""
+    import re
+    from pathlib import Path
+
+    import callcue.analysis
+
+    text = (Path(callcue.analysis.__file__).parent / "ANALYSIS.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))
+    _, doc = base_call
+
+    def shape(x):
+        if isinstance(x, dict):
+            return {k: shape(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [shape(x[0])] if x else []
+        return None
+
+    real, documented = shape(doc), shape(example)
+    assert set(documented["params"]) <= set(real.pop("params"))
+    documented.pop("params")
+    for key in ("talkover_events", "cues"):   # the short call may have none
+        if not real[key]:
+            real[key] = documented[key]
+    assert documented == real
 
 
 def test_analyze_contract_and_partial_second(base_call):

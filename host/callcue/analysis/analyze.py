@@ -2,7 +2,7 @@
 
 The engine is the same fixed-point code the dongle runs (dsp). This module feeds
 it whole 10 ms frames, keeps a per-frame trace and the per-second records, and turns them
-into the `callcue.analysis/1` document (README.md describes it). The final
+into the `callcue.analysis/1` document (ANALYSIS.md beside it describes it). The final
 partial frame of a file is not processed; `duration_s` is still the input's length.
 
 Two bit-exact ways to run it: when the `micropython` unix port is installed (beside the
