@@ -25,6 +25,7 @@ from callcue.sim import dongle as simulator
 
 from .. import mpyrun
 from ..conftest import run_callcue
+from ..firmware.test_firmware import SIM_APP
 
 TOL_DB = 1.0
 
@@ -304,23 +305,8 @@ def test_rules_of_check_step():
 
 # ------------------------------------------------------------------ allocation-free frames
 
-CAL_HEAP_SCRIPT = r"""
-import gc
-import sys
-sys.path.insert(0, sys.argv[1])
-import micropython
-sys.path.insert(0, sys.argv[1] + "/host/callcue/sim/board")  # hal_sim: the simulated board
-import hal_sim
-from firmware.app import App
-from firmware.config import Config
-from firmware.sessionlog import SessionLog
-
-root = hal_sim.mount_storage("ram", size=262144)
-clock = hal_sim.SimClock()
-cap = hal_sim.FileCapture(sys.argv[2], clock)
-config = Config(root + "/config.json").load()
-store = SessionLog(root + "/logs", "cc-test", "0.1.0", config.cal_hash())
-app = App(cap, hal_sim.LedRecorder(clock), clock, store, None, config, hal_sim.WDT())
+# the simulated board and its app (tests/firmware/test_firmware.py), then the three steps
+CAL_HEAP_SCRIPT = SIM_APP + r"""
 alloc = 0
 frames = 0
 for step in ("silence", "rep", "customer"):
