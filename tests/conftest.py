@@ -71,7 +71,6 @@ SLOW = {
     "host/test_flash_board.py": "mpremote against a simulated board's REPL",
     "host/test_hostile.py": "hostile devices and archives",
     "host/test_keys.py": "the virtual dongle over a pty; PostgreSQL",
-    "host/test_layout.py::test_imports_alone": "a fresh interpreter per module",
     "host/test_logs.py": "the virtual dongle over a pty",
     "host/test_report.py": "calls played through the virtual dongle; headless Chromium",
     "host/test_stream.py": "the virtual dongle over a pty",
