@@ -63,9 +63,9 @@ run: setup
 	@echo "team report: $(DEMO)/report.html   team table: $(DEMO)/team.csv   archive: $(ARCHIVE)"
 
 # Tests run on every core (pytest-xdist): a file's tests on one worker, as they share its
-# fixtures, except the files tests/conftest.py spreads test by test; files with slow tests
-# are handed out first. By area: `$(PYTEST) tests/dsp`; by marker: `$(PYTEST) -m sim`.
-PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup \
+# fixtures; files with slow tests are handed out first (tests/conftest.py orders them).
+# By area: `$(PYTEST) tests/dsp`; by marker: `$(PYTEST) -m sim`.
+PYTEST = $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile \
 	--no-loadscope-reorder
 
 test: setup

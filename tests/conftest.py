@@ -113,16 +113,11 @@ SIM = (
 )
 
 
-# `make test` runs on every core (pytest-xdist, --dist loadgroup --no-loadscope-reorder). A
-# file's tests stay together on one worker, as they share its module fixtures (calls
-# played, servers started), except in these files, whose tests share nothing costly and go
-# one by one to whichever worker is free:
-SPREAD = {
-    "dsp/test_bounds.py", "dsp/test_interpreters.py", "dsp/test_verify.py",
-    "firmware/test_firmware.py", "firmware/test_mpy_cross.py", "firmware/test_protocol.py",
-    "firmware/test_sessionlog.py", "host/test_archive_damage.py", "host/test_calibrate.py",
-    "host/test_cli_analysis.py", "host/test_flash_board.py",
-}
+# `make test` runs on every core (pytest-xdist, --dist loadfile --no-loadscope-reorder): a
+# file's tests stay together on one worker, as they share its module and session fixtures
+# (calls played, servers started, the real-speech set built). (Grouping by xdist_group
+# marks was tried: xdist still split a file's tests between workers, and two workers built
+# the real-speech set at once.)
 # and files with slow tests are handed out first, so that at the end the workers share the
 # quick ones instead of one of them finishing a long file alone.
 
@@ -141,7 +136,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "sim: drives the virtual dongle or the simulated board")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     has_slow = set()
     for item in items:
@@ -151,8 +145,6 @@ def pytest_collection_modifyitems(config, items):
             has_slow.add(path)
         if _listed(item.nodeid, SIM):
             item.add_marker(pytest.mark.sim)
-        if path not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(path))
     # a stable sort: files keep their tests together and in order
     items.sort(key=lambda item: item.nodeid.removeprefix("tests/").split("::")[0]
                not in has_slow)

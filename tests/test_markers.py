@@ -4,9 +4,9 @@ silently drop out of its marker (or into the quick loop)."""
 
 import ast
 
-from .conftest import ROOT, SIM, SLOW, SPREAD
+from .conftest import ROOT, SIM, SLOW
 
-ENTRIES = sorted({*SLOW, *SIM, *SPREAD})
+ENTRIES = sorted({*SLOW, *SIM})
 
 
 def _tests_in(path):
