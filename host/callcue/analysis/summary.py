@@ -11,6 +11,7 @@ callcue report builds its tables, sentences and team figures on call_metrics.
 
 import numpy as np
 
+from callcue.device.human import mmss
 from dsp.cues import CUE_NAMES
 
 INTERRUPTERS = ("rep", "customer")  # a talk-over event's interrupter, by index
@@ -137,11 +138,6 @@ def records_from_analysis(doc):
     return recs, events
 
 
-def _mmss(s):
-    s = int(round(s))
-    return "%d:%02d" % divmod(s, 60)
-
-
 def summary_lines(m):
     """call_metrics `m` as lines of text: talk, talk-overs, rate, pitch, cues, floor."""
     if not m["seconds"]:
@@ -167,6 +163,6 @@ def summary_lines(m):
                          if sd is not None else "- (no pitch spread yet)"),
         "cues       " + ", ".join("%s %dx" % (c, k) for c, k in m["cue_counts"].items()),
         "floor      longest monologue %s, dead air %s, median response %s" % (
-            _mmss(m["longest_monologue_s"]), _mmss(m["dead_air_s"]),
+            mmss(m["longest_monologue_s"]), mmss(m["dead_air_s"]),
             "%.1f s" % response if response is not None else "-"),
     ]

@@ -262,11 +262,6 @@ def _parquet(rows, out, ar):
     return 0
 
 
-def _duration(seconds):
-    h, rest = divmod(int(seconds), 3600)
-    return "%d:%02d:%02d" % (h, *divmod(rest, 60)) if h else "%d:%02d" % divmod(rest, 60)
-
-
 def list_archive(args):
     """`logs list --archive`: one line per archived session, oldest first: device, rep,
     session, start (local), duration (one record a second), records (seconds and
@@ -303,7 +298,7 @@ def list_archive(args):
     for r in out:
         print("%-*s  %-*s  %7d  %-25s  %8s  %7d  %s" % (
             wdev, r["device"], wrep, r["rep"] or "-", r["session"],
-            r["start"] or "clock not set", _duration(r["duration_s"]), r["records"],
+            r["start"] or "clock not set", human.mmss(r["duration_s"]), r["records"],
             r["mark"]))
     return 0
 

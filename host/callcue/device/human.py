@@ -74,6 +74,15 @@ def interrupter_name(who):
     return None if who is None else str(who)
 
 
+def mmss(s):
+    """Seconds as m:ss (h:mm:ss from an hour); '' for None."""
+    if s is None:
+        return ""
+    s = int(round(s))
+    h, m = divmod(s // 60, 60)
+    return "%d:%02d:%02d" % (h, m, s % 60) if h else "%d:%02d" % (m, s % 60)
+
+
 def local_iso(unix):
     """Unix seconds as local ISO 8601 with the UTC offset, or None (the clock not set)."""
     if unix is None or unix <= 0:

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from callcue.analysis.summary import INTERRUPTERS, call_metrics
+from callcue.device.human import mmss
 
 CUE_NAMES = ("none", "talkover", "fast", "flat", "dead_air")
 CUE_LABELS = {"talkover": "talk-over", "fast": "fast pace", "flat": "flat pitch",
@@ -50,15 +51,6 @@ DATE_FMT = "%Y-%m-%d %H:%M:%S"
 
 
 # ------------------------------------------------------------------------ words
-
-
-def mmss(s):
-    """Seconds as m:ss (h:mm:ss from an hour); '' for None."""
-    if s is None:
-        return ""
-    s = int(round(s))
-    h, m = divmod(s // 60, 60)
-    return "%d:%02d:%02d" % (h, m, s % 60) if h else "%d:%02d" % (m, s % 60)
 
 
 def pct(ratio):
