@@ -51,8 +51,13 @@ class BoundTracer:
         return None
 
     def local_trace(self, frame, event, arg):
+        # _see() inlined: this runs after every line of the engine, and a call per local
+        # doubled the test's time
+        peak = self.peak
         for name, v in frame.f_locals.items():
-            self._see(v, frame, name)
+            if type(v) is int and (v if v >= 0 else -v - 1) > peak:
+                self._see(v, frame, name)
+                peak = self.peak
         if event == "return":
             for name, v in frame.f_locals.items():
                 self._name(v, frame, name)

@@ -59,7 +59,10 @@ def test_stream_survives_replug_and_ctrl_c(micropython, tmp_path):
     sim = PtySim(wav, "--speed", "5", "--loop")
     proc = subprocess.Popen(
         [sys.executable, "-m", "callcue", "stream", "--port", sim.port, "--jsonl",
-         tmp_path / "s.jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         tmp_path / "s.jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as at a terminal: a test runner started in the background (`pytest &` without job
+        # control) has SIGINT ignored, the child would inherit that, and Ctrl-C do nothing
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         jsonl = tmp_path / "s.jsonl"
         deadline = time.monotonic() + 30

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 RATE_HZ = 8000
 # band limiting per channel: DC removal and telephone band in one biquad
@@ -24,12 +23,16 @@ MAX_ABS_SUM = 3.99
 
 
 def bandpass_sos():
+    from scipy import signal  # imported where used: a second of start-up for every command
+
     return signal.butter(1, BANDPASS_HZ, "bandpass", fs=RATE_HZ, output="sos")
 
 
 def lowpass_sos():
     """4th-order Butterworth with its gain shared evenly between the sections,
     so no section's coefficients (or intermediate signal) grow large."""
+    from scipy import signal
+
     sos = signal.butter(LOWPASS_ORDER, LOWPASS_HZ, fs=RATE_HZ, output="sos")
     gain = np.prod(sos[:, 0])
     sos = sos.copy()

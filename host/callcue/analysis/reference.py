@@ -35,7 +35,6 @@ credits only the part inside the current second (dsp/engine.py).
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from callcue.analysis import design
 from dsp.crosstalk import ECHO_FRAMES
@@ -144,6 +143,8 @@ def whole_frames(x):
 
 def bandpass(x):
     """DC removal and telephone band: design.bandpass_sos() run by scipy in double."""
+    from scipy import signal  # imported where used: `analyze` needs only spread_sd
+
     return signal.sosfilt(design.bandpass_sos(), whole_frames(x))
 
 
@@ -317,6 +318,8 @@ def dead_air(anyone, p):
 
 def lowpass(x):
     """The pitch front end's anti-alias low-pass, design.lowpass_sos() in double."""
+    from scipy import signal
+
     return signal.sosfilt(design.lowpass_sos(), whole_frames(x))
 
 
@@ -501,6 +504,8 @@ def pitch_spread(f0_cents, p):
 def syllable_highpass(x_rep):
     """Energy per frame of the band-passed rep through the syllable envelope's high-pass
     (kernels.highpass_energy): two sections (1 - z**-1) / (1 - 7/8 z**-1), output / 4."""
+    from scipy import signal
+
     y = signal.lfilter(SYL_HP_B, SYL_HP_A, whole_frames(x_rep))
     y = signal.lfilter(SYL_HP_B, SYL_HP_A, y)
     return frame_energy(y / 4.0)

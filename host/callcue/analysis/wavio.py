@@ -16,7 +16,6 @@ from math import gcd
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 DSP_RATE_HZ = 8000
 FRAME = 80  # samples per 10 ms DSP frame at 8000 Hz
@@ -103,6 +102,9 @@ def to_dsp_int16(x, rate_hz):
     """Float samples in [-1, 1) at `rate_hz` -> int16 at 8000 Hz (rounded, clipped)."""
     x = np.asarray(x, dtype=np.float64)
     if rate_hz != DSP_RATE_HZ:
+        # scipy.signal takes ~1 s to import: only a call that needs resampling pays it
+        from scipy.signal import resample_poly
+
         g = gcd(DSP_RATE_HZ, int(rate_hz))
         x = resample_poly(x, DSP_RATE_HZ // g, int(rate_hz) // g)
     y = np.rint(x * 32768.0)

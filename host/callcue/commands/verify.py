@@ -47,7 +47,7 @@ def run(args):
         raise bad_input("--customer", "goes with one call: the rep's mono WAV and the "
                         "customer's")
 
-    from callcue.analysis import analyze, verify, wavio
+    from callcue.analysis import analyze, wavio
 
     try:
         params = analyze.params_from_items(args.param)
@@ -61,6 +61,8 @@ def run(args):
         except wavio.InputError as e:
             raise bad_input(e.path, e.reason) from None
         calls.append((path, rep, cust))
+
+    from callcue.analysis import verify  # scipy: a second to import, after the input is read
 
     docs = []
     all_ok = True
