@@ -522,3 +522,26 @@ def test_verify_takes_the_two_sides_as_analyze_does(callcue, tmp_path, base_call
         assert doc["checks"] == stereo["checks"] and doc["ok"] == stereo["ok"]
     r = callcue("verify", wav, wav, "--customer", b)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--customer" in r.stderr
+
+
+def test_only_resampling_and_the_reference_import_scipy(tmp_path):
+    """scipy.signal costs about a second of start-up: the modules behind the device
+    commands, the virtual dongle and `analyze` leave it out, and reading an 8 kHz WAV does
+    too; a 16 kHz WAV, which needs resampling, brings it in."""
+    import subprocess
+    import sys
+
+    wav8, wav16 = tmp_path / "8k.wav", tmp_path / "16k.wav"
+    sf.write(wav8, np.zeros((800, 2), np.int16), 8000, subtype="PCM_16")
+    sf.write(wav16, np.zeros((1600, 2), np.int16), 16000, subtype="PCM_16")
+    code = ("import sys\n"
+            "import callcue.commands.logs, callcue.commands.device, callcue.sim.dongle\n"
+            "import callcue.sim.protocol_sim, callcue.analysis.analyze\n"
+            "from callcue.analysis import wavio\n"
+            "wavio.read_call(sys.argv[1])\n"
+            "print('scipy' in sys.modules)\n"
+            "wavio.read_call(sys.argv[2])\n"
+            "print('scipy' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(wav8), str(wav16)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["False", "True"], r.stderr
