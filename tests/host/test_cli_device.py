@@ -96,3 +96,7 @@ def test_device_info_reads_as_words(capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "'cc\\x1b[2J'" in out
     assert "not calibrated" in out and "clock not set" not in out
+    # a group of counters (the virtual dongle's) reads one a line, not as JSON
+    show_info({**CALIBRATED_INFO, "sim": {"frames_played": 4000, "lag_ms": 0, "speed": 2}})
+    out = capsys.readouterr().out
+    assert "  sim\n    frames_played            4000\n    lag_ms" in out and "{" not in out

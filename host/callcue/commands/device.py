@@ -171,7 +171,15 @@ def show_info(info):
     if rest:
         print("counters")
         for key in rest:
-            print("  %-26s %s" % (key, _text(info[key])))
+            value = info[key]
+            if isinstance(value, dict) and value and all(
+                    not isinstance(v, dict | list) for v in value.values()):
+                # a group of counters (the virtual dongle's `sim`): one a line, indented
+                print("  %s" % _text(key))
+                for sub in sorted(value):
+                    print("    %-24s %s" % (_text(sub), _text(value[sub])))
+            else:
+                print("  %-26s %s" % (key, _text(value)))
 
 
 def _unit(name, value):
