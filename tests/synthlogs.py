@@ -19,14 +19,16 @@ from firmware import logformat as sl
 FW = "0.1.0"
 
 
-def body(seconds, seed, events=True):
-    """The records (and talk-over events) of a call of `seconds`, as log bytes."""
+def body(seconds, seed, events=True, overruns_from=0):
+    """The records (and talk-over events) of a call of `seconds`, as log bytes.
+    `overruns_from`: the capture's lost-frame counter as the call starts (it counts from
+    the dongle's boot, so a call after a lossy one starts above 0)."""
     rng = random.Random(seed)
     buf = bytearray(sl.RECORD_SIZE)
     out = bytearray()
     seq = 0
     lead, tail = rng.randint(0, 4), rng.randint(0, 4)
-    speaker, cue, cue_left, overruns = 0, 0, 0, 0
+    speaker, cue, cue_left, overruns = 0, 0, 0, overruns_from
     for t in range(seconds):
         silent = t < lead or t >= seconds - tail or rng.random() < 0.05
         if rng.random() < 0.15:

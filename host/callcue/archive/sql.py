@@ -202,7 +202,9 @@ _SESSION_REP = """COALESCE((SELECT a.rep_id FROM assignments a
 # Per rep or per team over the selected calls (start time in [since, until), one team or
 # all), computed in the database. {key} is "rep_id, team" or "team". Dead air per call
 # is the silent seconds between its first and last speech (records are one a second);
-# a cue onset is a second whose cue differs from the previous second's and is not 0.
+# a cue onset is a second whose cue differs from the previous second's and is not 0. A
+# call is lossy when the capture's lost-frame counter, which runs from the dongle's boot,
+# rose during it (as the report counts it).
 SUMMARY = """
 WITH sel AS (
     SELECT x.pk, x.log_format, x.rep_id, COALESCE(r.team, '') AS team
@@ -214,7 +216,7 @@ WITH sel AS (
 calls AS MATERIALIZED (
     SELECT pk, {key_min}, COUNT(*) AS seconds, SUM(rep_active_ms) AS rep_ms,
         SUM(customer_active_ms) AS customer_ms, SUM(overlap_ms) AS overlap_ms,
-        SUM(talkovers) AS talkovers, MAX(overruns) AS overruns,
+        SUM(talkovers) AS talkovers, MAX(overruns) - MIN(overruns) AS lost_frames,
         SUM(CASE WHEN t_speech IS NULL THEN 1 ELSE 0 END)
             - COALESCE(MIN(t_speech) - MIN(t_s) + MAX(t_s) - MAX(t_speech), COUNT(*))
             AS dead_air_s,
@@ -256,7 +258,7 @@ cg AS MATERIALIZED (
     SELECT {key}, COUNT(*) AS calls, SUM(seconds) AS seconds, SUM(rep_ms) AS rep_ms,
         SUM(customer_ms) AS customer_ms, SUM(overlap_ms) AS overlap_ms,
         SUM(talkovers) AS talkovers, SUM(dead_air_s) AS dead_air_s,
-        SUM(CASE WHEN overruns > 0 THEN 1 ELSE 0 END) AS calls_with_overruns,
+        SUM(CASE WHEN lost_frames > 0 THEN 1 ELSE 0 END) AS calls_with_overruns,
         SUM(cue_talkover) AS cue_talkover, SUM(cue_fast) AS cue_fast,
         SUM(cue_flat) AS cue_flat, SUM(cue_dead_air) AS cue_dead_air
     FROM calls GROUP BY {key}
