@@ -14,8 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
+from callcue.analysis.summary import call_metrics
 from callcue.archive.store import SCHEMA_VERSION, Archive, ArchiveError, is_url
-from callcue.report import page as report
+from dsp.cues import CUE_NAMES
 from firmware.logformat import decode_log
 from firmware.protocol import crc32
 
@@ -132,7 +133,7 @@ def test_concurrent_pullers_lose_and_duplicate_nothing(archive_target):
 
 
 def _expected_summary(logs, rep_of, team_of):
-    """The summary computed in Python from the decoded logs: report.call_metrics per call,
+    """The summary computed in Python from the decoded logs: call_metrics per call,
     then summed (medians over every second) per rep and per team."""
     groups = {}
     for data in logs:
@@ -142,7 +143,7 @@ def _expected_summary(logs, rep_of, team_of):
             groups.setdefault(key, []).append((recs, events))
     out = {}
     for key, calls in groups.items():
-        ms = [report.call_metrics(r, e) for r, e in calls]
+        ms = [call_metrics(r, e) for r, e in calls]
         rates = [x["rate_csps"] for r, _ in calls for x in r if x["rate_csps"] >= 0]
         sds = [x["pitch_sd_cents"] for r, _ in calls for x in r if x["pitch_sd_cents"] >= 0]
         hours = [m["seconds"] / 3600 for m in ms]
@@ -156,7 +157,7 @@ def _expected_summary(logs, rep_of, team_of):
             # a call is lossy when the counter rose during it (it counts from boot)
             "calls_with_overruns": sum(m["lost_frames"] > 0 for m in ms),
             **{f"cue_{c}": round(sum(m["cues_per_hour"][c] * h for m, h in zip(ms, hours)))
-               for c in report.CUE_NAMES[1:]},
+               for c in CUE_NAMES[1:]},
             "median_rate_csps": statistics.median(rates),
             "median_pitch_sd_cents": statistics.median(sds),
             "calls_format2": len(calls),
@@ -170,7 +171,7 @@ def _expected_summary(logs, rep_of, team_of):
 
 def test_summary_in_sql_equals_per_call_metrics(archive_target):
     """Reps and teams from assignments with history (cc-0000 changes hands on day 2, cc-0002
-    is never assigned): the SQL figures equal report.call_metrics summed in Python."""
+    is never assigned): the SQL figures equal call_metrics summed in Python."""
     logs = _logs(n_devices=3, calls=4, seconds=150)
     with Archive(archive_target) as ar:
         for data in logs:

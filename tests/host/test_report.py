@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callcue.analysis.summary import call_metrics
 from callcue.archive.store import Archive
-from callcue.report import page as report
+from callcue.report import page, plots, team
 from firmware.logformat import decode_log
 
 from .. import synthlogs
@@ -160,20 +161,20 @@ def test_report_renders_in_chromium(archive, tmp_path, callcue):
     assert 0.5 < scale <= 1.0, check
     with Archive(archive, create=False) as ar:
         s = ar.sessions()[0]
-        figs = [report.call_figure(ar.records(s["pk"]), "call", ar.events(s["pk"]))]
-    rows = [(d, report.rollup([])) for d in ("2026-11-02", "2026-11-03")]
+        figs = [plots.call_figure(ar.records(s["pk"]), "call", ar.events(s["pk"]))]
+    rows = [(d, team.rollup([])) for d in ("2026-11-02", "2026-11-03")]
     import datetime as dt
-    figs.append(report.trend_figure("t", {"ana": [(dt.date.fromisoformat(d), r)
-                                                  for d, r in rows]},
-                                    dict.fromkeys(k for k, *_ in report.TEAM_FIGURES)))
+    figs.append(plots.trend_figure("t", {"ana": [(dt.date.fromisoformat(d), r)
+                                                 for d, r in rows]},
+                                   dict.fromkeys(k for k, *_ in team.TEAM_FIGURES)))
     for fig in figs:
         fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
         sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text")
                                                        and hasattr(a, "get_fontsize"))
                  if t.get_visible() and t.get_text().strip()]
-        assert sizes and min(sizes) * report.PLOT_DPI / 72 * scale >= 11, min(sizes)
+        assert sizes and min(sizes) * plots.PLOT_DPI / 72 * scale >= 11, min(sizes)
         # the plots fill the page's width: drawn at most a little smaller than they are
-        assert fig.get_figwidth() * report.PLOT_DPI >= 1200
+        assert fig.get_figwidth() * plots.PLOT_DPI >= 1200
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, size in (("report.png", (WINDOW[0], 2400)), ("report-first-screen.png", WINDOW)):
@@ -208,8 +209,8 @@ def test_team_table(archive, tmp_path, callcue):
 
     # Ana's figures from her decoded logs: per hour only over calls with >= 60 s of talk
     decoded = _calls(archive)
-    ana = [report.call_metrics(*v) for k, v in decoded.items() if k[0] == "cc-0001"]
-    rated = [m for m in ana if m["talk_s"] >= report.MIN_TALK_S]
+    ana = [call_metrics(*v) for k, v in decoded.items() if k[0] == "cc-0001"]
+    rated = [m for m in ana if m["talk_s"] >= team.MIN_TALK_S]
     assert len(rated) == 3 and min(m["talk_s"] for m in ana) < 10     # the short call
     hours = sum(m["talk_s"] for m in rated) / 3600
     assert float(reps["Ana Silva"]["talkovers_rep_per_talk_hour"]) == pytest.approx(
@@ -274,7 +275,7 @@ def test_response_time_against_truth(played):
     exact turns: each call's median within 0.25 s of the truth's."""
     for raw, truth, _offset in played:
         _, recs, events = decode_log(raw)
-        m = report.call_metrics(recs, events)
+        m = call_metrics(recs, events)
         rep, cust = truth["rep"]["intervals"], truth["customer"]["intervals"]
         starts = sorted([(a, "rep") for a, _ in rep] + [(a, "cust") for a, _ in cust])
         want = []
@@ -339,11 +340,11 @@ def test_report_talkovers_by_interrupter(archive):
     seen = {"rep": 0, "customer": 0}
     with Archive(archive, create=False) as ar:
         sessions = ar.sessions()
-        text = report.build(ar, sessions)
+        text = page.build(ar, sessions)
         for s in sessions:
             assert s["log_format"] == 2
             recs, events = ar.records(s["pk"]), ar.events(s["pk"])
-            m = report.call_metrics(recs, events)
+            m = call_metrics(recs, events)
             # the per-second counts and the events agree
             assert m["talkovers"] == len(events) == m["talkovers_rep"] + m["talkovers_customer"]
             for i, who in enumerate(("rep", "customer")):
@@ -355,7 +356,7 @@ def test_report_talkovers_by_interrupter(archive):
                 m["talkovers"], m["talkovers_rep"], m["talkovers_customer"]) in text
             if not events:
                 continue
-            fig = report.call_figure(recs, "call", events)
+            fig = plots.call_figure(recs, "call", events)
             ax = fig.axes[0]
             labels = ax.get_legend().get_texts()
             assert {"talk-over by rep", "talk-over by customer"} <= {
@@ -365,7 +366,7 @@ def test_report_talkovers_by_interrupter(archive):
                             if c.get_label() == f"talk-over by {who}")
                 assert len(coll.get_paths()) == sum(e["interrupter"] == i for e in events)
                 from matplotlib.colors import to_hex
-                assert to_hex(coll.get_facecolor()[0]) == report.INTERRUPTER_COLOURS[who]
+                assert to_hex(coll.get_facecolor()[0]) == plots.INTERRUPTER_COLOURS[who]
     assert seen["rep"] >= 1 and seen["customer"] >= 1
     assert "talk-overs by rep / customer" in text
 
@@ -389,10 +390,10 @@ def test_report_reads_a_format_1_log(archive, tmp_path):
         assert added and ar.events(pk) == []
         s = ar.sessions()[0]
         assert s["log_format"] == 1 and s["n_records"] == len(recs)
-        text = report.build(ar, [s])
-        m = report.call_metrics(ar.records(pk))
+        text = page.build(ar, [s])
+        m = call_metrics(ar.records(pk))
         assert m["talkovers"] == len(events) and "talkovers_rep" not in m
-        fig = report.call_figure(ar.records(pk), "old", None)
+        fig = plots.call_figure(ar.records(pk), "old", None)
         labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
         assert "overlap" in labels and not any(x.startswith("talk-over") for x in labels)
     assert "%d (by whom not logged)" % len(events) in text

@@ -1,5 +1,5 @@
-"""`callcue report`: choose the archived calls, build the page (callcue.report.page) and
-write it, with its CSVs, each file whole."""
+"""`callcue report`: choose the archived calls, build the page (callcue.report.page, or
+callcue.report.summary with --summary) and write it, with its CSVs, each file whole."""
 
 import argparse
 import csv
@@ -9,16 +9,11 @@ import time
 
 from callcue.archive.store import ArchiveError, open_for_cli
 from callcue.errors import CommandError
-from callcue.report.page import (
-    CALL_CSV,
-    SUMMARY_COLUMNS,
-    TEAM_CSV,
-    build,
-    build_summary,
-    summary_row,
-    when,
-    with_reps,
-)
+from callcue.report.calls import CALL_CSV
+from callcue.report.page import build
+from callcue.report.summary import SUMMARY_COLUMNS, build_summary, summary_row
+from callcue.report.team import TEAM_CSV, with_reps
+from callcue.report.words import when
 
 
 def add_args(p):
