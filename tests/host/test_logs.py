@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from zoneinfo import ZoneInfo
 
@@ -297,17 +299,25 @@ def _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records):
     r = callcue("logs", "export", "--archive", archive, "--format", "jsonl")
     assert [json.loads(line) for line in r.stdout.splitlines()] == _expected_rows(db, "ana")
 
+    # parquet (pyarrow is in the dev extras): the same rows, typed, read back by pyarrow
+    import pyarrow.parquet
+
     r = callcue("logs", "export", "--archive", archive, "--format", "parquet", "--out",
                 tmp_path / "calls.parquet")
-    try:
-        import pyarrow.parquet
-    except ImportError:
-        _one_line_error(r, "pyarrow")
-    else:
-        assert r.returncode == 0, r.stderr
-        table = pyarrow.parquet.read_table(tmp_path / "calls.parquet")
-        assert tuple(table.column_names) == human.NAMES
-        assert table.to_pylist() == _expected_rows(db, "ana")
+    assert r.returncode == 0, r.stderr
+    table = pyarrow.parquet.read_table(tmp_path / "calls.parquet")
+    assert tuple(table.column_names) == human.NAMES
+    assert table.to_pylist() == _expected_rows(db, "ana")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    # ... and where pyarrow is not installed (an optional extra): one line saying so
+    blocked = ("import sys; sys.modules['pyarrow'] = None; from callcue.cli import main; "
+               "sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", blocked, "logs", "export", "--archive",
+                        str(archive), "--format", "parquet", "--out",
+                        str(tmp_path / "none.parquet")], capture_output=True, text=True,
+                       timeout=60)
+    _one_line_error(r, "--format parquet", "pyarrow")
+    assert not (tmp_path / "none.parquet").exists()
 
     # logs list --archive: one line per session, with the report's mark
     keys = tmp_path / "no-keys"

@@ -17,8 +17,9 @@ from dsp.pitch import CENTS_REF_HZ
 
 INTERRUPTERS = ("rep", "customer")
 
-# name, parquet type, meaning (README: "Supervisors and engineers"). A column that does
-# not apply to a row (a talk-over's rate, a second's interrupter) is empty.
+# name, parquet type (a pyarrow type's name), meaning (README: "Supervisors and
+# engineers"). A column that does not apply to a row (a talk-over's rate, a second's
+# interrupter) is empty.
 COLUMNS = (
     ("device", "string", "the dongle's id"),
     ("rep", "string", "who wore the dongle then (`archive assign`); empty if unknown"),
@@ -31,14 +32,14 @@ COLUMNS = (
     ("customer_talk_ms", "int64", "ms of this second in which the customer spoke"),
     ("overlap_ms", "int64", "ms of this second in which both spoke"),
     ("syllables", "int64", "the rep's syllables in this second"),
-    ("rate_syl_s", "double", "rolling speaking rate, syllables per second of rep speech"),
-    ("pitch_hz", "double", "mean F0 of the rep's voiced frames in this second, Hz"),
-    ("pitch_sd_st", "double", "rolling spread of the rep's F0, semitones"),
+    ("rate_syl_s", "float64", "rolling speaking rate, syllables per second of rep speech"),
+    ("pitch_hz", "float64", "mean F0 of the rep's voiced frames in this second, Hz"),
+    ("pitch_sd_st", "float64", "rolling spread of the rep's F0, semitones"),
     ("cue", "string", "the cue lit at the end of the second: none, talkover, fast, flat, "
      "dead_air"),
     ("talkovers", "int64", "talk-overs that ended in this second"),
-    ("start_s", "double", "a talk-over's start, seconds on the t_s clock"),
-    ("end_s", "double", "a talk-over's end (exclusive), seconds on the t_s clock"),
+    ("start_s", "float64", "a talk-over's start, seconds on the t_s clock"),
+    ("end_s", "float64", "a talk-over's end (exclusive), seconds on the t_s clock"),
     ("interrupter", "string", "who began speaking over the other: rep or customer"),
 )
 NAMES = tuple(name for name, _, _ in COLUMNS)
