@@ -99,6 +99,29 @@ def test_cli_seed_defaults_to_1_and_limits_are_stated(tmp_path):
     assert "the duration must be 20-3600 s" in proc.stderr
 
 
+
+def test_cli_rate_and_paths_it_cannot_write(tmp_path):
+    """--rate writes the WAV at that rate, as render() makes it; an OUT.wav that cannot be
+    written is one line, exit 2, and leaves neither the WAV nor its truth."""
+    from ..conftest import run_callcue
+
+    wav = tmp_path / "c16.wav"
+    proc = run_callcue("synth", wav, "--scenario", "dead-air", "--duration", "20",
+                       "--rate", "16000")
+    assert proc.returncode == 0, proc.stderr
+    data, rate = soundfile.read(wav, dtype="int16")
+    assert rate == 16000 and data.shape == (320_000, 2)
+    assert np.array_equal(data, synth.render("dead-air", 1, 20.0, 16000)[0])
+    assert json.loads((tmp_path / "c16.truth.json").read_text())["rate_hz"] == 16000
+    (tmp_path / "afile").write_text("")
+    for out, why in ((tmp_path / "afile" / "c.wav", "Not a directory"),
+                     (tmp_path / "nofolder" / "c.wav", "No such file or directory")):
+        proc = run_callcue("synth", out, "--scenario", "dead-air", "--duration", "20")
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == f"callcue: error: {out}: {why}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "c16.truth.json",
+                                                           "c16.wav"]
+
 def test_deterministic():
     pcm, truth = call("rep-interrupts", 3)
     pcm2, truth2 = synth.render("rep-interrupts", 3)

@@ -881,7 +881,18 @@ def write(path, scenario: str, seed: int = 0, duration_s: float = 60.0, rate_hz:
 
     path = pathlib.Path(path)
     pcm, truth = render(scenario, seed, duration_s, rate_hz, **mix_overrides)
-    soundfile.write(str(path), pcm, int(rate_hz), subtype="PCM_16", format="WAV")
     truth_path = path.with_name(path.stem + ".truth.json")
-    truth_path.write_text(json.dumps(truth) + "\n")
+    # Both files under temporary names, then renamed: a path that cannot be written is an
+    # OSError (libsndfile opening it itself would say only "System error") and leaves
+    # neither file, nor a WAV without its truth.
+    tmps = [p.with_name(".%s.tmp" % p.name) for p in (path, truth_path)]
+    try:
+        with open(tmps[0], "wb") as f:
+            soundfile.write(f, pcm, int(rate_hz), subtype="PCM_16", format="WAV")
+        tmps[1].write_text(json.dumps(truth) + "\n")
+        tmps[0].replace(path)
+        tmps[1].replace(truth_path)
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
     return truth_path
