@@ -231,6 +231,32 @@ def test_bad_input_is_one_line(calls, tmp_path):
                                 tmp_path / "a", "--team", "north"), "--team")
 
 
+
+def test_records_led_and_bad_pace(calls, tmp_path):
+    """--led draws each cue change of the call (on stderr) and changes no record; --records
+    into a folder it cannot make, a pace below 0 (which spun the board forever) and
+    --realtime with another --speed are each one line, before anything is played or
+    written."""
+    out = tmp_path / "new" / "a.jsonl"
+    r = run_callcue("sim", calls["a"], "--led", "--records", out, timeout=60)
+    _ok(r)
+    led = [line for line in r.stderr.splitlines() if "] LED " in line]
+    assert any("talkover" in line for line in led) and led[-1].endswith("none"), r.stderr
+    _ok(run_callcue("sim", calls["a"], "--records", tmp_path / "plain.jsonl", timeout=60))
+    assert out.read_text() == (tmp_path / "plain.jsonl").read_text()
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    _one_line_error(run_callcue("sim", calls["a"], "--records", afile / "r.jsonl",
+                                timeout=30), "afile is not a folder")
+    _one_line_error(run_callcue("sim", calls["a"], "--speed", "-1", "--records",
+                                tmp_path / "x.jsonl", timeout=30), "--speed", "below 0")
+    _one_line_error(run_callcue("device", "info", "--port",
+                                f"sim://{calls['a']}?speed=-1", timeout=30), "below 0")
+    _one_line_error(run_callcue("sim", calls["a"], "--realtime", "--speed", "5", "--records",
+                                tmp_path / "x.jsonl", timeout=30), "--realtime", "--speed 5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "new", "plain.jsonl"]
+    assert [p.name for p in out.parent.iterdir()] == ["a.jsonl"]
+
 PACE_SCRIPT = r'''
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -49,7 +49,12 @@ def run(args):
     records it logged (--records), or pulls its sessions into an archive like a
     supervisor (--pull ARCH). With --repl, a bare simulated RP2040 running stock
     MicroPython instead, to flash (`callcue flash --port PTY`)."""
+    if args.realtime and args.speed not in (None, 1):
+        raise bad_input("--realtime", "is --speed 1: cannot go with --speed %d" % args.speed)
     args.speed = default_speed(args)
+    if args.speed < 0:
+        raise bad_input("--speed", "%d is below 0 (0: as fast as possible; N: N times real "
+                        "time)" % args.speed)
     if args.repl:
         extra = [name for name, on in (("CALL.wav", args.calls), ("--dongle", args.dongle),
                                        ("--records", args.records), ("--pull", args.pull),
@@ -227,6 +232,31 @@ def _repl(args):
 
 
 def _records(args):
+    wavio.read_call(args.calls[0])   # a bad WAV: its one line, before anything is made
+    target = Path(args.records)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        # a file it cannot write is said before the call is played, not after
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("")
+    except FileExistsError as e:   # mkdir met a file where a folder should be
+        raise bad_input(args.records, "%s is not a folder" % e.filename) from None
+    except OSError as e:
+        raise bad_input(args.records, e.strerror or str(e)) from None
+    try:
+        lines = _play_records(args)
+        tmp.write_text("".join(line + "\n" for line in lines))
+        os.replace(tmp, target)
+    except OSError as e:
+        raise bad_input(args.records, e.strerror or str(e)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    print("%d per-second records logged by the firmware: %s" % (len(lines), target))
+    return 0
+
+
+def _play_records(args):
+    """Play the call into a fresh flash; the per-second records it logged, as JSON lines."""
     storage = tempfile.mkdtemp(prefix="callcue-flash-")
     try:
         dongle = simulator.VirtualDongle(args.calls[0], storage=storage, speed=args.speed,
@@ -236,17 +266,10 @@ def _records(args):
         if dongle.proc.returncode != 0:
             tail = (err or b"").decode(errors="replace").strip().splitlines()[-1:]
             raise bad_input("sim", "firmware stopped: %s" % (tail[0] if tail else "no output"))
-        lines = [json.dumps(simulator.contract_second(rec))
-                 for _, recs in simulator.session_records(storage) for rec in recs]
+        return [json.dumps(simulator.contract_second(rec))
+                for _, recs in simulator.session_records(storage) for rec in recs]
     finally:
         shutil.rmtree(storage, ignore_errors=True)
-    target = Path(args.records)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines))
-    os.replace(tmp, target)
-    print("%d per-second records logged by the firmware: %s" % (len(lines), target))
-    return 0
 
 
 def sim_url(wav, speed=1, storage=None, led=False, device_id=None):

@@ -51,6 +51,10 @@ class VirtualDongle(BoardProcess):
     def __init__(self, wav=None, rep=None, cust=None, storage="ram", speed=0, loop=False,
                  led=False, stay=False, config=None, link=True, drop_late=False,
                  device_id=None, start_time=None, clock_file=None, finish=None, lock=None):
+        if speed < 0:
+            # the board's pacing would wait for a frame time that never comes, at full CPU
+            raise SimError("speed: %d is below 0 (0: as fast as possible; N: N times real "
+                           "time)" % speed)
         super().__init__("callcue-sim-")
         self.lock = lock
         self.result = None
