@@ -91,6 +91,53 @@ def test_stream_survives_replug_and_ctrl_c(micropython, tmp_path):
     assert len(lines) >= 5
 
 
+
+def test_stream_gives_up_when_the_device_stays_gone(micropython, tmp_path):
+    """--give-up S: the device gone (its pty closed) for S seconds ends the stream with one
+    line and exit 1; what was streamed stays recorded."""
+    wav = write_call(tmp_path / "call.wav", seconds=20.0)
+    sim = PtySim(wav, "--speed", "5", "--loop")
+    jsonl = tmp_path / "s.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callcue", "stream", "--port", sim.port, "--give-up", "1",
+         "--jsonl", jsonl], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (jsonl.exists() and jsonl.read_text().count("\n") >= 2):
+            assert time.monotonic() < deadline, "no records streamed"
+            time.sleep(0.1)
+    finally:
+        sim.close()
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert err.startswith(f"callcue: error: {sim.port}: gone for ") and err.count("\n") == 1
+    assert "connection lost" in out
+    assert len(jsonl.read_text().splitlines()) >= 2
+
+
+def test_stream_bad_input_leaves_no_files(tmp_path, callcue):
+    """A port that is not there, a --jsonl it cannot write, --seconds 0, --give-up below 0:
+    one line each, and no empty --csv/--jsonl files left behind."""
+    csv_path, jsonl = tmp_path / "s.csv", tmp_path / "s.jsonl"
+    r = callcue("stream", "--port", tmp_path / "ttyNOPE", "--csv", csv_path, "--jsonl",
+                jsonl, timeout=30)
+    assert r.returncode == 1 and r.stdout == "", r.stdout
+    assert r.stderr.startswith(f"callcue: error: {tmp_path / 'ttyNOPE'}: no such port")
+    r = callcue("stream", "--port", tmp_path / "ttyNOPE", "--csv", csv_path, "--jsonl",
+                tmp_path / "none" / "s.jsonl", timeout=30)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "none/s.jsonl: No such file or directory" in r.stderr
+    for opt, value in (("--seconds", "0"), ("--give-up", "-1")):
+        r = callcue("stream", "--port", tmp_path / "ttyNOPE", opt, value, "--csv", csv_path,
+                    timeout=30)
+        assert r.returncode == 2 and r.stderr.startswith(f"callcue: error: {opt}: "), r.stderr
+        assert r.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
 def test_stream_counts_talkovers_by_interrupter():
     """The dashboard's talk-over counts come from the device's EVT talkover lines, by
     interrupter (the same three fields the session log's event records keep)."""

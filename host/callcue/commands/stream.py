@@ -11,11 +11,12 @@ streaming and exits cleanly (exit 0). On a non-terminal it prints one line per s
 
 import argparse
 import contextlib
+import os
 import time
 
 from callcue.device import human
 from callcue.device.ports import open_device
-from callcue.errors import CommandError
+from callcue.errors import CommandError, bad_input
 
 QUIET_S = 3.0      # no stream line for this long: check the device still answers
 
@@ -96,15 +97,18 @@ class Sinks:
     """The --csv and --jsonl files: rows of callcue.device.human.NAMES, flushed as they come."""
 
     def __init__(self, csv_path, jsonl_path):
-        self.files, self.writers = [], []
+        self.files, self.writers, self.made = [], [], []
         try:
             for path, fmt in ((csv_path, "csv"), (jsonl_path, "jsonl")):
                 if path:
+                    new = not os.path.exists(path)
                     f = open(path, "w", newline="")  # noqa: SIM115 - closed by close()
+                    if new:
+                        self.made.append(path)
                     self.files.append(f)
                     self.writers.append(human.RowWriter(f, fmt))
         except OSError as e:
-            self.close()
+            self.discard()
             raise CommandError(e.filename or csv_path or jsonl_path, e.strerror or str(e),
                                code=2) from None
 
@@ -117,6 +121,13 @@ class Sinks:
     def close(self):
         for f in self.files:
             f.close()
+
+    def discard(self):
+        """Close, and remove the files this made: nothing was recorded into them."""
+        self.close()
+        for path in self.made:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _session(port, tally, sinks, show, limit, opened):
@@ -173,6 +184,10 @@ def run(args):
     from rich.console import Console
     from rich.live import Live
 
+    if args.seconds is not None and args.seconds < 1:
+        raise bad_input("--seconds", "%d: give 1 or more records" % args.seconds)
+    if args.give_up is not None and args.give_up < 0:
+        raise bad_input("--give-up", "%g is below 0 seconds" % args.give_up)
     console = Console()
     sinks = Sinks(args.csv, args.jsonl)
     tally = Tally()
@@ -195,9 +210,10 @@ def run(args):
         else:
             print(tally.line(), flush=True)
 
-    state = {"lost_at": None}
+    state = {"lost_at": None, "opened": False}
 
     def opened():
+        state["opened"] = True
         if state["lost_at"] is not None:
             say(f"{args.port}: reconnected")
             state["lost_at"] = None
@@ -226,7 +242,10 @@ def run(args):
     finally:
         if live is not None:
             live.stop()
-        sinks.close()
-        if args.csv or args.jsonl:
+        if not state["opened"]:
+            sinks.discard()    # the device never answered: no empty files left behind
+        else:
+            sinks.close()
+        if state["opened"] and (args.csv or args.jsonl):
             print("recorded %d records to %s" % (
                 tally.records, " and ".join(p for p in (args.csv, args.jsonl) if p)))
