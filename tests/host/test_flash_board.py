@@ -312,6 +312,23 @@ def test_not_micropython_is_one_line(board, callcue, tmp_path):
     assert time.monotonic() - t0 < 20
 
 
+
+def test_repl_board_options_it_cannot_boot_with_are_one_line(callcue, tmp_path):
+    """A --repl board its options would kill at boot (its traceback on the pty, after the
+    pty was announced and with exit 0) or whose option would be dropped (--app-wdt 0):
+    one line, exit 2, before any pty is served."""
+    (tmp_path / "afile").write_text("")
+    for opts, words in ((("--size-kb", "4"), ("--size-kb", "outside 8-4096")),
+                        (("--size-kb", "8192"), ("--size-kb", "outside 8-4096")),
+                        (("--mpy", "6"), ("--mpy", "MAJOR.MINOR")),
+                        (("--mpy", "6.9"), ("--mpy", "MINOR 0-3")),
+                        (("--app-wdt", "0"), ("--app-wdt", "1 or more")),
+                        (("--storage", tmp_path / "afile" / "b.lfs"), ("cannot make it",))):
+        r = callcue("sim", "--repl", *opts, timeout=20)
+        assert r.returncode == 2 and r.stdout == "", r.stdout
+        _one_line_error(r, *words)
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
 def test_missing_port_is_one_line(callcue, tmp_path, mpy_cross):
     r = _flash(callcue, str(tmp_path / "ttyACM9"), tmp_path / "build")
     _one_line_error(r, "ttyACM9", "no such port", "mpremote connect list")

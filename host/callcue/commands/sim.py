@@ -214,6 +214,7 @@ def _repl(args):
 
     if args.storage and not (args.storage == "ram" or args.storage.endswith(".lfs")):
         raise bad_input("--storage", "the REPL board keeps a LittleFS image: give IMAGE.lfs")
+    _check_repl_options(args)
     try:
         board = replsim.SimBoard(storage=args.storage or "ram", mpy=args.mpy,
                                  size_kb=args.size_kb, raw_paste=not args.no_raw_paste,
@@ -225,10 +226,43 @@ def _repl(args):
         board.serve_pty(lambda path: print("simulated MicroPython board on %s (Ctrl-C stops it)"
                                            % path, flush=True))
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         board.close()
+    if board.proc.returncode not in (0, None):
+        # it stopped by itself (its traceback went to the pty): not a board to flash
+        raise bad_input("sim", "the simulated board stopped (exit %d)"
+                        % board.proc.returncode)
     return 0
+
+
+REPL_SIZE_KB = (8, 4096)   # LittleFS needs 2 blocks; the board's heap holds 4 MB in RAM
+
+
+def _check_repl_options(args):
+    """The --repl board's options, checked here: the board itself would die at boot with
+    its traceback on the pty, after the pty was announced."""
+    lo, hi = REPL_SIZE_KB
+    if args.size_kb is not None and not lo <= args.size_kb <= hi:
+        raise bad_input("--size-kb", "%d is outside %d-%d" % (args.size_kb, lo, hi))
+    if args.mpy is not None:
+        major, dot, minor = args.mpy.partition(".")
+        if not (dot and major.isdigit() and minor.isdigit() and int(major) <= 255
+                and int(minor) <= 3):
+            raise bad_input("--mpy", "%r is not MAJOR.MINOR (e.g. 6.3; MINOR 0-3)" % args.mpy)
+    if args.app_wdt is not None and args.app_wdt < 1:
+        raise bad_input("--app-wdt", "%d: give the watchdog's timeout in ms, 1 or more"
+                        % args.app_wdt)
+    if args.storage and args.storage != "ram":
+        image = Path(args.storage)
+        if image.exists():
+            ok, why = image.is_file() and os.access(image, os.R_OK | os.W_OK), "cannot write it"
+        else:
+            folder = image.parent
+            ok = folder.is_dir() and os.access(folder, os.W_OK)
+            why = "cannot make it in %s" % folder
+        if not ok:
+            raise bad_input(args.storage, why)
 
 
 def _records(args):
