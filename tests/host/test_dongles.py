@@ -257,6 +257,22 @@ def test_records_led_and_bad_pace(calls, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "new", "plain.jsonl"]
     assert [p.name for p in out.parent.iterdir()] == ["a.jsonl"]
 
+
+def test_pull_refuses_a_bad_id_or_storage_before_playing(calls, tmp_path):
+    """--pull with an --id the archive would refuse, or a --storage image it cannot make:
+    one line before the call is played, and no archive made (the id was refused only after
+    the call, leaving an empty archive; the image ended as "Broken pipe")."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    arch = tmp_path / "arch"
+    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "../x",
+                                timeout=30), "--id", "not a safe name")
+    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "cc-" + "0" * 14,
+                                timeout=30), "--id", "longer than 16")
+    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--storage",
+                                afile / "s.lfs", timeout=30), "s.lfs: cannot make it in")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
 PACE_SCRIPT = r'''
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -67,6 +67,16 @@ def run(args):
     why = _conflict(args)
     if why is not None:
         raise bad_input(*why)
+    if args.id is not None and not args.dongle:
+        # said now, not after the call has played (--pull would then refuse to archive it)
+        why = simulator.id_problem(args.id)
+        if why is not None:
+            raise bad_input("--id", why)
+    if args.storage and args.storage != "ram" and not os.path.exists(args.storage):
+        folder = os.path.dirname(os.path.abspath(args.storage))
+        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            # the board would die making it, and the port say only "Broken pipe"
+            raise bad_input(args.storage, "cannot make it in %s" % folder)
     try:
         if args.dongle:
             return _dongle(args)
