@@ -433,6 +433,8 @@ def test_analyze_bad_output_folder(callcue, tmp_path, base_call):
     proc = callcue("analyze", base_call[0], "--json", out)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "result.json" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.endswith(f": {blocker} is not a folder\n"), proc.stderr  # not "File exists"
+    assert proc.stdout == ""
 
 
 def test_params_lists_every_parameter(callcue):

@@ -71,6 +71,8 @@ def run(args):
     if args.json is not None:
         try:
             write_json_atomic(args.json, doc)
+        except FileExistsError as e:   # makedirs met a file where a folder should be
+            raise bad_input(args.json, "%s is not a folder" % e.filename) from None
         except OSError as e:
             raise bad_input(args.json, e.strerror or str(e)) from None
     name = os.path.basename(rep_path) + (
