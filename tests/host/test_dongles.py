@@ -14,6 +14,7 @@ import pytest
 
 from callcue.archive.store import Archive
 from callcue.device.client import Device
+from callcue.sim import dongle as simulator
 from firmware.logformat import decode_log
 
 from .. import mpyrun
@@ -223,6 +224,9 @@ def test_bad_input_is_one_line(calls, tmp_path):
     _one_line_error(run_callcue("sim", calls["a"], "--start", "2026-11-02"), "--start")
     _one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "f", "--start",
                                 "yesterday"), "--start")
+    _one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "g", "--gap",
+                                "400d"), "--gap", "longer than a year")
+    assert not (tmp_path / "g").exists()
     img = tmp_path / "junk.lfs"
     img.write_bytes(b"\0" * 8192)
     _one_line_error(run_callcue("device", "info", "--port",
@@ -326,3 +330,12 @@ def test_plugged_in_on_a_pty(calls, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_gap_durations_say_what_is_wrong():
+    assert [simulator.parse_duration(t) for t in ("90", "90s", "5m", "2h", "1d", "0", "366d")] \
+        == [90, 90, 300, 7200, 86400, 0, 366 * 86400]
+    for text, why in (("soon", "not a duration like"), ("-1h", "of 0 or more"),
+                      ("nan", "of 0 or more"), ("367d", "366d at most"), ("", "not a")):
+        with pytest.raises(ValueError, match=why):
+            simulator.parse_duration(text)

@@ -178,9 +178,8 @@ def _dongle(args):
     if args.gap:
         try:
             gap = simulator.parse_duration(args.gap)
-        except ValueError:
-            raise bad_input("--gap", "%r is not a duration like 90s, 5m, 2h or 1d"
-                            % args.gap) from None
+        except ValueError as e:
+            raise bad_input("--gap", str(e)) from None
     if not args.calls:
         if args.id:
             raise bad_input("--id", "names a new dongle: give the calls to play into it")

@@ -292,15 +292,21 @@ def is_littlefs(path):
 
 
 def parse_duration(text):
-    """Seconds in '90', '90s', '5m', '2h' or '1d'; ValueError otherwise."""
+    """Seconds in '90', '90s', '5m', '2h' or '1d' (0 to 366 days); ValueError, whose
+    text says why, otherwise."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     t = text.strip().lower()
     mult = units.get(t[-1:], None)
     number = t[:-1] if mult else t
     mult = mult or 1
-    value = float(number)
-    if not value >= 0 or value * mult > 366 * 86400:
-        raise ValueError(text)
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError("%r is not a duration like 90s, 5m, 2h or 1d" % text) from None
+    if not value >= 0:
+        raise ValueError("%r is not a duration of 0 or more" % text)
+    if value * mult > 366 * 86400:
+        raise ValueError("%r is longer than a year (366d at most)" % text)
     return int(value * mult)
 
 
