@@ -8,7 +8,7 @@ dsp.params.Params, a clock, a calibration stub, and replay through the real dsp 
 corrupt=OFFSET flips one data byte of the first get_session reply at OFFSET (its crc32
 stays that of the true bytes); drop=OFFSET leaves the first such reply unsent. While
 streaming, a REC line goes out every tick_ms (default 20), a FRM line too in frames mode,
-and an EVT talkover every third tick. `reboot` exits after its reply. Not the firmware's
+and an EVT talkover every third tick. `reboot` exits 1 s after its reply. Not the firmware's
 app: that is firmware/app.py; this exercises the link and the host client alone.
 """
 
@@ -169,7 +169,7 @@ class Fake:
         return {"key_set": True, "key_id": "00000000"}
 
     def reboot(self, args):
-        link.after = lambda: sys.exit(0)
+        link.after = _reset
         return {"mode": args["mode"]}
 
     def tick(self):
@@ -181,6 +181,15 @@ class Fake:
         link.send_frame([self.t_s * 100, -2400, -3000, 1, 0, 1, 0, 2100, 0, 0])
         if self.t_s % 3 == 0:
             link.send_event("talkover", {"start_f": 10, "end_f": 90, "interrupter": 1})
+
+
+def _reset():
+    # exiting closes the pty's master, which hangs up the host's side: a reply the host
+    # has not read by then is lost (a hung-up tty reads as end of file), and a busy
+    # machine may not have read it. So linger, as a board's USB sends its reply before
+    # the board resets.
+    time.sleep_ms(1000)
+    sys.exit(0)
 
 
 def write(data):
