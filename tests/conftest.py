@@ -200,6 +200,18 @@ def run_callcue(*args, cwd=None, timeout=600):
     )
 
 
+def one_line_error(r, *words):
+    """A command's bad-input answer: a non-zero exit and one line `callcue: error: ...` on
+    stderr, no traceback, holding each of `words`. Returns that line."""
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("callcue: error: "), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
 @pytest.fixture(scope="session")
 def callcue():
     """A function that runs the callcue command and returns the CompletedProcess."""

@@ -21,8 +21,7 @@ from firmware.logformat import decode_log
 from firmware.protocol import crc32
 
 from .. import synthlogs
-from ..conftest import run_callcue
-from .test_logs import _one_line_error
+from ..conftest import one_line_error, run_callcue
 
 T0 = 1_790_000_000          # a start time in 2026
 DAY = 86400
@@ -240,7 +239,7 @@ def test_summary_report_and_csv(archive_target, tmp_path, callcue):
     assert r.returncode == 0, r.stderr
     r = callcue("archive", "info", "--archive", archive_target, "--json")
     assert r.returncode == 0 and '"sessions": 12' in r.stdout, r.stderr
-    _one_line_error(callcue("report", "--archive", archive_target, "--summary", "--team",
+    one_line_error(callcue("report", "--archive", archive_target, "--summary", "--team",
                             "nobody", "--out", out), "no archived calls")
     # the per-call report filters by team too (the team table opens it)
     r = callcue("report", "--archive", archive_target, "--team", "north", "--out", out)
@@ -274,7 +273,7 @@ def test_copy_sqlite_into_postgresql(pg_server, tmp_path, callcue):
                     "--out", tmp_path / f"{name}.csv")
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
-    _one_line_error(callcue("archive", "copy", src, src), "source itself")
+    one_line_error(callcue("archive", "copy", src, src), "source itself")
 
 
 def test_bad_targets_one_line_nothing_written(pg_server, tmp_path, callcue):
@@ -296,7 +295,7 @@ def test_bad_targets_one_line_nothing_written(pg_server, tmp_path, callcue):
                      ("logs", "export", "--archive", url, "--out", tmp_path / "e.csv"))[
                          :3 if i == 0 else 1]:
             r = callcue(*argv)
-            _one_line_error(r, why)
+            one_line_error(r, why)
             assert r.returncode == 2 and "s3cret" not in r.stderr
             if url.startswith("postgresql://someone:"):
                 assert "someone:***@127.0.0.1" in r.stderr
@@ -308,7 +307,7 @@ def test_bad_targets_one_line_nothing_written(pg_server, tmp_path, callcue):
         conn.execute("CREATE TABLE sessions (id serial PRIMARY KEY, who text)")
     for argv in (("archive", "info", "--archive", other),
                  ("archive", "assign", "cc-1", "ana", "--archive", other)):
-        _one_line_error(callcue(*argv), "sessions", "callcue archive")
+        one_line_error(callcue(*argv), "sessions", "callcue archive")
     with psycopg.connect(other) as conn:
         assert [r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema='public'")
@@ -316,7 +315,7 @@ def test_bad_targets_one_line_nothing_written(pg_server, tmp_path, callcue):
 
     # an empty database is no archive to read (but a pull makes one)
     empty = pg_server.create_database("empty")
-    _one_line_error(callcue("report", "--archive", empty, "--out", out), "no callcue archive")
+    one_line_error(callcue("report", "--archive", empty, "--out", out), "no callcue archive")
     with psycopg.connect(empty) as conn:
         assert conn.execute("SELECT to_regclass('sessions')").fetchone()[0] is None
 
@@ -325,7 +324,7 @@ def test_bad_targets_one_line_nothing_written(pg_server, tmp_path, callcue):
     Archive(newer).close()
     with psycopg.connect(newer, autocommit=True) as conn:
         conn.execute("UPDATE callcue_schema SET version = 99")
-    _one_line_error(callcue("archive", "info", "--archive", newer), "schema version 99",
+    one_line_error(callcue("archive", "info", "--archive", newer), "schema version 99",
                     "update callcue")
 
 
@@ -347,7 +346,7 @@ def test_server_gone_mid_read_is_one_line(tmp_path, callcue):
                 ar.sessions()
     finally:
         server.stop()
-    _one_line_error(callcue("logs", "export", "--archive", url, "--out", tmp_path / "e.csv"))
+    one_line_error(callcue("logs", "export", "--archive", url, "--out", tmp_path / "e.csv"))
     assert not list(tmp_path.iterdir())
 
 

@@ -20,8 +20,8 @@ import pytest
 from callcue.archive.store import DB_NAME, Archive
 
 from .. import synthlogs
+from ..conftest import one_line_error
 from .test_hostile import _device_folder, silence  # noqa: F401 - a fixture
-from .test_logs import _one_line_error
 
 T0 = 1_790_000_000
 
@@ -160,7 +160,7 @@ def test_bad_archive_one_line_and_untouched(case, tmp_path, silence, micropython
                 if argv[0] == "logs" and argv[1] == "pull":
                     continue       # a pull into an empty file makes the archive there
             else:
-                _one_line_error(r, str(folder / DB_NAME), words)
+                one_line_error(r, str(folder / DB_NAME), words)
             assert snapshot(folder) == before, argv
         for out in ("r.html", "s.html", "e.csv"):
             assert why is None or not (tmp_path / out).exists()
@@ -179,7 +179,7 @@ def test_readers_never_upgrade_an_older_archive(tmp_path):
     before = snapshot(folder)
     for argv in (("report", "--out", tmp_path / "r.html"), ("archive", "info"),
                  ("logs", "export", "--out", tmp_path / "e.csv")):
-        _one_line_error(run_callcue(*argv, "--archive", folder), "older schema (version 1)",
+        one_line_error(run_callcue(*argv, "--archive", folder), "older schema (version 1)",
                         "upgrades it")
     assert snapshot(folder) == before
     r = run_callcue("archive", "assign", "cc-0001", "ana", "--archive", folder)
@@ -200,7 +200,7 @@ def test_unwritable_partial_file_is_one_line(tmp_path, silence, micropython):  #
     try:
         r = run_callcue("logs", "pull", "--port", f"sim://{silence}?speed=0&storage={dev}",
                         "--archive", folder)
-        _one_line_error(r, str(folder / "partial" / "cc-fine-0001-s000001.part"),
+        one_line_error(r, str(folder / "partial" / "cc-fine-0001-s000001.part"),
                         "cannot write", "Permission denied")
         assert snapshot(folder) == before
     finally:

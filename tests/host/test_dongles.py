@@ -18,23 +18,13 @@ from callcue.sim import dongle as simulator
 from firmware.logformat import decode_log
 
 from .. import mpyrun
-from ..conftest import run_callcue
+from ..conftest import one_line_error, run_callcue
 from ..host_sim import write_call
 
 
 def _ok(r):
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
-
-
-def _one_line_error(r, *words):
-    assert r.returncode != 0, r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("callcue: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +138,7 @@ def test_dongle_keeps_what_it_is_told(calls, tmp_path):
     # two processes never share one flash
     with Device.open(f"sim://{d}"):
         r = run_callcue("logs", "list", "--port", f"sim://{d}")
-        _one_line_error(r, "in use by another callcue")
+        one_line_error(r, "in use by another callcue")
 
 
 def test_config_persists_on_an_lfs_image(calls, tmp_path):
@@ -197,41 +187,41 @@ def test_bad_input_is_one_line(calls, tmp_path):
     (plain / "x").write_text("x")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav")
-    _one_line_error(run_callcue("logs", "list", "--port", f"sim://{plain}"),
+    one_line_error(run_callcue("logs", "list", "--port", f"sim://{plain}"),
                     "not a virtual dongle folder", "--dongle")
-    _one_line_error(run_callcue("logs", "list", "--port", f"sim://{tmp_path / 'none'}"),
+    one_line_error(run_callcue("logs", "list", "--port", f"sim://{tmp_path / 'none'}"),
                     "no such WAV file or dongle folder")
-    _one_line_error(run_callcue("sim", calls["a"], "--dongle", plain), "not empty")
-    _one_line_error(run_callcue("sim", calls["a"], bad, "--dongle", tmp_path / "new"),
+    one_line_error(run_callcue("sim", calls["a"], "--dongle", plain), "not empty")
+    one_line_error(run_callcue("sim", calls["a"], bad, "--dongle", tmp_path / "new"),
                     "bad.wav")
     assert not (tmp_path / "new").exists()          # nothing half-made
     d = tmp_path / "d"
     _ok(run_callcue("sim", calls["b"], "--dongle", d, "--id", "cc-1"))
-    _one_line_error(run_callcue("sim", calls["b"], "--dongle", d, "--id", "cc-2"),
+    one_line_error(run_callcue("sim", calls["b"], "--dongle", d, "--id", "cc-2"),
                     "this dongle is cc-1")
-    _one_line_error(run_callcue("sim", calls["b"], "--dongle", tmp_path / "e", "--id",
+    one_line_error(run_callcue("sim", calls["b"], "--dongle", tmp_path / "e", "--id",
                                 "../x"), "--id", "not a safe name")
     (d / "dongle.json").write_text("{")
-    _one_line_error(run_callcue("logs", "list", "--port", f"sim://{d}"), "damaged")
-    _one_line_error(run_callcue("sim", calls["b"], "--records", tmp_path / "r.jsonl",
+    one_line_error(run_callcue("logs", "list", "--port", f"sim://{d}"), "damaged")
+    one_line_error(run_callcue("sim", calls["b"], "--records", tmp_path / "r.jsonl",
                                 "--storage", tmp_path / "s"), "--storage")
-    _one_line_error(run_callcue("sim", calls["a"], calls["b"]), "--dongle")
-    _one_line_error(run_callcue("sim", calls["a"], "--loop", "--pull", tmp_path / "a"),
+    one_line_error(run_callcue("sim", calls["a"], calls["b"]), "--dongle")
+    one_line_error(run_callcue("sim", calls["a"], "--loop", "--pull", tmp_path / "a"),
                     "--loop")
-    _one_line_error(run_callcue("sim", "--repl", "--dongle", d), "--repl")
-    _one_line_error(run_callcue("sim", calls["a"], "--dongle", d, "--storage", plain),
+    one_line_error(run_callcue("sim", "--repl", "--dongle", d), "--repl")
+    one_line_error(run_callcue("sim", calls["a"], "--dongle", d, "--storage", plain),
                     "--storage")
-    _one_line_error(run_callcue("sim", calls["a"], "--start", "2026-11-02"), "--start")
-    _one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "f", "--start",
+    one_line_error(run_callcue("sim", calls["a"], "--start", "2026-11-02"), "--start")
+    one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "f", "--start",
                                 "yesterday"), "--start")
-    _one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "g", "--gap",
+    one_line_error(run_callcue("sim", calls["a"], "--dongle", tmp_path / "g", "--gap",
                                 "400d"), "--gap", "longer than a year")
     assert not (tmp_path / "g").exists()
     img = tmp_path / "junk.lfs"
     img.write_bytes(b"\0" * 8192)
-    _one_line_error(run_callcue("device", "info", "--port",
+    one_line_error(run_callcue("device", "info", "--port",
                                 f"sim://{calls['a']}?storage={img}"), "not a LittleFS image")
-    _one_line_error(run_callcue("logs", "pull", "--port", f"sim://{d}", "--archive",
+    one_line_error(run_callcue("logs", "pull", "--port", f"sim://{d}", "--archive",
                                 tmp_path / "a", "--team", "north"), "--team")
 
 
@@ -250,13 +240,13 @@ def test_records_led_and_bad_pace(calls, tmp_path):
     assert out.read_text() == (tmp_path / "plain.jsonl").read_text()
     afile = tmp_path / "afile"
     afile.write_text("")
-    _one_line_error(run_callcue("sim", calls["a"], "--records", afile / "r.jsonl",
+    one_line_error(run_callcue("sim", calls["a"], "--records", afile / "r.jsonl",
                                 timeout=30), "afile is not a folder")
-    _one_line_error(run_callcue("sim", calls["a"], "--speed", "-1", "--records",
+    one_line_error(run_callcue("sim", calls["a"], "--speed", "-1", "--records",
                                 tmp_path / "x.jsonl", timeout=30), "--speed", "below 0")
-    _one_line_error(run_callcue("device", "info", "--port",
+    one_line_error(run_callcue("device", "info", "--port",
                                 f"sim://{calls['a']}?speed=-1", timeout=30), "below 0")
-    _one_line_error(run_callcue("sim", calls["a"], "--realtime", "--speed", "5", "--records",
+    one_line_error(run_callcue("sim", calls["a"], "--realtime", "--speed", "5", "--records",
                                 tmp_path / "x.jsonl", timeout=30), "--realtime", "--speed 5")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "new", "plain.jsonl"]
     assert [p.name for p in out.parent.iterdir()] == ["a.jsonl"]
@@ -269,11 +259,11 @@ def test_pull_refuses_a_bad_id_or_storage_before_playing(calls, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("")
     arch = tmp_path / "arch"
-    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "../x",
+    one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "../x",
                                 timeout=30), "--id", "not a safe name")
-    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "cc-" + "0" * 14,
+    one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--id", "cc-" + "0" * 14,
                                 timeout=30), "--id", "longer than 16")
-    _one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--storage",
+    one_line_error(run_callcue("sim", calls["b"], "--pull", arch, "--storage",
                                 afile / "s.lfs", timeout=30), "s.lfs: cannot make it in")
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]
 

@@ -24,7 +24,7 @@ from callcue import manifest
 from callcue.commands import flash
 from callcue.sim import repl as replsim
 
-from ..conftest import find_tool
+from ..conftest import find_tool, one_line_error
 from ..host_sim import PtySim
 
 DEFAULT_UID_ID = "cc-e7452d2f"   # cc- and the last 8 hex digits of the sim's unique_id()
@@ -105,15 +105,6 @@ def _left_processes(image):
 
 def _flash(callcue, port, build, *extra):
     return callcue("flash", "--port", port, "--build", build, *extra, timeout=120)
-
-
-def _one_line_error(r, *words):
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("callcue: error: "), r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_flash_copies_verifies_configures_sets_clock(board, callcue, tmp_path):
@@ -300,7 +291,7 @@ def test_boards_without_raw_paste_still_take_files(board, repo_root):
 def test_wrong_mpy_version_is_one_line(board, callcue, tmp_path):
     sim = board("--mpy", "6.1")
     r = _flash(callcue, sim.port, tmp_path / "build")
-    _one_line_error(r, sim.port, ".mpy v6.1", "mpy-cross emits v6.", "MicroPython release")
+    one_line_error(r, sim.port, ".mpy v6.1", "mpy-cross emits v6.", "MicroPython release")
     assert not (tmp_path / "build").exists()      # refused before compiling or copying
 
 
@@ -308,7 +299,7 @@ def test_not_micropython_is_one_line(board, callcue, tmp_path):
     sim = board("--not-micropython")
     t0 = time.monotonic()
     r = _flash(callcue, sim.port, tmp_path / "build")
-    _one_line_error(r, sim.port, "no MicroPython REPL answers", "install MicroPython")
+    one_line_error(r, sim.port, "no MicroPython REPL answers", "install MicroPython")
     assert time.monotonic() - t0 < 20
 
 
@@ -326,19 +317,19 @@ def test_repl_board_options_it_cannot_boot_with_are_one_line(callcue, tmp_path):
                         (("--storage", tmp_path / "afile" / "b.lfs"), ("cannot make it",))):
         r = callcue("sim", "--repl", *opts, timeout=20)
         assert r.returncode == 2 and r.stdout == "", r.stdout
-        _one_line_error(r, *words)
+        one_line_error(r, *words)
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]
 
 def test_missing_port_is_one_line(callcue, tmp_path, mpy_cross):
     r = _flash(callcue, str(tmp_path / "ttyACM9"), tmp_path / "build")
-    _one_line_error(r, "ttyACM9", "no such port", "mpremote connect list")
+    one_line_error(r, "ttyACM9", "no such port", "mpremote connect list")
 
 
 def test_copy_that_fails_is_one_line(board, callcue, tmp_path):
     """A filesystem too small for the firmware: the copy fails with the file it was on."""
     sim = board("--size-kb", "48")
     r = _flash(callcue, sim.port, tmp_path / "build")
-    _one_line_error(r, sim.port, "copying ", "failed", "free space")
+    one_line_error(r, sim.port, "copying ", "failed", "free space")
 
 
 def test_repl_sim_leaves_no_process(board, tmp_path):
@@ -368,6 +359,6 @@ def test_dry_run_counts_the_steps_it_lists(callcue, tmp_path, mpy_cross):
 def test_flash_refuses_urls_in_one_line(callcue, tmp_path, url, words):
     for extra in ((), ("--dry-run",)):
         r = _flash(callcue, url, tmp_path / "build", *extra)
-        _one_line_error(r, url, *words)
+        one_line_error(r, url, *words)
         assert "plug the board in" not in r.stderr
     assert not (tmp_path / "build").exists()

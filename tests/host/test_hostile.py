@@ -23,9 +23,9 @@ from callcue.device.client import Device, DeviceError
 from firmware import protocol as P
 
 from .. import synthlogs
+from ..conftest import one_line_error
 from ..firmware import test_protocol as protocol_tests
 from ..mpyrun import ROOT, run
-from .test_logs import _one_line_error
 
 MPY = ROOT / "tests" / "firmware" / "mpy"
 RP2040_HEAP = "190K"
@@ -234,7 +234,7 @@ def test_pull_refuses_an_unsafe_device_id(micropython, tmp_path, silence, callcu
     if device_id == "":   # an empty id is no id: the firmware keeps its default
         assert r.returncode == 0, r.stderr
         return
-    _one_line_error(r, "sim://", "not a safe name", "nothing pulled")
+    one_line_error(r, "sim://", "not a safe name", "nothing pulled")
     assert r.returncode == 1
     assert not archive.exists()
     assert _files(tmp_path) == before
@@ -246,7 +246,7 @@ def test_pull_refuses_an_unsafe_id_in_a_session_header(micropython, tmp_path, si
     archive = tmp_path / "archive"
     r = callcue("logs", "pull", "--port", f"sim://{silence}?speed=0&storage={dev}",
                 "--archive", archive)
-    _one_line_error(r, "session 1", "not a safe name", "in its header")
+    one_line_error(r, "session 1", "not a safe name", "in its header")
     assert not list(tmp_path.glob("evil*")) and not list(archive.rglob("evil*"))
     from callcue.archive.store import Archive
 

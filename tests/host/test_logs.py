@@ -22,6 +22,7 @@ from callcue.archive.store import Archive
 from callcue.device.client import Device
 from firmware.logformat import decode_log, decode_session
 
+from ..conftest import one_line_error
 from ..host_sim import PtySim
 
 
@@ -41,15 +42,6 @@ def dongle(tmp_path_factory, micropython):
         yield sim
     finally:
         sim.close()
-
-
-def _one_line_error(r, *words):
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("callcue: error: "), r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_devices_and_device_commands(dongle, callcue):
@@ -100,25 +92,25 @@ def test_devices_and_device_commands(dongle, callcue):
     assert r.returncode == 0, r.stderr
     assert abs(json.loads(r.stdout)["time"] - 1800000000) <= 2
 
-    _one_line_error(callcue("device", "config", "set", "nonsense=1", "--port", dongle.port),
+    one_line_error(callcue("device", "config", "set", "nonsense=1", "--port", dongle.port),
                     dongle.port, "nonsense")
-    _one_line_error(callcue("device", "config", "set", "fast_on_csps=fast",
+    one_line_error(callcue("device", "config", "set", "fast_on_csps=fast",
                             "--port", dongle.port), "integer")
 
 
 def test_errors_name_the_port_and_never_hang(tmp_path, callcue):
-    _one_line_error(callcue("device", "info", "--port", tmp_path / "ttyACM9"),
+    one_line_error(callcue("device", "info", "--port", tmp_path / "ttyACM9"),
                     "ttyACM9", "callcue devices")
     # a port where something answers garbage: a clear error within the request timeout
     master, slave = os.openpty()
     try:
         os.write(master, b"\x00\xffgarbage\r\nmore garbage\n" * 50)
         r = callcue("logs", "list", "--port", os.ttyname(slave), timeout=60)
-        _one_line_error(r, os.ttyname(slave), "callcue flash")
+        one_line_error(r, os.ttyname(slave), "callcue flash")
     finally:
         os.close(master)
         os.close(slave)
-    _one_line_error(callcue("logs", "export", "--archive", tmp_path / "none"), "logs pull")
+    one_line_error(callcue("logs", "export", "--archive", tmp_path / "none"), "logs pull")
 
 
 class _Unplugged(Exception):
@@ -316,7 +308,7 @@ def _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records):
                         str(archive), "--format", "parquet", "--out",
                         str(tmp_path / "none.parquet")], capture_output=True, text=True,
                        timeout=60)
-    _one_line_error(r, "--format parquet", "pyarrow")
+    one_line_error(r, "--format parquet", "pyarrow")
     assert not (tmp_path / "none.parquet").exists()
 
     # logs list --archive: one line per session, with the report's mark
@@ -339,7 +331,7 @@ def _check_exports(db, archive, tmp_path, callcue, monkeypatch, total_records):
     listed = json.loads(r.stdout)
     assert [(x["session"], x["duration_s"], x["mark"]) for x in listed] == [
         (sid, n, "not signed") for sid, _, n, _ in sessions]
-    _one_line_error(callcue("logs", "list", "--archive", tmp_path / "nothing"), "logs pull")
+    one_line_error(callcue("logs", "list", "--archive", tmp_path / "nothing"), "logs pull")
     r = callcue("logs", "list", "--archive", archive, "--port", "/dev/null")
     assert r.returncode == 2 and "not allowed with" in r.stderr
 

@@ -52,9 +52,9 @@ def run(args):
     if args.realtime and args.speed not in (None, 1):
         raise bad_input("--realtime", "is --speed 1: cannot go with --speed %d" % args.speed)
     args.speed = default_speed(args)
-    if args.speed < 0:
-        raise bad_input("--speed", "%d is below 0 (0: as fast as possible; N: N times real "
-                        "time)" % args.speed)
+    why = simulator.speed_problem(args.speed)   # said before a dongle folder is made
+    if why is not None:
+        raise bad_input("--speed", why)
     if args.repl:
         extra = [name for name, on in (("CALL.wav", args.calls), ("--dongle", args.dongle),
                                        ("--records", args.records), ("--pull", args.pull),
@@ -73,10 +73,9 @@ def run(args):
         if why is not None:
             raise bad_input("--id", why)
     if args.storage and args.storage != "ram" and not os.path.exists(args.storage):
-        folder = os.path.dirname(os.path.abspath(args.storage))
-        if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            # the board would die making it, and the port say only "Broken pipe"
-            raise bad_input(args.storage, "cannot make it in %s" % folder)
+        why = _unmakeable(args.storage)
+        if why is not None:
+            raise bad_input(args.storage, why)
     try:
         if args.dongle:
             return _dongle(args)
@@ -263,15 +262,25 @@ def _check_repl_options(args):
         raise bad_input("--app-wdt", "%d: give the watchdog's timeout in ms, 1 or more"
                         % args.app_wdt)
     if args.storage and args.storage != "ram":
-        image = Path(args.storage)
-        if image.exists():
-            ok, why = image.is_file() and os.access(image, os.R_OK | os.W_OK), "cannot write it"
+        image = args.storage
+        if not os.path.exists(image):
+            why = _unmakeable(image)
+        elif not (os.path.isfile(image) and os.access(image, os.R_OK | os.W_OK)):
+            why = "cannot write it"
         else:
-            folder = image.parent
-            ok = folder.is_dir() and os.access(folder, os.W_OK)
-            why = "cannot make it in %s" % folder
-        if not ok:
-            raise bad_input(args.storage, why)
+            why = None
+        if why is not None:
+            raise bad_input(image, why)
+
+
+def _unmakeable(path):
+    """Why the board could not make its flash (an image or a folder) at `path`, or None:
+    checked before it starts, as the board would die making it and a port say only
+    "Broken pipe"."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder) and os.access(folder, os.W_OK):
+        return None
+    return "cannot make it in %s" % folder
 
 
 def _records(args):

@@ -51,10 +51,9 @@ class VirtualDongle(BoardProcess):
     def __init__(self, wav=None, rep=None, cust=None, storage="ram", speed=0, loop=False,
                  led=False, stay=False, config=None, link=True, drop_late=False,
                  device_id=None, start_time=None, clock_file=None, finish=None, lock=None):
-        if speed < 0:
-            # the board's pacing would wait for a frame time that never comes, at full CPU
-            raise SimError("speed: %d is below 0 (0: as fast as possible; N: N times real "
-                           "time)" % speed)
+        why = speed_problem(speed)
+        if why is not None:
+            raise SimError("speed: " + why)
         super().__init__("callcue-sim-")
         self.lock = lock
         self.result = None
@@ -182,6 +181,14 @@ def id_problem(device_id):
         why = "%r is longer than %d characters (a session header keeps %d)" % (
             device_id, ID_MAX, ID_MAX)
     return why
+
+
+def speed_problem(speed):
+    """Why `speed` cannot pace a call, or None. Below 0, the board's pacing would wait at
+    full CPU for a frame time that never comes."""
+    if speed < 0:
+        return "%d is below 0 (0: as fast as possible; N: N times real time)" % speed
+    return None
 
 
 def is_dongle(path):
